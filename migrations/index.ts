@@ -1,0 +1,8 @@
+// Every migration, in order. Listed here rather than found by scanning a folder,
+// so the same code runs under tsx, tap and a bundler alike.
+import type { Migration } from 'kysely';
+import * as core from './2026-11-23_001_core.js';
+
+export const migrations: Record<string, Migration> = {
+  '2026-11-23_001_core': core,
+};

@@ -1,0 +1,115 @@
+// One Kysely instance over either a PostgreSQL pool (pg) or embedded PGlite.
+// Both return the same JS types: int8 and count(*) as numbers, date as
+// 'YYYY-MM-DD' strings, timestamptz as Date, jsonb parsed.
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Kysely, Migrator, PostgresDialect, type MigrationProvider } from 'kysely';
+import pg from 'pg';
+import { migrations } from '../../migrations/index.js';
+import type { Database } from './schema.js';
+
+export type DB = Kysely<Database>;
+
+export interface DatabaseHandle {
+  db: DB;
+  kind: 'postgres' | 'pglite';
+  close(): Promise<void>;
+}
+
+const INT8 = 20;
+const DATE = 1082;
+const NUMERIC = 1700;
+
+export function connectPostgres(url: string, poolSize = 10): DatabaseHandle {
+  const types = {
+    getTypeParser(oid: number, format?: 'text' | 'binary') {
+      if (oid === INT8 || oid === NUMERIC) return (v: string) => Number(v);
+      if (oid === DATE) return (v: string) => v;
+      return pg.types.getTypeParser(oid, format as 'text');
+    },
+  };
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, types, connectionTimeoutMillis: 5_000 });
+  // An idle client that loses its connection must not crash the process;
+  // the next query reports the failure instead.
+  pool.on('error', () => {});
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return { db, kind: 'postgres', close: () => db.destroy() };
+}
+
+/**
+ * Embedded PostgreSQL in `dir` (or in memory when dir is undefined). A lock
+ * file keeps a second process from opening the same data directory.
+ */
+export async function openPglite(dir: string | undefined): Promise<DatabaseHandle> {
+  const [{ PGlite, types }, { PGliteDialect }] = await Promise.all([
+    import('@electric-sql/pglite'),
+    import('kysely-pglite-dialect'),
+  ]);
+  let release = () => {};
+  let dataDir: string | undefined;
+  if (dir) {
+    mkdirSync(dir, { recursive: true });
+    release = takeLock(join(dir, 'portal.lock'));
+    dataDir = join(dir, 'pgdata');
+  }
+  const pglite = new PGlite({
+    dataDir,
+    parsers: { [types.INT8]: (v: string) => Number(v), [types.DATE]: (v: string) => v, [NUMERIC]: (v: string) => Number(v) },
+  });
+  await pglite.waitReady;
+  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
+  return {
+    db,
+    kind: 'pglite',
+    async close() {
+      await db.destroy(); // the dialect closes PGlite
+      if (!pglite.closed) await pglite.close();
+      release();
+    },
+  };
+}
+
+export class LockedError extends Error {}
+
+function takeLock(path: string): () => void {
+  const absolute = resolve(path);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(absolute, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => rmSync(absolute, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = Number(readFileSync(absolute, 'utf8').trim());
+      if (holder && holder !== process.pid && isAlive(holder)) {
+        throw new LockedError(
+          `The data directory is in use by process ${holder} (${absolute}). Stop that process first, or set DATA_DIR to another directory.`,
+        );
+      }
+      rmSync(absolute, { force: true }); // stale lock from a process that died
+    }
+  }
+  throw new LockedError(`Could not take the lock ${absolute}`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+const provider: MigrationProvider = { getMigrations: async () => migrations };
+
+export async function migrateToLatest(db: Kysely<any>): Promise<void> {
+  const migrator = new Migrator({ db, provider });
+  const { error, results } = await migrator.migrateToLatest();
+  const failed = results?.find((r) => r.status === 'Error');
+  if (error || failed) {
+    const name = failed ? ` (${failed.migrationName})` : '';
+    throw new Error(`Migration failed${name}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}

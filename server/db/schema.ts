@@ -1,0 +1,193 @@
+// Table types for Kysely. Columns the database fills are Generated; nullable
+// columns are `| null`. JSON columns are typed by what the code stores in them.
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+import type { ClaimValues, FieldValue } from '../concerns/types.js';
+
+type Timestamp = ColumnType<Date, Date, Date>;
+type Json<T> = ColumnType<T, string, string>;
+
+export interface VendorsTable {
+  id: string;
+  name: string;
+  created_at: Timestamp;
+}
+
+export interface UsersTable {
+  id: string;
+  vendor_id: string;
+  email: string;
+  name: string;
+  role: 'admin' | 'member';
+  created_at: Timestamp;
+}
+
+export interface SignupPayload {
+  workspace: string;
+  name: string;
+}
+
+export interface LoginTokensTable {
+  id: string;
+  purpose: 'signin' | 'signup';
+  email: string;
+  user_id: string | null;
+  payload: Json<SignupPayload | null>;
+  token_hash: string | null;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  vendor_id: string;
+  name: string;
+  prefix: string;
+  key_hash: string;
+  created_by: string | null;
+  created_at: Timestamp;
+  last_used_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+}
+
+export interface AppSecretsTable {
+  name: string;
+  value: string;
+}
+
+export interface ConcernDraft {
+  values: ClaimValues;
+  narrative: string;
+}
+export type ProfileClaims = Record<string, ConcernDraft>;
+
+export interface ProfilesTable {
+  vendor_id: string;
+  draft: Json<ProfileClaims>;
+  updated_at: Timestamp;
+  updated_by: string | null;
+}
+
+export interface ProfileVersionsTable {
+  vendor_id: string;
+  version: number;
+  catalog_version: string;
+  claims: Json<ProfileClaims>;
+  published_at: Timestamp;
+  published_by: string | null;
+}
+
+export type DealStage = 'discovery' | 'evaluation' | 'business_case' | 'negotiation' | 'closed_won' | 'closed_lost';
+
+export interface DealsTable {
+  id: string;
+  vendor_id: string;
+  buyer_name: string;
+  buyer_domain: string | null;
+  /** A calendar date, 'YYYY-MM-DD'. */
+  started_on: ColumnType<string, string, string>;
+  profile_version: number;
+  stage: ColumnType<DealStage, DealStage | undefined, DealStage>;
+  created_by: string | null;
+  created_at: Timestamp;
+}
+
+export interface DealClaimsTable {
+  vendor_id: string;
+  deal_id: string;
+  concern: string;
+  revision: number;
+  claim: Json<ClaimValues>;
+  narrative: string;
+  tailored: boolean;
+  created_at: Timestamp;
+}
+
+export const STAKEHOLDER_ROLES = ['ciso', 'security', 'compliance', 'privacy', 'legal', 'champion', 'other'] as const;
+export type StakeholderRole = (typeof STAKEHOLDER_ROLES)[number];
+
+export interface StakeholdersTable {
+  id: string;
+  vendor_id: string;
+  deal_id: string;
+  name: string;
+  email: string;
+  role: StakeholderRole;
+  source: ColumnType<'vendor' | 'delegated', 'vendor' | 'delegated' | undefined, never>;
+  delegated_by: string | null;
+  created_at: Timestamp;
+  invited_at: Timestamp | null;
+}
+
+export interface StakeholderLinksTable {
+  id: string;
+  vendor_id: string;
+  stakeholder_id: string;
+  token_hash: string | null;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  revoked_at: Timestamp | null;
+  last_sent_at: Timestamp | null;
+}
+
+export type Verdict = 'confirm' | 'correct' | 'not_mine';
+export type CorrectionKind = 'factual_error' | 'requirement_gap' | 'not_applicable';
+
+export interface FieldChange {
+  field: string;
+  claimed: FieldValue;
+  corrected: FieldValue;
+}
+
+export interface SignalsTable {
+  id: Generated<number>;
+  vendor_id: string;
+  deal_id: string;
+  stakeholder_id: string | null;
+  type: 'answer';
+  concern: string | null;
+  claim_revision: number | null;
+  verdict: Verdict | null;
+  kind: CorrectionKind | null;
+  comment: string | null;
+  changes: Json<FieldChange[]>;
+  week: number;
+  created_at: Timestamp;
+}
+
+export interface OutboxTable {
+  id: Generated<number>;
+  vendor_id: string | null;
+  template: string;
+  recipient: string;
+  params: Json<Record<string, unknown>>;
+  status: ColumnType<'pending' | 'sent' | 'failed', 'pending' | undefined, 'pending' | 'sent' | 'failed'>;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: Timestamp;
+  last_error: string | null;
+  created_at: Timestamp;
+  sent_at: Timestamp | null;
+}
+
+export interface Database {
+  vendors: VendorsTable;
+  users: UsersTable;
+  login_tokens: LoginTokensTable;
+  api_keys: ApiKeysTable;
+  app_secrets: AppSecretsTable;
+  profiles: ProfilesTable;
+  profile_versions: ProfileVersionsTable;
+  deals: DealsTable;
+  deal_claims: DealClaimsTable;
+  stakeholders: StakeholdersTable;
+  stakeholder_links: StakeholderLinksTable;
+  signals: SignalsTable;
+  outbox: OutboxTable;
+}
+
+export type Vendor = Selectable<VendorsTable>;
+export type User = Selectable<UsersTable>;
+export type Deal = Selectable<DealsTable>;
+export type Stakeholder = Selectable<StakeholdersTable>;
+export type Signal = Selectable<SignalsTable>;
+export type NewOutbox = Insertable<OutboxTable>;
