@@ -1,0 +1,60 @@
+// Creates a vendor workspace and its first admin from the command line, and
+// prints a sign-in link (15 minutes, single use) and an API key.
+//
+//   npm run create-workspace -- --name "Acme AI" --email admin@acme.example --admin "Ada Admin"
+import { parseArgs } from 'node:util';
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { ConfigError, loadConfig } from '../server/config.js';
+import { openDatabase } from '../server/runtime.js';
+import { systemClock } from '../server/lib/clock.js';
+import { email, line } from '../server/lib/validate.js';
+import { hashToken, newToken } from '../server/lib/tokens.js';
+import { createApiKey, createWorkspace, LOGIN_TTL_MS } from '../server/auth/repository.js';
+
+const usage = 'Usage: npm run create-workspace -- --name "Company" --email admin@company.example [--admin "Admin Name"]';
+
+const input = z.object({ name: line(120), email, admin: line(120) });
+
+async function run() {
+  const { values } = parseArgs({ options: { name: { type: 'string' }, email: { type: 'string' }, admin: { type: 'string' } } });
+  const parsed = input.safeParse({ name: values.name, email: values.email, admin: values.admin ?? values.email?.split('@')[0] });
+  if (!parsed.success) {
+    console.error(`${parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('\n')}\n${usage}`);
+    process.exit(2);
+  }
+  const config = loadConfig();
+  const handle = await openDatabase(config);
+  try {
+    const clock = systemClock;
+    const token = newToken();
+    const { key, vendorId } = await handle.db.transaction().execute(async (trx) => {
+      const ws = await createWorkspace(trx, clock, { workspace: parsed.data.name, name: parsed.data.admin, email: parsed.data.email });
+      const now = clock.now();
+      await trx
+        .insertInto('login_tokens')
+        .values({
+          id: randomUUID(),
+          purpose: 'signin',
+          email: parsed.data.email,
+          user_id: ws.userId,
+          payload: JSON.stringify(null),
+          token_hash: hashToken(token),
+          created_at: now,
+          expires_at: new Date(now.getTime() + LOGIN_TTL_MS),
+        })
+        .execute();
+      return { key: await createApiKey(trx, clock, ws.vendorId, ws.userId, 'Created by create-workspace'), vendorId: ws.vendorId };
+    });
+    console.log(`Workspace "${parsed.data.name}" created (${vendorId}).`);
+    console.log(`Sign in within 15 minutes: ${config.PUBLIC_URL}/auth/link/${token}`);
+    console.log(`API key (shown once): ${key}`);
+  } finally {
+    await handle.close();
+  }
+}
+
+run().catch((err) => {
+  console.error(err instanceof ConfigError ? err.message : `Could not create the workspace: ${(err as Error).message}`);
+  process.exit(1);
+});

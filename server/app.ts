@@ -1,0 +1,207 @@
+// buildApp(deps) assembles the portal: external plugins, then our shared
+// pieces, then the features, in a fixed order. No I/O happens at import time.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import cookie from '@fastify/cookie';
+import csrf from '@fastify/csrf-protection';
+import formbody from '@fastify/formbody';
+import helmet from '@fastify/helmet';
+import jwt from '@fastify/jwt';
+import rateLimit from '@fastify/rate-limit';
+import { ZodError } from 'zod';
+import type { Config } from './config.js';
+import type { DB } from './db/index.js';
+import type { Clock } from './lib/clock.js';
+import { AppError } from './lib/errors.js';
+import { zodDetails } from './lib/validate.js';
+import { MailWorker } from './mail/outbox.js';
+import type { MailTransport } from './mail/transport.js';
+import { composers } from './mail/composers.js';
+import { Views } from './views.js';
+import authRoutes from './auth/routes.js';
+import apiAuth from './auth/api-key.js';
+import profileRoutes from './profiles/routes.js';
+import dealRoutes from './deals/routes.js';
+import respondRoutes from './respond/routes.js';
+import apiRoutes from './api/routes.js';
+import settingsRoutes from './settings/routes.js';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+export interface AppDeps {
+  config: Config;
+  db: DB;
+  clock: Clock;
+  mail: MailTransport;
+  sessionSecret: string;
+  /** A pino logger config or instance options; false for silence. */
+  logger?: FastifyServerOptions['logger'];
+  /** Poll interval of the outbox worker (the worker is started by main.ts, not here). */
+  workerPollMs?: number;
+}
+
+export interface Services {
+  config: Config;
+  db: DB;
+  clock: Clock;
+  views: Views;
+  worker: MailWorker;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    services: Services;
+  }
+}
+
+/** Paths whose last segment is a credential; logs show them redacted. */
+const TOKEN_IN_PATH = /^\/(r|auth\/link)\/[^/?#]+/;
+
+export function redactUrl(url: string): string {
+  return url.replace(TOKEN_IN_PATH, (_m, prefix: string) => `/${prefix}/[redacted]`).replace(/\?.*$/, '?[…]');
+}
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { config } = deps;
+  const app = Fastify({
+    logger:
+      deps.logger === undefined
+        ? {
+            level: config.LOG_LEVEL,
+            redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'], censor: '[redacted]' },
+            serializers: {
+              req: (req: FastifyRequest) => ({ method: req.method, url: redactUrl(req.url), remoteAddress: req.ip }),
+            },
+          }
+        : deps.logger,
+    trustProxy: config.TRUST_PROXY,
+    bodyLimit: 256 * 1024,
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+
+  const views = new Views(join(ROOT, 'templates'));
+  const services: Services = {
+    config,
+    db: deps.db,
+    clock: deps.clock,
+    views,
+    worker: undefined as unknown as MailWorker,
+  };
+  services.worker = new MailWorker(deps.db, deps.clock, deps.mail, composers(services), app.log, deps.workerPollMs);
+  app.decorate('services', services);
+  app.addHook('onClose', async () => {
+    await services.worker.stop();
+  });
+
+  // 1. External plugins.
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'none'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        fontSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+        baseUri: ["'none'"],
+        connectSrc: ["'self'"],
+      },
+    },
+    // Link pages carry tokens in their URL: never send it anywhere.
+    referrerPolicy: { policy: 'no-referrer' },
+    hsts: config.secureCookies ? { maxAge: 31_536_000, includeSubDomains: true } : false,
+    crossOriginEmbedderPolicy: false,
+  });
+  await app.register(cookie, { secret: deps.sessionSecret });
+  await app.register(formbody, { bodyLimit: 128 * 1024 });
+  await app.register(jwt, {
+    secret: deps.sessionSecret,
+    cookie: { cookieName: 'pp_session', signed: false },
+    sign: { expiresIn: '12h' },
+  });
+  await app.register(csrf, {
+    cookieKey: 'pp_csrf',
+    cookieOpts: { path: '/', httpOnly: true, sameSite: 'lax', secure: config.secureCookies, signed: true },
+    getToken: (req) => (req.body as Record<string, string> | undefined)?._csrf,
+  });
+  await app.register(rateLimit, {
+    global: false,
+    errorResponseBuilder: (_req, ctx) =>
+      new AppError(429, 'rate_limited', `Too many requests. Please wait ${Math.ceil(ctx.ttl / 1000)} seconds and try again.`),
+  });
+
+  // 2. Shared pieces: one error path, a not-found page, assets, health.
+  app.setErrorHandler((err, req, reply) => handleError(err as Error, req, reply, services));
+  app.setNotFoundHandler((req, reply) =>
+    handleError(new AppError(404, 'not_found', 'There is nothing at this address.'), req, reply, services),
+  );
+
+  const css = readFileSync(join(ROOT, 'templates', 'assets', 'app.css'));
+  app.get('/assets/app.css', (_req, reply) => {
+    reply.header('cache-control', 'public, max-age=3600').type('text/css; charset=utf-8').send(css);
+  });
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  // 3. Features.
+  await app.register(authRoutes);
+  await app.register(settingsRoutes);
+  await app.register(profileRoutes);
+  await app.register(dealRoutes);
+  await app.register(respondRoutes);
+  await app.register(async (api) => {
+    await api.register(apiAuth);
+    await api.register(apiRoutes);
+  }, { prefix: '/api/v1' });
+
+  return app;
+}
+
+export function isApi(req: FastifyRequest): boolean {
+  return req.url.startsWith('/api/');
+}
+
+function handleError(err: Error, req: FastifyRequest, reply: FastifyReply, services: Services) {
+  let status = 500;
+  let code = 'internal_error';
+  let message = 'Something went wrong on our side. Nothing you sent was half-saved; please try again in a moment.';
+  let details: unknown;
+
+  const e = err as Error & { statusCode?: number; code?: string; validation?: unknown };
+  if (err instanceof AppError) {
+    ({ statusCode: status, code, message } = err);
+    details = err.details;
+  } else if (err instanceof ZodError) {
+    status = 400;
+    code = 'invalid_input';
+    message = 'Some values are not valid.';
+    details = zodDetails(err);
+  } else if (e.code === 'FST_CSRF_INVALID_TOKEN' || e.code === 'FST_CSRF_MISSING_SECRET') {
+    status = 403;
+    code = 'csrf';
+    message = 'This form has expired. Go back, reload the page and submit it again.';
+  } else if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    status = e.statusCode;
+    code = e.statusCode === 413 ? 'too_large' : e.statusCode === 415 ? 'unsupported_media_type' : 'bad_request';
+    message =
+      e.statusCode === 413
+        ? 'The request is too large.'
+        : e.statusCode === 415
+          ? 'Send JSON (application/json) or a form.'
+          : 'The request could not be read. Check that the body is well-formed.';
+  }
+
+  if (status >= 500) req.log.error({ err }, 'request failed');
+  reply.code(status);
+  if (status === 429) reply.header('retry-after', reply.getHeader('retry-after') ?? '60');
+  if (isApi(req)) {
+    return reply.send({ error: { code, message, ...(details ? { details } : {}) } });
+  }
+  const session = req.session;
+  return reply
+    .type('text/html; charset=utf-8')
+    .send(services.views.page('error', { title: status === 404 ? 'Not found' : 'Something went wrong', status, message, session }));
+}

@@ -1,0 +1,56 @@
+// Settings come from the environment, are parsed once with zod and frozen.
+// A missing or malformed value names the variable and the process exits non-zero.
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const postgresUrl = z
+  .string()
+  .url()
+  .refine((v) => /^postgres(ql)?:\/\//.test(v), 'must start with postgres:// or postgresql://');
+
+const smtpUrl = z
+  .string()
+  .url()
+  .refine((v) => /^smtps?:\/\//.test(v), 'must start with smtp:// or smtps://');
+
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /** The address people open; used in every link we mail. */
+  PUBLIC_URL: z.string().url().optional(),
+  /** PostgreSQL; without it the portal runs on embedded PGlite in DATA_DIR. */
+  DATABASE_URL: postgresUrl.optional(),
+  DATA_DIR: z.string().min(1).default('./data'),
+  /** SMTP; without it mail is written to DATA_DIR/outbox and its links printed. */
+  SMTP_URL: smtpUrl.optional(),
+  MAIL_FROM: z.string().min(3).default('Posture Portal <no-reply@posture-portal.local>'),
+  /** Signs session cookies. Without it a random secret is kept in the database. */
+  SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  TRUST_PROXY: bool.default(false),
+  /** How long a respondent's personal link stays valid. */
+  LINK_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(45),
+});
+
+export type Config = Readonly<
+  Omit<z.output<typeof schema>, 'PUBLIC_URL'> & { PUBLIC_URL: string; secureCookies: boolean }
+>;
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // Treat empty strings as unset, as shells and compose files often export them.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = schema.safeParse(cleaned);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const c = result.data;
+  const publicUrl = (c.PUBLIC_URL ?? `http://localhost:${c.PORT}`).replace(/\/+$/, '');
+  return Object.freeze({ ...c, PUBLIC_URL: publicUrl, secureCookies: publicUrl.startsWith('https://') });
+}

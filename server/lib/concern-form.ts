@@ -1,0 +1,119 @@
+// The catalogue drives every form: the profile editor, a deal's tailoring and
+// the respondent's correction all render fields through fieldViews() and read
+// them back through readConcernForm().
+import type { ClaimValues, ConcernDef, FieldDef } from '../concerns/types.js';
+import { formatValue, getConcern, parseFormValue } from '../concerns/index.js';
+import type { FieldChange } from '../db/schema.js';
+
+export interface FieldView {
+  name: string;
+  id: string;
+  label: string;
+  help?: string;
+  critical: boolean;
+  error?: string;
+  isOneOf: boolean;
+  isAnyOf: boolean;
+  isInteger: boolean;
+  isBoolean: boolean;
+  isText: boolean;
+  options: { value: string; label: string; checked: boolean; id: string }[];
+  value: string;
+  display: string;
+  min?: number;
+  max?: number;
+  unit?: string;
+  maxLength?: number;
+  changed: boolean;
+}
+
+/**
+ * View models for a concern's fields. `prefix` namespaces the form names when
+ * several concerns share one form ("data_residency.storage_regions").
+ * `baseline`, when given, marks the fields whose value differs from it.
+ */
+export function fieldViews(
+  concern: ConcernDef,
+  values: Record<string, unknown>,
+  opts: { prefix?: string; errors?: Record<string, string>; baseline?: ClaimValues; idPrefix?: string } = {},
+): FieldView[] {
+  const prefix = opts.prefix ? `${opts.prefix}.` : '';
+  const idPrefix = opts.idPrefix ?? `${concern.key}-`;
+  return concern.fields.map((f) => {
+    const v = values[f.key];
+    const id = `${idPrefix}${f.key}`;
+    const selected = new Set(Array.isArray(v) ? v.map(String) : v === undefined ? [] : [String(v)]);
+    const options =
+      f.type === 'one_of' || f.type === 'any_of'
+        ? f.options.map((o) => ({ value: o.value, label: o.label, checked: selected.has(o.value), id: `${id}-${o.value}` }))
+        : f.type === 'boolean'
+          ? [
+              { value: 'yes', label: 'Yes', checked: v === true, id: `${id}-yes` },
+              { value: 'no', label: 'No', checked: v === false, id: `${id}-no` },
+            ]
+          : [];
+    const baseline = opts.baseline?.[f.key];
+    return {
+      name: `${prefix}${f.key}`,
+      id,
+      label: f.label,
+      help: f.help,
+      critical: Boolean(f.critical),
+      error: opts.errors?.[f.key],
+      isOneOf: f.type === 'one_of',
+      isAnyOf: f.type === 'any_of',
+      isInteger: f.type === 'integer',
+      isBoolean: f.type === 'boolean',
+      isText: f.type === 'text',
+      options,
+      value: v === undefined || Array.isArray(v) ? '' : String(v),
+      display: safeFormat(f, v),
+      min: f.type === 'integer' ? f.min : undefined,
+      max: f.type === 'integer' ? f.max : undefined,
+      unit: f.type === 'integer' ? f.unit : undefined,
+      maxLength: f.type === 'text' ? f.maxLength : undefined,
+      changed: baseline !== undefined && JSON.stringify(baseline) !== JSON.stringify(v),
+    };
+  });
+}
+
+function safeFormat(f: FieldDef, v: unknown): string {
+  try {
+    return v === undefined ? '—' : formatValue(f, v as never);
+  } catch {
+    return String(v);
+  }
+}
+
+/** Reads one concern's fields from a url-encoded form body into JSON values (still unvalidated). */
+export function readConcernForm(concern: ConcernDef, body: Record<string, unknown>, prefix?: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const f of concern.fields) {
+    const raw = body[prefix ? `${prefix}.${f.key}` : f.key];
+    out[f.key] = parseFormValue(f, raw as string | string[] | undefined);
+  }
+  return out;
+}
+
+/** zod issues of a claim keyed by field name. */
+export function issuesByField(issues: { path: PropertyKey[]; message: string }[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const i of issues) {
+    const key = String(i.path[0] ?? '');
+    out[key] ??= i.message;
+  }
+  return out;
+}
+
+/** Field changes as readable rows: label, claimed value, corrected value. */
+export function describeChanges(concernKey: string, changes: FieldChange[]) {
+  const concern = getConcern(concernKey);
+  return changes.map((c) => {
+    const field = concern?.fields.find((f) => f.key === c.field);
+    return {
+      field: field?.label ?? c.field,
+      claimed: field ? safeFormat(field, c.claimed) : String(c.claimed),
+      corrected: field ? safeFormat(field, c.corrected) : String(c.corrected),
+    };
+  });
+}

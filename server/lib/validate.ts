@@ -1,0 +1,74 @@
+// Validation at the edge: shared zod pieces and one way to turn a failure
+// into a 400 that names each bad field.
+import { z, type ZodError, type ZodType } from 'zod';
+import { badRequest } from './errors.js';
+
+export interface FieldProblem {
+  field: string;
+  message: string;
+}
+
+export function zodDetails(err: ZodError): FieldProblem[] {
+  return err.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message }));
+}
+
+/** Parses or throws a 400 naming every bad field. */
+export function parse<T extends ZodType>(schema: T, input: unknown, what = 'request'): z.output<T> {
+  const r = schema.safeParse(input ?? {});
+  if (!r.success) {
+    const details = zodDetails(r.error);
+    throw badRequest(`The ${what} has invalid values: ${details.map((d) => `${d.field} (${d.message})`).join('; ')}`, details);
+  }
+  return r.data;
+}
+
+// C0 and C1 controls, line breaks, and the bidirectional overrides that can
+// make text read differently from what it is.
+const UNSAFE_CHARS = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+
+/** A single line of human text: trimmed, bounded, no control or bidi-override characters. */
+export const line = (max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1, 'is required')
+    .max(max, `must be at most ${max} characters`)
+    .refine((s) => !UNSAFE_CHARS.test(s), 'must be a single line without control characters');
+
+/** Free text that may span lines (comments, narratives), bounded; tabs and line breaks allowed. */
+export const paragraph = (max: number) =>
+  z
+    .string()
+    .trim()
+    .max(max, `must be at most ${max} characters`)
+    .refine((s) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/.test(s), 'must not contain control characters');
+
+export const email = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .max(254, 'must be at most 254 characters')
+  .pipe(z.email('must be a valid email address'));
+
+export const domain = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .max(253)
+  .regex(/^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, 'must be a domain name such as example.com');
+
+/** A calendar date 'YYYY-MM-DD' that exists. */
+export const isoDate = z
+  .string()
+  .trim()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date as YYYY-MM-DD')
+  .refine((s) => {
+    const d = new Date(`${s}T00:00:00Z`);
+    return !Number.isNaN(d.getTime()) && d.toISOString().startsWith(s);
+  }, 'must be a real calendar date');
+
+export const uuid = z.uuid('must be a valid id');
+
+export function todayIso(now: Date): string {
+  return now.toISOString().slice(0, 10);
+}

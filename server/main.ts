@@ -1,0 +1,58 @@
+// Process entry: configuration -> database -> migrations -> app -> mail
+// worker -> listen. SIGTERM/SIGINT close the server (in-flight requests
+// finish), stop the worker after its current mail, and close the database.
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { buildApp } from './app.js';
+import { LockedError } from './db/index.js';
+import { systemClock } from './lib/clock.js';
+import { mailTransport, openDatabase, sessionSecret } from './runtime.js';
+
+async function main() {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(2);
+    }
+    throw err;
+  }
+
+  let handle;
+  try {
+    handle = await openDatabase(config);
+  } catch (err) {
+    console.error(err instanceof LockedError ? err.message : `Could not open the database: ${(err as Error).message}`);
+    process.exit(1);
+  }
+
+  const mail = mailTransport(config, (line) => process.stdout.write(`${line}\n`));
+  const app = await buildApp({ config, db: handle.db, clock: systemClock, mail, sessionSecret: await sessionSecret(config, handle.db) });
+  app.services.worker.start();
+
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    app.log.info({ signal }, 'shutting down');
+    const force = setTimeout(() => process.exit(1), 15_000);
+    force.unref();
+    await app.close(); // stops accepting, lets requests finish, stops the worker (onClose)
+    mail.close?.();
+    await handle.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+
+  await app.listen({ host: config.HOST, port: config.PORT });
+  const where = config.DATABASE_URL ? 'PostgreSQL (DATABASE_URL)' : `embedded PostgreSQL in ${config.DATA_DIR}`;
+  const outbox = config.SMTP_URL ? 'SMTP (SMTP_URL)' : `the local outbox ${config.DATA_DIR}/outbox (links are printed here)`;
+  process.stdout.write(`\nPosture Portal is running: open ${config.PUBLIC_URL}\n  database: ${where}\n  mail: ${outbox}\n\n`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

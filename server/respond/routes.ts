@@ -1,0 +1,158 @@
+// The page a member of the buyer's security team opens from their email. It
+// needs no account and no JavaScript. GET only reads: mail scanners that open
+// the link change nothing. Each concern's form POSTs one answer.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { CORRECTION_KINDS, getConcern } from '../concerns/index.js';
+import type { ClaimValues } from '../concerns/types.js';
+import { describeChanges, fieldViews, readConcernForm } from '../lib/concern-form.js';
+import { hashToken } from '../lib/tokens.js';
+import { seeOther, sendPage } from '../lib/render.js';
+import { AppError } from '../lib/errors.js';
+import { currentClaims, ROLE_LABELS } from '../deals/service.js';
+import type { FieldChange, StakeholderRole } from '../db/schema.js';
+import { answerInput, COMMENT_MAX, myAnswers, recordAnswer, resolveLink, type LinkContext } from './service.js';
+
+const VERDICT_LABELS = { confirm: 'Confirmed', correct: 'Corrected', not_mine: 'Not mine' } as const;
+const KIND_LABELS: Record<string, string> = Object.fromEntries(CORRECTION_KINDS.map((k) => [k.value, k.label]));
+
+type Params = { token: string };
+type AnswerParams = { token: string; concern: string };
+
+interface FormState {
+  concern: string;
+  verdict?: string;
+  kind?: string;
+  comment?: string;
+  values: Record<string, unknown>;
+  errors: Record<string, string>;
+  message: string;
+}
+
+/** Per link and address, so one noisy scanner cannot lock a colleague out. */
+const limitByToken = (max: number) => ({
+  rateLimit: {
+    max,
+    timeWindow: '1 minute',
+    keyGenerator: (req: FastifyRequest) => `${req.ip}:${hashToken((req.params as Params).token ?? '').slice(0, 16)}`,
+  },
+});
+
+export default async function respondRoutes(app: FastifyInstance) {
+  const { db, clock } = app.services;
+
+  async function render(req: FastifyRequest, reply: FastifyReply, ctx: LinkContext, token: string, form?: FormState) {
+    const [claims, answers] = await Promise.all([currentClaims(db, ctx.vendorId, ctx.deal.id), myAnswers(db, ctx)]);
+    const saved = (req.query as { saved?: string }).saved;
+    const concerns = claims.map((claim) => {
+      const concern = getConcern(claim.concern)!;
+      const answer = answers.get(claim.concern);
+      const editing = form?.concern === claim.concern ? form : undefined;
+      // Pre-fill the correction with what this person said last time, else the claim.
+      const previous = answer?.verdict === 'correct' ? applyChanges(claim.claim, answer.changes) : claim.claim;
+      const verdict = editing?.verdict ?? answer?.verdict ?? undefined;
+      return {
+        key: concern.key,
+        title: concern.title,
+        summary: concern.summary,
+        critical: concern.severity === 'critical',
+        sentence: concern.sentence(claim.claim),
+        narrative: claim.narrative,
+        claimed: fieldViews(concern, claim.claim, { idPrefix: `${concern.key}-claim-` }),
+        fields: fieldViews(concern, editing?.values ?? previous, { prefix: 'v', errors: editing?.errors, baseline: claim.claim }),
+        verdictConfirm: verdict === 'confirm',
+        verdictCorrect: verdict === 'correct',
+        verdictNotMine: verdict === 'not_mine',
+        kinds: CORRECTION_KINDS.map((k) => ({ ...k, checked: (editing?.kind ?? answer?.kind) === k.value })),
+        comment: editing ? editing.comment ?? '' : answer?.comment ?? '',
+        error: editing?.message,
+        errors: editing?.errors ?? {},
+        justSaved: saved === concern.key,
+        answer: answer && {
+          label: VERDICT_LABELS[answer.verdict!],
+          verdict: answer.verdict,
+          kind: answer.kind ? KIND_LABELS[answer.kind] : undefined,
+          when: answer.created_at.toISOString().slice(0, 10),
+          stale: answer.claim_revision !== claim.revision,
+          changes: describeChanges(concern.key, answer.changes),
+        },
+      };
+    });
+    const answered = concerns.filter((c) => c.answer).length;
+    return sendPage(
+      req,
+      reply,
+      'respond',
+      {
+        title: `${ctx.vendorName}'s security posture for ${ctx.deal.buyerName}`,
+        bare: true,
+        token,
+        vendorName: ctx.vendorName,
+        buyerName: ctx.deal.buyerName,
+        stakeholderName: ctx.stakeholder.name,
+        role: ROLE_LABELS[ctx.stakeholder.role as StakeholderRole],
+        concerns,
+        answered,
+        total: concerns.length,
+        allAnswered: answered === concerns.length,
+        commentMax: COMMENT_MAX,
+        formError: Boolean(form),
+      },
+      form ? 400 : 200,
+    );
+  }
+
+  app.get<{ Params: Params }>('/r/:token', { config: limitByToken(60) }, async (req, reply) => {
+    const ctx = await resolveLink(db, clock, req.params.token);
+    if (!ctx) return sendPage(req, reply, 'link-invalid', { title: 'This link no longer works', respondent: true, bare: true }, 404);
+    return render(req, reply, ctx, req.params.token);
+  });
+
+  app.post<{ Params: AnswerParams }>('/r/:token/answer/:concern', { config: limitByToken(30) }, async (req, reply) => {
+    const ctx = await resolveLink(db, clock, req.params.token);
+    if (!ctx) return sendPage(req, reply, 'link-invalid', { title: 'This link no longer works', respondent: true, bare: true }, 404);
+    const concern = getConcern(req.params.concern);
+    if (!concern) throw new AppError(404, 'not_found', 'That concern does not exist.');
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const values = readConcernForm(concern, body, 'v');
+    const input = {
+      verdict: body.verdict,
+      kind: body.verdict === 'correct' ? body.kind : undefined,
+      comment: typeof body.comment === 'string' && body.comment.trim() !== '' ? body.comment : undefined,
+      values,
+    };
+    const state = (message: string, errors: Record<string, string> = {}): FormState => ({
+      concern: concern.key,
+      verdict: typeof body.verdict === 'string' ? body.verdict : undefined,
+      kind: typeof body.kind === 'string' ? body.kind : undefined,
+      comment: typeof body.comment === 'string' ? body.comment : '',
+      values,
+      errors,
+      message,
+    });
+    const parsed = answerInput.safeParse(input);
+    if (!parsed.success) {
+      const errors: Record<string, string> = {};
+      for (const i of parsed.error.issues) errors[String(i.path[0] ?? 'verdict')] ??= i.message;
+      return render(req, reply, ctx, req.params.token, state('Please check the highlighted answers.', errors));
+    }
+    try {
+      await recordAnswer(db, clock, ctx, concern.key, parsed.data);
+    } catch (err) {
+      if (err instanceof AppError && err.statusCode === 400) {
+        const errors: Record<string, string> = {};
+        for (const d of (err.details as { field: string; message: string }[]) ?? []) {
+          errors[d.field.replace(/^values\.?/, '') || 'values'] ??= d.message;
+        }
+        return render(req, reply, ctx, req.params.token, state(err.message, errors));
+      }
+      throw err;
+    }
+    return seeOther(reply, `/r/${req.params.token}?saved=${concern.key}#${concern.key}`);
+  });
+}
+
+function applyChanges(claim: ClaimValues, changes: FieldChange[]): ClaimValues {
+  const out = { ...claim };
+  for (const c of changes) out[c.field] = c.corrected;
+  return out;
+}
