@@ -70,7 +70,10 @@ export class MailWorker {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<number> | undefined;
   private again = false;
-  private stopped = true;
+  /** Polling is on (start() was called and stop() was not). */
+  private polling = false;
+  /** stop() was called: finish the current mail, hand the rest of the batch back. */
+  private stopping = false;
 
   constructor(
     private readonly db: DB,
@@ -82,20 +85,22 @@ export class MailWorker {
   ) {}
 
   start(): void {
-    this.stopped = false;
+    this.polling = true;
+    this.stopping = false;
     this.schedule(0);
   }
 
   /** Ask for a pass soon (after a request enqueued mail). */
   nudge(): void {
-    if (this.stopped) return;
+    if (!this.polling) return;
     if (this.running) this.again = true;
     else this.schedule(0);
   }
 
   /** Stops polling and waits for the mail being sent to finish. */
   async stop(): Promise<void> {
-    this.stopped = true;
+    this.polling = false;
+    this.stopping = true;
     clearTimeout(this.timer);
     await this.running?.catch(() => 0);
   }
@@ -107,13 +112,13 @@ export class MailWorker {
   }
 
   private async tick(): Promise<void> {
-    if (this.stopped || this.running) return;
+    if (!this.polling || this.running) return;
     try {
       await this.runOnce();
     } catch (err) {
       this.log.error({ err: (err as Error).message }, 'outbox pass failed');
     }
-    if (!this.stopped) this.schedule(this.again ? 0 : this.pollMs);
+    if (this.polling) this.schedule(this.again ? 0 : this.pollMs);
     this.again = false;
   }
 
@@ -131,8 +136,11 @@ export class MailWorker {
     for (;;) {
       const batch = await this.claim();
       if (batch.length === 0) return handled;
-      for (const row of batch) {
-        if (this.stopped && handled > 0) return handled;
+      for (const [i, row] of batch.entries()) {
+        if (this.stopping) {
+          await this.release(batch.slice(i));
+          return handled;
+        }
         await this.deliver(row);
         handled++;
       }
@@ -164,6 +172,21 @@ export class MailWorker {
         .execute();
       return rows.map((r) => ({ ...r, attempts: r.attempts + 1 }));
     });
+  }
+
+  /** Gives claimed but unsent rows back, as if never claimed, so another worker sends them now. */
+  private async release(rows: OutboxRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.db
+      .updateTable('outbox')
+      .set({ next_attempt_at: this.clock.now(), attempts: sql`attempts - 1` })
+      .where(
+        'id',
+        'in',
+        rows.map((r) => r.id),
+      )
+      .where('status', '=', 'pending')
+      .execute();
   }
 
   private async deliver(row: OutboxRow): Promise<void> {
