@@ -1,0 +1,96 @@
+// Sign-in links: emailed, 15 minutes, single use, spent only by a POST.
+import t from 'tap';
+import { testApp } from './helpers/app.js';
+import { cookieJar, csrfFrom, form } from './helpers/http.js';
+import { linksIn } from './helpers/smtp.js';
+import { signUpVendor } from './helpers/vendor.js';
+
+t.test('a sign-in link works once, only by POST, for 15 minutes', async (t) => {
+  const ctx = await testApp(t);
+  const { app, smtp, clock } = ctx;
+  await signUpVendor(ctx, { workspace: 'Acme AI', email: 'ada@vendor.test' });
+  smtp.clear();
+
+  const ask = await app.inject({ method: 'POST', url: '/signin', ...form({ email: 'ADA@vendor.test' }) });
+  t.equal(ask.statusCode, 200);
+  t.match(ask.body, 'a sign-in link is on its way');
+  await ctx.drainMail();
+  const mail = await smtp.waitFor((m) => m.to === 'ada@vendor.test');
+  t.match(mail.subject, 'Your sign-in link for Acme AI');
+  t.ok(mail.html.length > 0 && mail.text.length > 0, 'HTML and plain text');
+  const path = new URL(linksIn(mail.text)[0]).pathname;
+
+  for (let i = 0; i < 5; i++) {
+    const scan = await app.inject({ method: i % 2 ? 'HEAD' : 'GET', url: path, headers: { 'user-agent': 'Mimecast URL scanner' } });
+    t.equal(scan.statusCode, 200, 'a scanner opening the link sees the button page');
+  }
+  const jar = cookieJar();
+  const spend = jar.collect(await app.inject({ method: 'POST', url: path }));
+  t.equal(spend.statusCode, 303, 'the POST signs in');
+  t.equal(spend.headers.location, '/app');
+  const cookie = String(spend.headers['set-cookie']);
+  t.match(cookie, /pp_session=/);
+  t.match(cookie, /HttpOnly/i);
+  t.match(cookie, /SameSite=Lax/i);
+  t.equal((await app.inject({ method: 'GET', url: '/app', headers: jar.headers() })).statusCode, 200);
+
+  const twice = await app.inject({ method: 'POST', url: path });
+  t.equal(twice.statusCode, 404, 'the link is single-use');
+  t.match(twice.body, 'This link no longer works');
+
+  await app.inject({ method: 'POST', url: '/signin', ...form({ email: 'ada@vendor.test' }) });
+  await ctx.drainMail();
+  const late = new URL(linksIn(smtp.messages.at(-1)!.text)[0]).pathname;
+  clock.advance(15 * 60_000 + 1000);
+  t.equal((await app.inject({ method: 'GET', url: late })).statusCode, 404, 'expired after 15 minutes (GET)');
+  t.equal((await app.inject({ method: 'POST', url: late })).statusCode, 404, 'expired after 15 minutes (POST)');
+});
+
+t.test('an unknown address gets the same answer and no mail', async (t) => {
+  const ctx = await testApp(t);
+  const known = await ctx.app.inject({ method: 'POST', url: '/signin', ...form({ email: 'nobody@vendor.test' }) });
+  t.equal(known.statusCode, 200);
+  t.match(known.body, 'If <strong>nobody@vendor.test</strong> belongs to a workspace');
+  t.equal(await ctx.drainMail(), 0, 'no mail for an unknown address');
+  const bad = await ctx.app.inject({ method: 'POST', url: '/signin', ...form({ email: 'not-an-email' }) });
+  t.equal(bad.statusCode, 400);
+  t.match(bad.body, 'must be a valid email address');
+});
+
+t.test('vendor pages need a session and session forms need a CSRF token', async (t) => {
+  const ctx = await testApp(t);
+  const { app } = ctx;
+  const anon = await app.inject({ method: 'GET', url: '/app/deals/new' });
+  t.equal(anon.statusCode, 303);
+  t.equal(anon.headers.location, '/signin?next=%2Fapp%2Fdeals%2Fnew');
+  const anonPost = await app.inject({ method: 'POST', url: '/app/profile/publish', ...form({}) });
+  t.equal(anonPost.statusCode, 401);
+
+  const vendor = await signUpVendor(ctx);
+  const noToken = await app.inject({ method: 'POST', url: '/app/profile/publish', ...form({}, vendor.jar.headers()) });
+  t.equal(noToken.statusCode, 403, 'no CSRF token');
+  const wrongToken = await app.inject({ method: 'POST', url: '/app/profile/publish', ...form({ _csrf: 'forged' }, vendor.jar.headers()) });
+  t.equal(wrongToken.statusCode, 403, 'a forged CSRF token');
+  t.match(wrongToken.body, 'This form has expired');
+  t.equal((await vendor.post('/app/profile/publish')).statusCode, 303, 'a real token works');
+
+  const forged = await app.inject({ method: 'GET', url: '/app', headers: { cookie: 'pp_session=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.x' } });
+  t.equal(forged.statusCode, 303, 'a forged session cookie is not a session');
+
+  const page = await vendor.page('/app');
+  const out = await app.inject({ method: 'POST', url: '/signout', ...form({ _csrf: csrfFrom(page.body) }, vendor.jar.headers()) });
+  t.equal(out.statusCode, 303);
+  t.match(String(out.headers['set-cookie']), /pp_session=;/);
+});
+
+t.test('sign-up creates a workspace with a pre-filled draft profile', async (t) => {
+  const ctx = await testApp(t);
+  const vendor = await signUpVendor(ctx, { workspace: 'Zeta Models' });
+  const home = await vendor.page('/app');
+  t.match(home.body, 'Zeta Models');
+  t.match(home.body, 'Get started in three steps', 'the empty state guides the first steps');
+  const profile = (await vendor.api('GET', '/api/v1/profile')).json();
+  t.same(Object.keys(profile.concerns), ['data_residency', 'model_access_controls', 'training_data_provenance', 'ai_governance', 'adversarial_risk', 'audit_compliance']);
+  t.same(profile.warnings, [], 'the default hypotheses do not contradict each other');
+  t.same(profile.versions, []);
+});

@@ -1,0 +1,34 @@
+// A missing or malformed setting stops the process with a message naming the variable.
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig } from '../server/config.js';
+
+t.test('loadConfig names each bad variable', async (t) => {
+  t.throws(() => loadConfig({ PORT: 'eighty' }), { constructor: ConfigError, message: /PORT/ });
+  t.throws(() => loadConfig({ DATABASE_URL: 'mysql://x' }), /DATABASE_URL: must start with postgres/);
+  t.throws(() => loadConfig({ SMTP_URL: 'http://mail' }), /SMTP_URL/);
+  t.throws(() => loadConfig({ SESSION_SECRET: 'short' }), /SESSION_SECRET: must be at least 32 characters/);
+  t.throws(() => loadConfig({ PUBLIC_URL: 'not a url' }), /PUBLIC_URL/);
+  t.throws(() => loadConfig({ LINK_TTL_DAYS: '0' }), /LINK_TTL_DAYS/);
+  const c = loadConfig({ PORT: '4000', DATABASE_URL: '' });
+  t.equal(c.PUBLIC_URL, 'http://localhost:4000', 'a default public URL');
+  t.equal(c.DATABASE_URL, undefined, 'an empty variable counts as unset');
+  t.equal(c.secureCookies, false);
+  t.equal(loadConfig({ PUBLIC_URL: 'https://portal.example/' }).secureCookies, true);
+  t.ok(Object.isFrozen(c));
+});
+
+t.test('the server exits non-zero and names the variable', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pp-config-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const run = spawnSync(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+    env: { PATH: process.env.PATH, PORT: 'not-a-port', DATA_DIR: dir },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  t.equal(run.status, 2);
+  t.match(run.stderr, /PORT/);
+});
