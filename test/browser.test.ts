@@ -1,0 +1,97 @@
+// The story a new user follows, in a real browser (Debian's Chromium driven
+// by playwright-core): sign up through the emailed link, publish the profile,
+// open a deal, invite a CISO; the CISO corrects data residency on a phone-
+// sized screen with JavaScript off; the vendor's deal page shows it.
+// Screenshots land in test-artifacts/ for a person to look at.
+import t from 'tap';
+import { existsSync, mkdirSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { testApp } from './helpers/app.js';
+import { linksIn } from './helpers/smtp.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = 'test-artifacts';
+
+if (!existsSync(CHROMIUM)) {
+  t.comment(`no Chromium at ${CHROMIUM}; install Debian's chromium to run the browser tests`);
+  t.pass('browser tests skipped: no Chromium');
+} else {
+  t.test('a vendor and a CISO complete the core loop in a browser', async (t) => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const ctx = await testApp(t, { env: { PUBLIC_URL: 'http://127.0.0.1:0' } });
+    const { app, smtp } = ctx;
+    const address = await app.listen({ host: '127.0.0.1', port: 0 });
+    // Links in mail name the configured PUBLIC_URL; point them at the port we got.
+    const local = (link: string) => `${address}${new URL(link).pathname}`;
+
+    const browser: Browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    t.teardown(() => browser.close());
+    const shot = (page: Page, name: string) => page.screenshot({ path: `${ARTIFACTS}/${name}.png`, fullPage: true });
+
+    // The vendor signs up.
+    const vendor = await (await browser.newContext()).newPage();
+    await vendor.goto(`${address}/signup`);
+    await vendor.getByLabel('Company name').fill('Acme AI');
+    await vendor.getByLabel('Your name').fill('Ada Admin');
+    await vendor.getByLabel('Work email').fill('ada@acme.example');
+    await vendor.getByRole('button', { name: 'Email me a link' }).click();
+    await vendor.getByRole('heading', { name: 'Check your email' }).waitFor();
+    await ctx.drainMail();
+    const signup = await smtp.waitFor((m) => m.to === 'ada@acme.example');
+    await vendor.goto(local(linksIn(signup.text)[0]));
+    await vendor.getByRole('button', { name: 'Create workspace and sign in' }).click();
+    await vendor.getByRole('heading', { name: 'Deals' }).waitFor();
+    await shot(vendor, '01-vendor-empty-dashboard');
+
+    // Publishes the pre-filled profile.
+    await vendor.getByRole('link', { name: 'Review and publish your profile' }).click();
+    await vendor.getByRole('button', { name: 'Save draft' }).click();
+    await vendor.getByText('Draft saved.').waitFor();
+    await shot(vendor, '02-vendor-profile');
+    await vendor.getByRole('button', { name: 'Publish version 1' }).click();
+    await vendor.getByText('Version 1 published.').waitFor();
+
+    // Opens a deal and invites the CISO.
+    await vendor.goto(`${address}/app/deals/new`);
+    await vendor.getByLabel('Buyer', { exact: true }).fill('Big Bank');
+    await vendor.getByRole('button', { name: 'Open deal' }).click();
+    await vendor.getByText('Deal opened.').waitFor();
+    await vendor.getByLabel('Name').fill('Carla Ciso');
+    await vendor.getByLabel('Email', { exact: true }).fill('carla@bank.example');
+    await vendor.getByLabel('Role').selectOption('ciso');
+    await vendor.getByRole('button', { name: 'Add stakeholder' }).click();
+    await vendor.getByText('Stakeholder added.').waitFor();
+    await ctx.drainMail();
+    const invite = await smtp.waitFor((m) => m.to === 'carla@bank.example');
+
+    // The CISO answers on a phone, with JavaScript off.
+    const phone = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 390, height: 844 } });
+    const ciso = await phone.newPage();
+    await ciso.goto(local(linksIn(invite.text)[0]));
+    await ciso.getByRole('heading', { name: 'Acme AI\'s security posture for Big Bank' }).waitFor();
+    await shot(ciso, '03-respondent-page');
+    const residency = ciso.locator('section#data_residency');
+    await residency.getByLabel('No, I will correct it').check();
+    const regions = residency.getByRole('group', { name: /Inference regions/ });
+    await regions.getByLabel('United States').uncheck();
+    await regions.getByLabel('EU/EEA').check();
+    await residency.getByLabel(/Requirement gap/).check();
+    await residency.getByLabel('Comment (optional)').fill('We must keep inference in the EU.');
+    await residency.getByRole('button', { name: 'Save answer on Data residency' }).click();
+    await ciso.getByText('Saved: Corrected').waitFor();
+    await shot(ciso, '04-respondent-saved');
+    const width = await ciso.evaluate(() => document.documentElement.scrollWidth);
+    t.ok(width <= 390, `no horizontal scrolling on a phone (page is ${width}px wide)`);
+
+    // The vendor sees the correction.
+    await vendor.reload();
+    await vendor.getByText('Inference regions').first().waitFor();
+    await shot(vendor, '05-vendor-deal');
+    const row = vendor.locator('li.signal', { hasText: 'Data residency' });
+    t.match(await row.innerText(), /Corrected[\s\S]*Carla Ciso[\s\S]*Inference regions\s+United States\s+EU\/EEA/);
+    t.match(await row.innerText(), /We must keep inference in the EU\./);
+  });
+}
