@@ -69,25 +69,39 @@ export async function openPglite(dir: string | undefined): Promise<DatabaseHandl
   };
 }
 
-export class LockedError extends Error {}
+export class LockedError extends Error {
+  override name = "LockedError";
+}
+
+/** Locks this process holds, so a second open in the same process is refused too. */
+const heldLocks = new Set<string>();
 
 function takeLock(path: string): () => void {
   const absolute = resolve(path);
+  if (heldLocks.has(absolute)) {
+    throw new LockedError(`The data directory is already open in this process (${absolute}).`);
+  }
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(absolute, 'wx');
       writeSync(fd, String(process.pid));
       closeSync(fd);
-      return () => rmSync(absolute, { force: true });
+      heldLocks.add(absolute);
+      return () => {
+        heldLocks.delete(absolute);
+        rmSync(absolute, { force: true });
+      };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const holder = Number(readFileSync(absolute, 'utf8').trim());
+      // Our own pid in a lock we do not hold is left over from an earlier run
+      // (containers start as the same pid every time): stale, like a dead pid.
       if (holder && holder !== process.pid && isAlive(holder)) {
         throw new LockedError(
           `The data directory is in use by process ${holder} (${absolute}). Stop that process first, or set DATA_DIR to another directory.`,
         );
       }
-      rmSync(absolute, { force: true }); // stale lock from a process that died
+      rmSync(absolute, { force: true });
     }
   }
   throw new LockedError(`Could not take the lock ${absolute}`);

@@ -1,0 +1,69 @@
+// The command-line scripts and the embedded database's lock, run as a user would.
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildApp } from '../server/app.js';
+import { loadConfig } from '../server/config.js';
+import { migrateToLatest, openPglite } from '../server/db/index.js';
+import { systemClock } from '../server/lib/clock.js';
+
+const run = (script: string, args: string[], env: Record<string, string>) =>
+  spawnSync(process.execPath, ['--import', 'tsx', script, ...args], {
+    env: { PATH: process.env.PATH, PUBLIC_URL: 'http://portal.test', ...env },
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+
+t.test('create-workspace prints a sign-in link and an API key that work', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pp-script-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+
+  const bad = run('scripts/create-workspace.ts', ['--name', 'Acme AI', '--email', 'not-an-email'], { DATA_DIR: dir });
+  t.equal(bad.status, 2, 'bad arguments exit 2');
+  t.match(bad.stderr, /--email: must be a valid email address/);
+
+  const ok = run('scripts/create-workspace.ts', ['--name', 'Acme AI', '--email', 'admin@acme.example', '--admin', 'Ada Admin'], { DATA_DIR: dir });
+  t.equal(ok.status, 0, ok.stderr);
+  const link = /Sign in within 15 minutes: http:\/\/portal\.test(\/auth\/link\/[A-Za-z0-9_-]{43})/.exec(ok.stdout)?.[1];
+  const key = /API key \(shown once\): (pp_[A-Za-z0-9_-]{43})/.exec(ok.stdout)?.[1];
+  t.ok(link, 'a sign-in link is printed');
+  t.ok(key, 'an API key is printed');
+
+  const handle = await openPglite(dir);
+  t.teardown(() => handle.close());
+  await migrateToLatest(handle.db);
+  const app = await buildApp({
+    config: loadConfig({ DATA_DIR: dir, LOG_LEVEL: 'silent' }),
+    db: handle.db,
+    clock: systemClock,
+    mail: { send: async () => {} },
+    sessionSecret: 'x'.repeat(40),
+    logger: false,
+  });
+  t.teardown(() => app.close());
+  const signIn = await app.inject({ method: 'POST', url: link! });
+  t.equal(signIn.statusCode, 303, 'the printed link signs in');
+  const profile = await app.inject({ method: 'GET', url: '/api/v1/profile', headers: { authorization: `Bearer ${key}` } });
+  t.equal(profile.statusCode, 200, 'the printed key opens the API');
+});
+
+t.test('a second process cannot open the same data directory', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pp-lock-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const held = await openPglite(dir);
+  t.teardown(() => held.close());
+  const other = run('scripts/migrate.ts', [], { DATA_DIR: dir });
+  t.equal(other.status, 1);
+  t.match(other.stderr, /The data directory is in use by process \d+/);
+  await t.rejects(openPglite(dir), { name: 'LockedError', message: /already open in this process/ }, 'nor a second handle in this process');
+});
+
+t.test('migrate applies migrations to an empty data directory', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pp-migrate-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const first = run('scripts/migrate.ts', [], { DATA_DIR: dir });
+  t.equal(first.status, 0, first.stderr);
+  t.match(first.stdout, 'Migrations are up to date.');
+});
