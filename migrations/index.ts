@@ -2,7 +2,9 @@
 // so the same code runs under tsx, tap and a bundler alike.
 import type { Migration } from 'kysely';
 import * as core from './2026-11-23_001_core.js';
+import * as sessionEpoch from './2026-11-23_002_session_epoch.js';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-23_001_core': core,
+  '2026-11-23_002_session_epoch': sessionEpoch,
 };

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import cookie from '@fastify/cookie';
 import csrf from '@fastify/csrf-protection';
 import formbody from '@fastify/formbody';
@@ -16,6 +16,7 @@ import type { DB } from './db/index.js';
 import type { Clock } from './lib/clock.js';
 import { AppError } from './lib/errors.js';
 import { zodDetails } from './lib/validate.js';
+import { sendPage } from './lib/render.js';
 import { MailWorker } from './mail/outbox.js';
 import type { MailTransport } from './mail/transport.js';
 import { composers } from './mail/composers.js';
@@ -36,8 +37,9 @@ export interface AppDeps {
   clock: Clock;
   mail: MailTransport;
   sessionSecret: string;
-  /** A pino logger config or instance options; false for silence. */
-  logger?: FastifyServerOptions['logger'];
+  /** false for silence; otherwise the portal's logger (level from config), written to logStream or stdout. */
+  logger?: false;
+  logStream?: NodeJS.WritableStream;
   /** Poll interval of the outbox worker (the worker is started by main.ts, not here). */
   workerPollMs?: number;
 }
@@ -59,8 +61,20 @@ declare module 'fastify' {
 /** Paths whose last segment is a credential; logs show them redacted. */
 const TOKEN_IN_PATH = /^\/(r|auth\/link)\/[^/?#]+/;
 
+/**
+ * What the log shows of a request's address: the matched route's pattern
+ * ("/r/:token") when there is one, so no encoding of the path can smuggle a
+ * token into the log; otherwise the path with token-like segments redacted.
+ */
+export function loggedUrl(req: FastifyRequest): string {
+  return req.routeOptions?.url ?? redactUrl(req.url);
+}
+
 export function redactUrl(url: string): string {
-  return url.replace(TOKEN_IN_PATH, (_m, prefix: string) => `/${prefix}/[redacted]`).replace(/\?.*$/, '?[…]');
+  return url
+    .replace(/\?.*$/, '?[…]')
+    .replace(TOKEN_IN_PATH, (_m, prefix: string) => `/${prefix}/[redacted]`)
+    .replace(/[A-Za-z0-9_%-]{32,}/g, '[redacted]');
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -70,13 +84,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       deps.logger === undefined
         ? {
             level: config.LOG_LEVEL,
+            ...(deps.logStream ? { stream: deps.logStream } : {}),
             redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'], censor: '[redacted]' },
             serializers: {
-              req: (req: FastifyRequest) => ({ method: req.method, url: redactUrl(req.url), remoteAddress: req.ip }),
+              req: (req: FastifyRequest) => ({ method: req.method, url: loggedUrl(req), remoteAddress: req.ip }),
             },
           }
         : deps.logger,
-    trustProxy: config.TRUST_PROXY,
+    // A hop count trusts that many proxies nearest to us, never the client's own claims.
+    trustProxy:
+      typeof config.TRUST_PROXY === 'number' ? (_addr: string, hop: number) => hop < (config.TRUST_PROXY as number) : config.TRUST_PROXY,
     bodyLimit: 256 * 1024,
     routerOptions: { ignoreTrailingSlash: true },
   });
@@ -146,6 +163,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.get('/healthz', async () => ({ status: 'ok' }));
 
+  // Every HTML form is posted by our own pages, url-encoded. Refusing other
+  // origins stops login CSRF on the link pages (which have no session yet);
+  // refusing other body types keeps objects out of code that expects strings.
+  app.addHook('onRequest', async (req) => {
+    if (req.method !== 'POST' || isApi(req)) return;
+    const site = req.headers['sec-fetch-site'];
+    if (site !== undefined && site !== 'same-origin') {
+      throw new AppError(403, 'cross_site', 'This form can only be sent from the portal’s own pages.');
+    }
+    const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    if (type !== '' && type !== 'application/x-www-form-urlencoded') {
+      throw new AppError(415, 'unsupported_media_type', 'Send this form as application/x-www-form-urlencoded.');
+    }
+  });
+
   // 3. Features.
   await app.register(authRoutes);
   await app.register(settingsRoutes);
@@ -200,8 +232,5 @@ function handleError(err: Error, req: FastifyRequest, reply: FastifyReply, servi
   if (isApi(req)) {
     return reply.send({ error: { code, message, ...(details ? { details } : {}) } });
   }
-  const session = req.session;
-  return reply
-    .type('text/html; charset=utf-8')
-    .send(services.views.page('error', { title: status === 404 ? 'Not found' : 'Something went wrong', status, message, session }));
+  return sendPage(req, reply, 'error', { title: status === 404 ? 'Not found' : 'Something went wrong', status, message }, status);
 }

@@ -2,10 +2,6 @@
 // A missing or malformed value names the variable and the process exits non-zero.
 import { z } from 'zod';
 
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
-
 const postgresUrl = z
   .string()
   .url()
@@ -31,7 +27,17 @@ const schema = z.object({
   /** Signs session cookies. Without it a random secret is kept in the database. */
   SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  TRUST_PROXY: bool.default(false),
+  /**
+   * Behind a reverse proxy: how many hops to trust (e.g. 1), or a comma-separated
+   * list of proxy addresses/CIDRs. Never "trust every hop": the client could then
+   * choose its own address and slip past per-address rate limits.
+   */
+  TRUST_PROXY: z
+    .string()
+    .trim()
+    .refine((v) => v === 'false' || /^[1-9]$/.test(v) || /^[0-9a-fA-F.:/]+(,\s*[0-9a-fA-F.:/]+)*$/.test(v), 'must be false, a hop count from 1 to 9, or a comma-separated list of proxy addresses')
+    .transform((v): false | number | string[] => (v === 'false' ? false : /^\d$/.test(v) ? Number(v) : v.split(',').map((s) => s.trim())))
+    .default(false),
   /** How long a respondent's personal link stays valid. */
   LINK_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(45),
 });
@@ -51,6 +57,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   const c = result.data;
+  if (c.NODE_ENV === 'production' && !c.SMTP_URL) {
+    // Without SMTP, mailed links are printed to the log: fine on a laptop, a leak in production.
+    throw new ConfigError('Invalid configuration:\n  SMTP_URL: is required when NODE_ENV is production');
+  }
   const publicUrl = (c.PUBLIC_URL ?? `http://localhost:${c.PORT}`).replace(/\/+$/, '');
   return Object.freeze({ ...c, PUBLIC_URL: publicUrl, secureCookies: publicUrl.startsWith('https://') });
 }

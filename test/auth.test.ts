@@ -51,7 +51,8 @@ t.test('an unknown address gets the same answer and no mail', async (t) => {
   const known = await ctx.app.inject({ method: 'POST', url: '/signin', ...form({ email: 'nobody@vendor.test' }) });
   t.equal(known.statusCode, 200);
   t.match(known.body, 'If <strong>nobody@vendor.test</strong> belongs to a workspace');
-  t.equal(await ctx.drainMail(), 0, 'no mail for an unknown address');
+  await ctx.drainMail();
+  t.equal(ctx.smtp.messages.length, 0, 'no mail is sent to an unknown address');
   const bad = await ctx.app.inject({ method: 'POST', url: '/signin', ...form({ email: 'not-an-email' }) });
   t.equal(bad.statusCode, 400);
   t.match(bad.body, 'must be a valid email address');
@@ -93,4 +94,48 @@ t.test('sign-up creates a workspace with a pre-filled draft profile', async (t) 
   t.same(Object.keys(profile.concerns), ['data_residency', 'model_access_controls', 'training_data_provenance', 'ai_governance', 'adversarial_risk', 'audit_compliance']);
   t.same(profile.warnings, [], 'the default hypotheses do not contradict each other');
   t.same(profile.versions, []);
+});
+
+t.test('forms refuse other sites and other body types', async (t) => {
+  const ctx = await testApp(t);
+  const { app, smtp } = ctx;
+  await signUpVendor(ctx, { email: 'ada@vendor.test' });
+  await app.inject({ method: 'POST', url: '/signin', ...form({ email: 'ada@vendor.test' }) });
+  await ctx.drainMail();
+  const path = new URL(linksIn(smtp.messages.at(-1)!.text)[0]).pathname;
+
+  const crossSite = await app.inject({ method: 'POST', url: path, headers: { 'sec-fetch-site': 'cross-site' } });
+  t.equal(crossSite.statusCode, 403, 'a sign-in link posted from another site (login CSRF) is refused');
+  t.notOk(crossSite.headers['set-cookie'], 'and no session is set');
+  const sameSite = await app.inject({ method: 'POST', url: path, headers: { 'sec-fetch-site': 'same-site' } });
+  t.equal(sameSite.statusCode, 403, 'a sibling subdomain is another origin too');
+  const ours = await app.inject({ method: 'POST', url: path, headers: { 'sec-fetch-site': 'same-origin' } });
+  t.equal(ours.statusCode, 303, 'the link still works from our own page');
+
+  const json = await app.inject({
+    method: 'POST',
+    url: '/signup',
+    headers: { 'content-type': 'application/json' },
+    payload: JSON.stringify({ workspace: { toString: 1 }, name: 'x', email: 'a@b.test' }),
+  });
+  t.equal(json.statusCode, 415, 'HTML forms take only url-encoded bodies');
+});
+
+t.test('signing out ends every copy of the session', async (t) => {
+  const ctx = await testApp(t);
+  const vendor = await signUpVendor(ctx);
+  const copied = vendor.jar.header();
+  t.equal((await vendor.post('/signout')).statusCode, 303);
+  const reuse = await ctx.app.inject({ method: 'GET', url: '/app', headers: { cookie: copied } });
+  t.equal(reuse.statusCode, 303, 'a copied cookie no longer opens the app');
+  t.match(reuse.headers.location, '/signin');
+});
+
+t.test('error pages keep the sign-out form working', async (t) => {
+  const ctx = await testApp(t);
+  const vendor = await signUpVendor(ctx);
+  const missing = await vendor.page('/app/deals/00000000-0000-4000-8000-000000000000');
+  t.equal(missing.statusCode, 404);
+  t.equal(missing.headers['cache-control'], 'no-store');
+  t.ok(csrfFrom(missing.body).length > 10, 'the sign-out form carries a CSRF token');
 });

@@ -179,3 +179,34 @@ t.test('unknown, expired and replaced links get the same clear page', async (t) 
   await db.updateTable('stakeholder_links').set({ revoked_at: clock.now() }).execute();
   t.equal((await app.inject({ method: 'GET', url: second })).statusCode, 404, 'revoked links stop working');
 });
+
+t.test('text PostgreSQL cannot store and numbers it cannot hold are 400s', async (t) => {
+  const ctx = await testApp(t);
+  const { app, db } = ctx;
+  const vendor = await signUpVendor(ctx);
+  const dealId = await openDeal(vendor);
+
+  const lone = 'Acme\uD800';
+  // A url-encoded form cannot carry a lone surrogate: its bytes decode to U+FFFD.
+  const signup = await app.inject({
+    method: 'POST',
+    url: '/signup',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: 'workspace=Acme%ED%A0%80&name=x&email=a%40b.test',
+  });
+  t.equal(signup.statusCode, 200, 'invalid UTF-8 in a form is read as a replacement character, not a 5xx');
+  const deal = await vendor.api('POST', '/api/v1/deals', { buyer_name: lone });
+  t.equal(deal.statusCode, 400, 'a lone surrogate in JSON');
+  const override = await vendor.api('POST', '/api/v1/deals', { buyer_name: 'B', overrides: { training_data_provenance: { upstream_model_name: 'gpt\uDC00' } } });
+  t.equal(override.statusCode, 400, 'a lone surrogate in a claim field');
+  t.equal((await vendor.api('POST', '/api/v1/deals', { buyer_name: 'B', profile_version: 99_999_999_999 })).statusCode, 400, 'a version beyond int4');
+  t.equal((await vendor.api('POST', '/api/v1/deals', { buyer_name: 'B', started_on: '0000-01-01' })).statusCode, 400, 'year zero');
+  const formVersion = await vendor.post('/app/deals', { buyer_name: 'B', profile_version: '1.5' });
+  t.equal(formVersion.statusCode, 400, 'a fractional version on the form');
+
+  const { path } = await inviteStakeholder(ctx, vendor, dealId, { email: 'carla@bank.example' });
+  const comment = await app.inject({ method: 'POST', url: `${path}/answer/data_residency`, ...form({ verdict: 'confirm', comment: 'ok\uD800' }) });
+  t.equal(comment.statusCode, 303, 'a comment with a broken character is saved, not a 5xx');
+  t.same(await db.selectFrom('signals').select('comment').execute(), [{ comment: 'ok\uFFFD' }], 'as a replacement character');
+  t.equal((await db.selectFrom('deals').selectAll().execute()).length, 1, 'only the first deal exists');
+});

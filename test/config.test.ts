@@ -32,3 +32,15 @@ t.test('the server exits non-zero and names the variable', async (t) => {
   t.equal(run.status, 2);
   t.match(run.stderr, /PORT/);
 });
+
+t.test('proxies are trusted by hop count or address, never wholesale', async (t) => {
+  t.equal(loadConfig({ TRUST_PROXY: '1' }).TRUST_PROXY, 1);
+  t.same(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' }).TRUST_PROXY, ['10.0.0.0/8', '127.0.0.1']);
+  t.equal(loadConfig({}).TRUST_PROXY, false);
+  t.throws(() => loadConfig({ TRUST_PROXY: 'true' }), /TRUST_PROXY/);
+});
+
+t.test('production refuses to print mailed links to the log', async (t) => {
+  t.throws(() => loadConfig({ NODE_ENV: 'production' }), /SMTP_URL: is required when NODE_ENV is production/);
+  t.ok(loadConfig({ NODE_ENV: 'production', SMTP_URL: 'smtp://mail:25' }));
+});

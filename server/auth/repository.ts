@@ -58,28 +58,45 @@ export async function requestSignup(db: DB, clock: Clock, input: SignupPayload &
   });
 }
 
-/** One link per workspace the address belongs to; nothing at all for an unknown address. */
+/**
+ * Queues one sign-in mail for the address, known or not: the request does the
+ * same work either way, so its timing does not tell whether an account exists.
+ * The composer finds the workspaces and mints a link for each.
+ */
 export async function requestSignin(db: DB, clock: Clock, email: string): Promise<void> {
-  await db.transaction().execute(async (trx) => {
-    const users = await trx.selectFrom('users').select(['id', 'vendor_id']).where('email', '=', email).execute();
+  await enqueueMail(db, clock, { template: 'signin', recipient: email, vendorId: null, params: {} });
+}
+
+/** Fresh sign-in links, one per workspace the address belongs to (none for an unknown address). */
+export async function mintSigninLinks(db: DB, clock: Clock, email: string) {
+  return db.transaction().execute(async (trx) => {
+    const users = await trx
+      .selectFrom('users')
+      .innerJoin('vendors', 'vendors.id', 'users.vendor_id')
+      .select(['users.id', 'vendors.name as workspace'])
+      .where('users.email', '=', email)
+      .orderBy('vendors.name')
+      .execute();
     const now = clock.now();
+    const links: { workspace: string; token: string }[] = [];
     for (const user of users) {
-      const id = randomUUID();
+      const token = newToken();
       await trx
         .insertInto('login_tokens')
         .values({
-          id,
+          id: randomUUID(),
           purpose: 'signin',
           email,
           user_id: user.id,
           payload: JSON.stringify(null),
-          token_hash: null,
+          token_hash: hashToken(token),
           created_at: now,
           expires_at: new Date(now.getTime() + LOGIN_TTL_MS),
         })
         .execute();
-      await enqueueMail(trx, clock, { template: 'signin', recipient: email, vendorId: user.vendor_id, params: { loginId: id } });
+      links.push({ workspace: user.workspace, token });
     }
+    return links;
   });
 }
 

@@ -69,8 +69,8 @@ export default async function authRoutes(app: FastifyInstance) {
     return seeOther(reply, '/app');
   });
 
-  app.post('/signout', { preHandler: [requireSession, app.csrfProtection] }, (_req, reply) => {
-    endSession(reply);
+  app.post('/signout', { preHandler: [requireSession, app.csrfProtection] }, async (req, reply) => {
+    await endSession(req, reply);
     return seeOther(reply, '/');
   });
 
@@ -78,9 +78,10 @@ export default async function authRoutes(app: FastifyInstance) {
   async function recentLinks(address: string): Promise<number> {
     const since = new Date(clock.now().getTime() - 15 * 60_000);
     const row = await db
-      .selectFrom('login_tokens')
+      .selectFrom('outbox')
       .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('email', '=', address)
+      .where('recipient', '=', address)
+      .where('template', 'in', ['signin', 'signup'])
       .where('created_at', '>', since)
       .executeTakeFirstOrThrow();
     return row.n;

@@ -19,8 +19,8 @@ declare module 'fastify' {
 
 declare module '@fastify/jwt' {
   interface FastifyJWT {
-    payload: { sub: string; vid: string };
-    user: { sub: string; vid: string };
+    payload: { sub: string; vid: string; ep: number };
+    user: { sub: string; vid: string; ep: number };
   }
 }
 
@@ -28,9 +28,9 @@ export const SESSION_COOKIE = 'pp_session';
 
 async function readCookieSession(req: FastifyRequest): Promise<VendorSession | undefined> {
   if (!req.cookies[SESSION_COOKIE]) return undefined;
-  let claims: { sub: string; vid: string };
+  let claims: { sub: string; vid: string; ep: number };
   try {
-    claims = await req.jwtVerify<{ sub: string; vid: string }>({ onlyCookie: true });
+    claims = await req.jwtVerify<{ sub: string; vid: string; ep: number }>({ onlyCookie: true });
   } catch {
     return undefined;
   }
@@ -40,6 +40,7 @@ async function readCookieSession(req: FastifyRequest): Promise<VendorSession | u
     .select(['users.id', 'users.name', 'users.vendor_id', 'vendors.name as vendor_name'])
     .where('users.id', '=', claims.sub)
     .where('users.vendor_id', '=', claims.vid)
+    .where('users.session_epoch', '=', Number(claims.ep) || 0)
     .executeTakeFirst();
   if (!row) return undefined;
   return { userId: row.id, vendorId: row.vendor_id, vendorName: row.vendor_name, userName: row.name, via: 'cookie' };
@@ -64,11 +65,21 @@ export async function optionalSession(req: FastifyRequest) {
 }
 
 export async function startSession(reply: FastifyReply, userId: string, vendorId: string) {
-  const token = await reply.jwtSign({ sub: userId, vid: vendorId });
+  const user = await reply.server.services.db.selectFrom('users').select('session_epoch').where('id', '=', userId).executeTakeFirstOrThrow();
+  const token = await reply.jwtSign({ sub: userId, vid: vendorId, ep: user.session_epoch });
   const secure = reply.server.services.config.secureCookies;
   reply.setCookie(SESSION_COOKIE, token, { path: '/', httpOnly: true, sameSite: 'lax', secure, maxAge: 12 * 3600 });
 }
 
-export function endSession(reply: FastifyReply) {
+/** Signs the user out everywhere: every session cookie issued so far stops working. */
+export async function endSession(req: FastifyRequest, reply: FastifyReply) {
+  if (req.session?.userId) {
+    await req.server.services.db
+      .updateTable('users')
+      .set((eb) => ({ session_epoch: eb('session_epoch', '+', 1) }))
+      .where('vendor_id', '=', req.session.vendorId)
+      .where('id', '=', req.session.userId)
+      .execute();
+  }
   reply.clearCookie(SESSION_COOKIE, { path: '/' });
 }

@@ -2,6 +2,7 @@
 // form parsing, diffs between a claim and its correction, display values and
 // cross-field warnings for a vendor's profile.
 
+import { LONE_SURROGATE } from '../lib/validate.js';
 import { z } from 'zod';
 import { CERTIFICATIONS, CONCERNS, REGIONS } from './catalog.js';
 import type {
@@ -71,7 +72,7 @@ export function fieldSchema(field: FieldDef): z.ZodType<FieldValue> {
       // The character check runs before trim, so leading or trailing line breaks are refused too.
       return z
         .string()
-        .refine((s) => !FORBIDDEN_TEXT_CHARS.test(s), { error: FORBIDDEN_TEXT_MESSAGE })
+        .refine((s) => !FORBIDDEN_TEXT_CHARS.test(s) && !LONE_SURROGATE.test(s), { error: FORBIDDEN_TEXT_MESSAGE })
         .trim()
         .max(field.maxLength);
   }

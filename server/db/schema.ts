@@ -19,6 +19,7 @@ export interface UsersTable {
   name: string;
   role: 'admin' | 'member';
   created_at: Timestamp;
+  session_epoch: ColumnType<number, number | undefined, number>;
 }
 
 export interface SignupPayload {

@@ -1,4 +1,5 @@
 // Everything the deal page and GET /api/v1/deals/:id show, loaded once.
+import { sql } from 'kysely';
 import type { DB } from '../db/index.js';
 import { getConcern } from '../concerns/index.js';
 import { currentClaims, getDeal, latestAnswers, listSignals, listStakeholders } from './service.js';
@@ -12,13 +13,18 @@ export async function loadDealDetail(db: DB, vendorId: string, dealId: string) {
     listStakeholders(db, vendorId, dealId),
     latestAnswers(db, vendorId, dealId),
     listSignals(db, vendorId, dealId),
-    // Invitation mail that could not be delivered, so the vendor sees it.
+    // Invitations of this deal not delivered yet (or given up on), so the vendor sees them.
     db
-      .selectFrom('outbox')
-      .select(['recipient', 'status', 'attempts', 'last_error'])
-      .where('vendor_id', '=', vendorId)
-      .where('template', '=', 'invite')
-      .where('status', '<>', 'sent')
+      .selectFrom('outbox as o')
+      .innerJoin('stakeholder_links as l', (j) =>
+        j.on(sql<boolean>`o.params->>'linkId' = l.id::text`).onRef('l.vendor_id', '=', 'o.vendor_id'),
+      )
+      .innerJoin('stakeholders as s', (j) => j.onRef('s.id', '=', 'l.stakeholder_id').onRef('s.vendor_id', '=', 'l.vendor_id'))
+      .select(['s.id as stakeholder_id', 'o.status'])
+      .where('o.vendor_id', '=', vendorId)
+      .where('s.deal_id', '=', dealId)
+      .where('o.template', '=', 'invite')
+      .where('o.status', '<>', 'sent')
       .execute(),
   ]);
   const answerOf = new Map(answers.map((a) => [`${a.stakeholder_id}:${a.concern}`, a]));
@@ -38,6 +44,6 @@ export async function loadDealDetail(db: DB, vendorId: string, dealId: string) {
       };
     }),
   }));
-  const pendingMail = new Map(outbox.map((o) => [o.recipient, o]));
+  const pendingMail = new Map(outbox.map((o) => [o.stakeholder_id, o.status]));
   return { deal, claims, stakeholders, grid, signals, pendingMail };
 }

@@ -47,7 +47,8 @@ export default async function dealRoutes(app: FastifyInstance) {
   async function renderNew(req: FastifyRequest, reply: FastifyReply, values: Record<string, unknown>, errors: Record<string, string> = {}, tailorErrors: Record<string, Record<string, string>> = {}, status = 200) {
     const vendorId = req.session!.vendorId;
     const versions = await listVersions(db, vendorId);
-    const chosen = Number(values.profile_version) || versions[0]?.version;
+    const asked = Number(values.profile_version);
+    const chosen = versions.some((v) => v.version === asked) ? asked : versions[0]?.version;
     const version = chosen ? await getVersion(db, vendorId, chosen) : undefined;
     const tailoring = (values.tailoring ?? {}) as Record<string, ClaimValues>;
     return sendPage(
@@ -137,13 +138,13 @@ export default async function dealRoutes(app: FastifyInstance) {
           return { title: concern.title, sentence: concern.sentence(c.claim), tailored: c.tailored, revision: c.revision };
         }),
         stakeholders: d.stakeholders.map((s) => {
-          const mail = d.pendingMail.get(s.email);
+          const mail = d.pendingMail.get(s.id);
           return {
             ...s,
             roleLabel: ROLE_LABELS[s.role],
             invited: s.invited_at ? s.invited_at.toISOString().slice(0, 10) : undefined,
-            mailFailed: mail?.status === 'failed',
-            mailPending: mail?.status === 'pending',
+            mailFailed: mail === 'failed',
+            mailPending: mail === 'pending',
           };
         }),
         hasStakeholders: d.stakeholders.length > 0,

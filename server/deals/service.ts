@@ -27,7 +27,7 @@ export const dealInput = z.object({
   buyer_name: line(120),
   buyer_domain: domain.optional(),
   started_on: isoDate.optional(),
-  profile_version: z.coerce.number().int().positive().optional(),
+  profile_version: z.coerce.number().int().positive().max(2_147_483_647).optional(),
   overrides: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
 });
 export type DealInput = z.infer<typeof dealInput>;
@@ -255,7 +255,7 @@ async function invite(trx: Executor, clock: Clock, linkTtlDays: number, vendorId
   const expiresAt = new Date(now.getTime() + linkTtlDays * DAY);
   let linkId = existing?.id;
   if (linkId) {
-    await trx.updateTable('stakeholder_links').set({ expires_at: expiresAt }).where('id', '=', linkId).execute();
+    await trx.updateTable('stakeholder_links').set({ expires_at: expiresAt }).where('vendor_id', '=', vendorId).where('id', '=', linkId).execute();
   } else {
     linkId = randomUUID();
     await trx

@@ -25,6 +25,8 @@ export function parse<T extends ZodType>(schema: T, input: unknown, what = 'requ
 // C0 and C1 controls, line breaks, and the bidirectional overrides that can
 // make text read differently from what it is.
 const UNSAFE_CHARS = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+/** Half of a surrogate pair on its own: not text, and PostgreSQL's jsonb refuses it. */
+export const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** A single line of human text: trimmed, bounded, no control or bidi-override characters. */
 export const line = (max: number) =>
@@ -33,7 +35,7 @@ export const line = (max: number) =>
     .trim()
     .min(1, 'is required')
     .max(max, `must be at most ${max} characters`)
-    .refine((s) => !UNSAFE_CHARS.test(s), 'must be a single line without control characters');
+    .refine((s) => !UNSAFE_CHARS.test(s) && !LONE_SURROGATE.test(s), 'must be a single line without control characters');
 
 /** Free text that may span lines (comments, narratives), bounded; tabs and line breaks allowed. */
 export const paragraph = (max: number) =>
@@ -41,7 +43,10 @@ export const paragraph = (max: number) =>
     .string()
     .trim()
     .max(max, `must be at most ${max} characters`)
-    .refine((s) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/.test(s), 'must not contain control characters');
+    .refine(
+      (s) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/.test(s) && !LONE_SURROGATE.test(s),
+      'must not contain control characters',
+    );
 
 export const email = z
   .string()
@@ -65,7 +70,8 @@ export const isoDate = z
   .refine((s) => {
     const d = new Date(`${s}T00:00:00Z`);
     return !Number.isNaN(d.getTime()) && d.toISOString().startsWith(s);
-  }, 'must be a real calendar date');
+  }, 'must be a real calendar date')
+  .refine((s) => s >= '2000-01-01' && s <= '2099-12-31', 'must be between 2000 and 2099');
 
 export const uuid = z.uuid('must be a valid id');
 

@@ -3,7 +3,7 @@
 // HTML and plain-text bodies.
 import type { Services } from '../app.js';
 import { hashToken, newToken } from '../lib/tokens.js';
-import { mintLoginToken } from '../auth/repository.js';
+import { mintLoginToken, mintSigninLinks } from '../auth/repository.js';
 import { ROLE_LABELS } from '../deals/service.js';
 import type { StakeholderRole } from '../db/schema.js';
 import type { Composer, OutboxRow } from './outbox.js';
@@ -17,25 +17,22 @@ function oneLine(s: string): string {
 export function composers(services: Services): Record<string, Composer> {
   const { db, clock, views, config } = services;
 
-  const login: Composer = async (row: OutboxRow): Promise<MailMessage | null> => {
+  const signup: Composer = async (row: OutboxRow): Promise<MailMessage | null> => {
     const minted = await mintLoginToken(db, clock, String(row.params.loginId));
     if (!minted) return null;
-    const url = `${config.PUBLIC_URL}/auth/link/${minted.token}`;
-    if (minted.purpose === 'signup') {
-      const workspace = (minted.payload as { workspace: string } | null)?.workspace ?? '';
-      const body = views.email('signup', { url, workspace, minutes: 15 });
-      return { to: row.recipient, subject: oneLine(`Confirm your Posture Portal workspace ${workspace}`), ...body };
-    }
-    const vendor = minted.user_id
-      ? await db
-          .selectFrom('users')
-          .innerJoin('vendors', 'vendors.id', 'users.vendor_id')
-          .select('vendors.name')
-          .where('users.id', '=', minted.user_id)
-          .executeTakeFirst()
-      : undefined;
-    const body = views.email('signin', { url, workspace: vendor?.name ?? '', minutes: 15 });
-    return { to: row.recipient, subject: oneLine(`Your sign-in link for ${vendor?.name ?? 'Posture Portal'}`), ...body };
+    const workspace = (minted.payload as { workspace: string } | null)?.workspace ?? '';
+    const body = views.email('signup', { url: `${config.PUBLIC_URL}/auth/link/${minted.token}`, workspace, minutes: 15 });
+    // Anyone can ask for a sign-up mail to any address, so its subject carries no text they chose.
+    return { to: row.recipient, subject: 'Confirm your new Posture Portal workspace', ...body };
+  };
+
+  const signin: Composer = async (row: OutboxRow): Promise<MailMessage | null> => {
+    const links = await mintSigninLinks(db, clock, row.recipient);
+    if (links.length === 0) return null; // unknown address: nothing to send
+    const workspaces = links.map((l) => ({ name: l.workspace, url: `${config.PUBLIC_URL}/auth/link/${l.token}` }));
+    const body = views.email('signin', { workspaces, single: workspaces.length === 1, minutes: 15 });
+    const subject = workspaces.length === 1 ? `Your sign-in link for ${workspaces[0].name}` : 'Your Posture Portal sign-in links';
+    return { to: row.recipient, subject: oneLine(subject), ...body };
   };
 
   const invite: Composer = async (row) => {
@@ -72,5 +69,5 @@ export function composers(services: Services): Record<string, Composer> {
     };
   };
 
-  return { signup: login, signin: login, invite };
+  return { signup, signin, invite };
 }

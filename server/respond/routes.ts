@@ -39,6 +39,8 @@ const limitByToken = (max: number) => ({
 
 export default async function respondRoutes(app: FastifyInstance) {
   const { db, clock } = app.services;
+  // Besides the per-link limit: one per address across all links, so guessing tokens is bounded too.
+  const perAddress = app.rateLimit({ max: 120, timeWindow: '1 minute' });
 
   async function render(req: FastifyRequest, reply: FastifyReply, ctx: LinkContext, token: string, form?: FormState) {
     const [claims, answers] = await Promise.all([currentClaims(db, ctx.vendorId, ctx.deal.id), myAnswers(db, ctx)]);
@@ -101,13 +103,13 @@ export default async function respondRoutes(app: FastifyInstance) {
     );
   }
 
-  app.get<{ Params: Params }>('/r/:token', { config: limitByToken(60) }, async (req, reply) => {
+  app.get<{ Params: Params }>('/r/:token', { config: limitByToken(60), onRequest: perAddress }, async (req, reply) => {
     const ctx = await resolveLink(db, clock, req.params.token);
     if (!ctx) return sendPage(req, reply, 'link-invalid', { title: 'This link no longer works', respondent: true, bare: true }, 404);
     return render(req, reply, ctx, req.params.token);
   });
 
-  app.post<{ Params: AnswerParams }>('/r/:token/answer/:concern', { config: limitByToken(30) }, async (req, reply) => {
+  app.post<{ Params: AnswerParams }>('/r/:token/answer/:concern', { config: limitByToken(30), onRequest: perAddress }, async (req, reply) => {
     const ctx = await resolveLink(db, clock, req.params.token);
     if (!ctx) return sendPage(req, reply, 'link-invalid', { title: 'This link no longer works', respondent: true, bare: true }, 404);
     const concern = getConcern(req.params.concern);

@@ -29,6 +29,8 @@ export interface TestApp {
 export interface TestAppOptions {
   /** Extra environment for loadConfig (overrides the test defaults). */
   env?: Record<string, string>;
+  /** Capture the portal's real log (its redaction included) here instead of silencing it. */
+  logStream?: NodeJS.WritableStream;
 }
 
 export async function testApp(t: TapLike, opts: TestAppOptions = {}): Promise<TestApp> {
@@ -40,7 +42,8 @@ export async function testApp(t: TapLike, opts: TestAppOptions = {}): Promise<Te
   t.teardown(() => guard('close mail transport', () => mail.close?.()));
   const clock = new ManualClock(TEST_START);
   const sessionSecret = randomBytes(24).toString('hex');
-  const app = await buildApp({ config, db: handle.db, clock, mail, sessionSecret, logger: false });
+  const logging = opts.logStream ? { logStream: opts.logStream } : { logger: false as const };
+  const app = await buildApp({ config, db: handle.db, clock, mail, sessionSecret, ...logging });
   t.teardown(() => guard('close app', () => app.close()));
   await app.ready();
 
