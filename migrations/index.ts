@@ -3,8 +3,10 @@
 import type { Migration } from 'kysely';
 import * as core from './2026-11-23_001_core.js';
 import * as sessionEpoch from './2026-11-23_002_session_epoch.js';
+import * as dealTracking from './2026-11-23_003_deal_tracking.js';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-23_001_core': core,
   '2026-11-23_002_session_epoch': sessionEpoch,
+  '2026-11-23_003_deal_tracking': dealTracking,
 };

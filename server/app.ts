@@ -20,6 +20,7 @@ import { sendPage } from './lib/render.js';
 import { MailWorker } from './mail/outbox.js';
 import type { MailTransport } from './mail/transport.js';
 import { composers } from './mail/composers.js';
+import { scheduleReminders } from './deals/reminders.js';
 import { Views } from './views.js';
 import authRoutes from './auth/routes.js';
 import apiAuth from './auth/api-key.js';
@@ -106,7 +107,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     views,
     worker: undefined as unknown as MailWorker,
   };
-  services.worker = new MailWorker(deps.db, deps.clock, deps.mail, composers(services), app.log, deps.workerPollMs);
+  services.worker = new MailWorker(deps.db, deps.clock, deps.mail, composers(services), app.log, deps.workerPollMs, () =>
+    scheduleReminders(deps.db, deps.clock),
+  );
   app.decorate('services', services);
   app.addHook('onClose', async () => {
     await services.worker.stop();

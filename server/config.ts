@@ -40,6 +40,8 @@ const schema = z.object({
     .default(false),
   /** How long a respondent's personal link stays valid. */
   LINK_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(45),
+  /** A deal's owner gets at most one digest of new corrections per this many minutes. */
+  DIGEST_MINUTES: z.coerce.number().int().min(1).max(1440).default(15),
 });
 
 export type Config = Readonly<

@@ -59,10 +59,11 @@ if (!existsSync(CHROMIUM)) {
     await vendor.getByLabel('Buyer', { exact: true }).fill('Big Bank');
     await vendor.getByRole('button', { name: 'Open deal' }).click();
     await vendor.getByText('Deal opened.').waitFor();
-    await vendor.getByLabel('Name').fill('Carla Ciso');
-    await vendor.getByLabel('Email', { exact: true }).fill('carla@bank.example');
-    await vendor.getByLabel('Role').selectOption('ciso');
-    await vendor.getByRole('button', { name: 'Add stakeholder' }).click();
+    const add = vendor.locator('form', { has: vendor.getByRole('heading', { name: 'Add a stakeholder' }) });
+    await add.getByLabel('Name').fill('Carla Ciso');
+    await add.getByLabel('Email', { exact: true }).fill('carla@bank.example');
+    await add.getByLabel('Role').selectOption('ciso');
+    await add.getByRole('button', { name: 'Add stakeholder' }).click();
     await vendor.getByText('Stakeholder added.').waitFor();
     await ctx.drainMail();
     const invite = await smtp.waitFor((m) => m.to === 'carla@bank.example');

@@ -91,7 +91,14 @@ export interface DealsTable {
   stage: ColumnType<DealStage, DealStage | undefined, DealStage>;
   created_by: string | null;
   created_at: Timestamp;
+  reminder_days: ColumnType<number[], number[] | undefined, number[]>;
+  reminders_paused: ColumnType<boolean, boolean | undefined, boolean>;
+  share_corrections: ColumnType<boolean, boolean | undefined, boolean>;
+  digest_through: ColumnType<number, number | undefined, number>;
+  digest_sent_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
+
+export const DEAL_STAGES: readonly DealStage[] = ['discovery', 'evaluation', 'business_case', 'negotiation', 'closed_won', 'closed_lost'];
 
 export interface DealClaimsTable {
   vendor_id: string;
@@ -118,6 +125,8 @@ export interface StakeholdersTable {
   delegated_by: string | null;
   created_at: Timestamp;
   invited_at: Timestamp | null;
+  reminders_paused: ColumnType<boolean, boolean | undefined, boolean>;
+  reminders_sent: ColumnType<number, number | undefined, number>;
 }
 
 export interface StakeholderLinksTable {
@@ -140,12 +149,16 @@ export interface FieldChange {
   corrected: FieldValue;
 }
 
+export type SignalType = 'answer' | 'delegation' | 'claim_change' | 'checkpoint_override' | 'stage_change';
+
 export interface SignalsTable {
   id: Generated<number>;
   vendor_id: string;
   deal_id: string;
   stakeholder_id: string | null;
-  type: 'answer';
+  target_stakeholder_id: ColumnType<string | null, string | null | undefined, never>;
+  actor_user_id: ColumnType<string | null, string | null | undefined, never>;
+  type: SignalType;
   concern: string | null;
   claim_revision: number | null;
   verdict: Verdict | null;

@@ -8,7 +8,8 @@ import { badRequest, conflict, notFound } from '../lib/errors.js';
 import { domain, email, isoDate, line, todayIso } from '../lib/validate.js';
 import type { DB } from '../db/index.js';
 import { STAKEHOLDER_ROLES, type ProfileClaims, type StakeholderRole } from '../db/schema.js';
-import { enqueueMail, type Executor } from '../mail/outbox.js';
+import type { Executor } from '../mail/outbox.js';
+import { issueLink } from './links.js';
 import { CONCERNS, claimSchema, getConcern, partialClaimSchema } from '../concerns/index.js';
 import type { ClaimValues } from '../concerns/types.js';
 import { getVersion, listVersions } from '../profiles/service.js';
@@ -220,51 +221,11 @@ export async function addStakeholder(
       .returning('id')
       .executeTakeFirst();
     if (!inserted) throw conflict('duplicate_stakeholder', `${input.email} is already a stakeholder on this deal.`);
-    if (input.invite) await invite(trx, clock, linkTtlDays, vendorId, id, input.email);
+    if (input.invite) {
+      await issueLink(trx, clock, { vendorId, stakeholderId: id, recipient: input.email, ttlDays: linkTtlDays, reason: 'invite', replace: true });
+    }
   });
   return id;
-}
-
-/** Sends (or re-sends) a stakeholder's personal link. The token is minted when the mail is composed. */
-export async function inviteStakeholder(db: DB, clock: Clock, linkTtlDays: number, vendorId: string, dealId: string, stakeholderId: string) {
-  if (!z.uuid().safeParse(stakeholderId).success) throw notFound('That stakeholder');
-  await db.transaction().execute(async (trx) => {
-    const s = await trx
-      .selectFrom('stakeholders')
-      .select(['id', 'email'])
-      .where('vendor_id', '=', vendorId)
-      .where('deal_id', '=', dealId)
-      .where('id', '=', stakeholderId)
-      .executeTakeFirst();
-    if (!s) throw notFound('That stakeholder');
-    await invite(trx, clock, linkTtlDays, vendorId, s.id, s.email);
-  });
-}
-
-async function invite(trx: Executor, clock: Clock, linkTtlDays: number, vendorId: string, stakeholderId: string, recipient: string) {
-  const now = clock.now();
-  // One live link per stakeholder: reuse it (a resend gives it a new secret) or open one.
-  const existing = await trx
-    .selectFrom('stakeholder_links')
-    .select('id')
-    .where('vendor_id', '=', vendorId)
-    .where('stakeholder_id', '=', stakeholderId)
-    .where('revoked_at', 'is', null)
-    .orderBy('created_at', 'desc')
-    .executeTakeFirst();
-  const expiresAt = new Date(now.getTime() + linkTtlDays * DAY);
-  let linkId = existing?.id;
-  if (linkId) {
-    await trx.updateTable('stakeholder_links').set({ expires_at: expiresAt }).where('vendor_id', '=', vendorId).where('id', '=', linkId).execute();
-  } else {
-    linkId = randomUUID();
-    await trx
-      .insertInto('stakeholder_links')
-      .values({ id: linkId, vendor_id: vendorId, stakeholder_id: stakeholderId, token_hash: null, created_at: now, expires_at: expiresAt })
-      .execute();
-  }
-  await trx.updateTable('stakeholders').set({ invited_at: now }).where('vendor_id', '=', vendorId).where('id', '=', stakeholderId).execute();
-  await enqueueMail(trx, clock, { template: 'invite', recipient, vendorId, params: { linkId } });
 }
 
 /** Latest answer of each stakeholder on each concern. */
@@ -288,6 +249,10 @@ export async function listSignals(db: Executor, vendorId: string, dealId: string
     .leftJoin('stakeholders', (j) =>
       j.onRef('stakeholders.id', '=', 'signals.stakeholder_id').onRef('stakeholders.vendor_id', '=', 'signals.vendor_id'),
     )
+    .leftJoin('stakeholders as target', (j) =>
+      j.onRef('target.id', '=', 'signals.target_stakeholder_id').onRef('target.vendor_id', '=', 'signals.vendor_id'),
+    )
+    .leftJoin('users as actor', (j) => j.onRef('actor.id', '=', 'signals.actor_user_id').onRef('actor.vendor_id', '=', 'signals.vendor_id'))
     .select([
       'signals.id',
       'signals.type',
@@ -302,6 +267,10 @@ export async function listSignals(db: Executor, vendorId: string, dealId: string
       'stakeholders.id as stakeholder_id',
       'stakeholders.name as stakeholder_name',
       'stakeholders.role as stakeholder_role',
+      'target.id as target_id',
+      'target.name as target_name',
+      'target.role as target_role',
+      'actor.name as actor_name',
     ])
     .where('signals.vendor_id', '=', vendorId)
     .where('signals.deal_id', '=', dealId)

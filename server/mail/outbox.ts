@@ -49,7 +49,12 @@ export interface OutboxRow {
  * are minted, so a raw token exists only in memory and in the mail itself.
  * Returns null when the mail no longer makes sense (e.g. the link was revoked).
  */
-export type Composer = (row: OutboxRow) => Promise<MailMessage | null>;
+export type Composer = (row: OutboxRow) => Promise<ComposedMail | null>;
+
+/** A message, and what to record once it has really been handed to the mail server. */
+export interface ComposedMail extends MailMessage {
+  afterSend?: () => Promise<void>;
+}
 
 export const MAX_ATTEMPTS = 8;
 const LEASE_MS = 5 * 60_000;
@@ -82,6 +87,8 @@ export class MailWorker {
     private readonly composers: Record<string, Composer>,
     private readonly log: WorkerLog,
     private readonly pollMs = 2_000,
+    /** Work that queues mail on a schedule (reminders); runs at the start of each pass. */
+    private readonly beforePass?: () => Promise<unknown>,
   ) {}
 
   start(): void {
@@ -132,6 +139,7 @@ export class MailWorker {
   }
 
   private async pass(): Promise<number> {
+    await this.beforePass?.();
     let handled = 0;
     for (;;) {
       const batch = await this.claim();
@@ -193,8 +201,13 @@ export class MailWorker {
     const compose = this.composers[row.template];
     try {
       if (!compose) throw new Error(`no composer for template ${row.template}`);
-      const message = await compose(row);
-      if (message) await this.transport.send(message);
+      const composed = await compose(row);
+      if (composed) {
+        const { afterSend, ...message } = composed;
+        await this.transport.send(message);
+        await afterSend?.();
+      }
+      const message = composed;
       await this.db
         .updateTable('outbox')
         .set({ status: 'sent', sent_at: this.clock.now(), last_error: message ? null : 'cancelled: no longer applicable' })

@@ -10,7 +10,13 @@ import { seeOther, sendPage } from '../lib/render.js';
 import { AppError } from '../lib/errors.js';
 import { currentClaims, ROLE_LABELS } from '../deals/service.js';
 import type { FieldChange, StakeholderRole } from '../db/schema.js';
-import { answerInput, COMMENT_MAX, myAnswers, recordAnswer, resolveLink, type LinkContext } from './service.js';
+import { answerInput, COMMENT_MAX, myAnswers, recordAnswer, requestNewLink, resolveLink, type LinkContext } from './service.js';
+import { delegate, delegationInput, delegationsOf, DELEGATE_ROLES, MAX_DELEGATES } from './delegation.js';
+import { loadDealDetail } from '../deals/detail.js';
+import { CHECKPOINT_LABELS, STATUS_LABELS } from '../deals/routes.js';
+import { fieldErrors } from '../auth/routes.js';
+import { email } from '../lib/validate.js';
+import { z } from 'zod';
 
 const VERDICT_LABELS = { confirm: 'Confirmed', correct: 'Corrected', not_mine: 'Not mine' } as const;
 const KIND_LABELS: Record<string, string> = Object.fromEntries(CORRECTION_KINDS.map((k) => [k.value, k.label]));
@@ -38,13 +44,27 @@ const limitByToken = (max: number) => ({
 });
 
 export default async function respondRoutes(app: FastifyInstance) {
-  const { db, clock } = app.services;
+  const { db, clock, config } = app.services;
   // Besides the per-link limit: one per address across all links, so guessing tokens is bounded too.
   const perAddress = app.rateLimit({ max: 120, timeWindow: '1 minute' });
 
-  async function render(req: FastifyRequest, reply: FastifyReply, ctx: LinkContext, token: string, form?: FormState) {
-    const [claims, answers] = await Promise.all([currentClaims(db, ctx.vendorId, ctx.deal.id), myAnswers(db, ctx)]);
-    const saved = (req.query as { saved?: string }).saved;
+  async function render(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    ctx: LinkContext,
+    token: string,
+    form?: FormState,
+    handover?: { message: string; errors: Record<string, string>; values: Record<string, unknown> },
+  ) {
+    const [claims, answers, handovers] = await Promise.all([
+      currentClaims(db, ctx.vendorId, ctx.deal.id),
+      myAnswers(db, ctx),
+      delegationsOf(db, ctx),
+    ]);
+    const q = req.query as { saved?: string; delegated?: string };
+    const saved = q.saved;
+    // Concerns handed to this person come first.
+    claims.sort((a, b) => Number(handovers.toMe.has(b.concern)) - Number(handovers.toMe.has(a.concern)));
     const concerns = claims.map((claim) => {
       const concern = getConcern(claim.concern)!;
       const answer = answers.get(claim.concern);
@@ -69,6 +89,8 @@ export default async function respondRoutes(app: FastifyInstance) {
         error: editing?.message,
         errors: editing?.errors ?? {},
         justSaved: saved === concern.key,
+        handedToMeBy: handovers.toMe.get(claim.concern),
+        handedAwayTo: handovers.fromMe.get(claim.concern),
         answer: answer && {
           label: VERDICT_LABELS[answer.verdict!],
           verdict: answer.verdict,
@@ -98,20 +120,100 @@ export default async function respondRoutes(app: FastifyInstance) {
         allAnswered: answered === concerns.length,
         commentMax: COMMENT_MAX,
         formError: Boolean(form),
+        delegated: q.delegated === '1',
+        handover: {
+          open: Boolean(handover),
+          error: handover?.message,
+          errors: handover?.errors ?? {},
+          values: handover?.values ?? {},
+          concerns: claims.map((c) => ({
+            key: c.concern,
+            title: getConcern(c.concern)!.title,
+            checked: (handover?.values.concerns as string[] | undefined)?.includes(c.concern) ?? false,
+          })),
+          roles: DELEGATE_ROLES.map((r) => ({ value: r, label: ROLE_LABELS[r], selected: handover?.values.role === r })),
+          max: MAX_DELEGATES,
+        },
       },
-      form ? 400 : 200,
+      form || handover ? 400 : 200,
     );
+  }
+
+  /** The champion's read-only page: who engaged, what is open, the checkpoint; corrections only if the vendor shares them. */
+  async function renderChampion(req: FastifyRequest, reply: FastifyReply, ctx: LinkContext) {
+    const d = await loadDealDetail(db, clock, ctx.vendorId, ctx.deal.id);
+    const share = d.deal.share_corrections;
+    const t = d.tracking;
+    return sendPage(req, reply, 'champion', {
+      title: `Security review status for ${ctx.deal.buyerName}`,
+      bare: true,
+      vendorName: ctx.vendorName,
+      buyerName: ctx.deal.buyerName,
+      name: ctx.stakeholder.name,
+      checkpoint: { state: t.checkpoint.state, label: CHECKPOINT_LABELS[t.checkpoint.state], gaps: t.checkpoint.gaps },
+      people: d.respondents.map((s) => ({ name: s.name, role: ROLE_LABELS[s.role], engaged: t.engaged.has(s.id) })),
+      engagedCount: d.respondents.filter((s) => t.engaged.has(s.id)).length,
+      concerns: d.grid.map((row) => ({ title: row.title, status: row.status, label: STATUS_LABELS[row.status] })),
+      share,
+      corrections: share
+        ? d.signals
+            .filter((s) => s.type === 'answer' && s.verdict === 'correct')
+            .map((s) => ({
+              concern: getConcern(s.concern!)?.title,
+              who: s.stakeholder_name,
+              kind: CORRECTION_KINDS.find((k) => k.value === s.kind)?.label,
+              comment: s.comment,
+              changes: describeChanges(s.concern!, s.changes),
+            }))
+        : [],
+    });
   }
 
   app.get<{ Params: Params }>('/r/:token', { config: limitByToken(60), onRequest: perAddress }, async (req, reply) => {
     const ctx = await resolveLink(db, clock, req.params.token);
-    if (!ctx) return sendPage(req, reply, 'link-invalid', { title: 'This link no longer works', respondent: true, bare: true }, 404);
+    if (!ctx) return invalid(req, reply);
+    if (ctx.stakeholder.role === 'champion') return renderChampion(req, reply, ctx);
     return render(req, reply, ctx, req.params.token);
+  });
+
+  const invalid = (req: FastifyRequest, reply: FastifyReply) =>
+    sendPage(req, reply, 'link-invalid', { title: 'This link no longer works', respondent: true, bare: true, token: (req.params as Params).token }, 404);
+
+  // Asking for a new link answers the same whatever was asked: it never tells whether the address is known.
+  app.post<{ Params: Params }>('/r/:token/renew', { config: limitByToken(5), onRequest: perAddress }, async (req, reply) => {
+    const parsed = z.object({ email }).safeParse(req.body ?? {});
+    if (parsed.success) {
+      await requestNewLink(db, clock, req.params.token, parsed.data.email);
+      app.services.worker.nudge();
+    }
+    return sendPage(req, reply, 'link-requested', { title: 'Request sent', bare: true });
+  });
+
+  app.post<{ Params: Params }>('/r/:token/delegate', { config: limitByToken(10), onRequest: perAddress }, async (req, reply) => {
+    const ctx = await resolveLink(db, clock, req.params.token);
+    if (!ctx) return invalid(req, reply);
+    if (ctx.stakeholder.role === 'champion') throw new AppError(403, 'champion', 'The champion’s page is read-only.');
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const values = { ...body, concerns: body.concerns === undefined ? [] : ([] as unknown[]).concat(body.concerns) };
+    const parsed = delegationInput.safeParse(values);
+    const fail = (message: string, errors: Record<string, string>) => render(req, reply, ctx, req.params.token, undefined, { message, errors, values });
+    if (!parsed.success) return fail('Please check the highlighted fields.', fieldErrors(parsed.error));
+    try {
+      await delegate(db, clock, config.LINK_TTL_DAYS, ctx, parsed.data);
+    } catch (err) {
+      if (err instanceof AppError && err.statusCode === 400) {
+        return fail(err.message, Object.fromEntries(((err.details as { field: string; message: string }[]) ?? []).map((d) => [d.field, d.message])));
+      }
+      throw err;
+    }
+    app.services.worker.nudge();
+    return seeOther(reply, `/r/${req.params.token}?delegated=1#handover`);
   });
 
   app.post<{ Params: AnswerParams }>('/r/:token/answer/:concern', { config: limitByToken(30), onRequest: perAddress }, async (req, reply) => {
     const ctx = await resolveLink(db, clock, req.params.token);
-    if (!ctx) return sendPage(req, reply, 'link-invalid', { title: 'This link no longer works', respondent: true, bare: true }, 404);
+    if (!ctx) return invalid(req, reply);
+    if (ctx.stakeholder.role === 'champion') throw new AppError(403, 'champion', 'The champion’s page is read-only.');
     const concern = getConcern(req.params.concern);
     if (!concern) throw new AppError(404, 'not_found', 'That concern does not exist.');
     const body = (req.body ?? {}) as Record<string, unknown>;
@@ -138,7 +240,8 @@ export default async function respondRoutes(app: FastifyInstance) {
       return render(req, reply, ctx, req.params.token, state('Please check the highlighted answers.', errors));
     }
     try {
-      await recordAnswer(db, clock, ctx, concern.key, parsed.data);
+      await recordAnswer(db, clock, ctx, concern.key, parsed.data, config.DIGEST_MINUTES);
+      app.services.worker.nudge();
     } catch (err) {
       if (err instanceof AppError && err.statusCode === 400) {
         const errors: Record<string, string> = {};

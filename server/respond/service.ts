@@ -1,5 +1,6 @@
 // The respondent's side: a personal link resolves to one stakeholder of one
 // deal; each answer becomes an append-only signal.
+import { sql } from 'kysely';
 import { z } from 'zod';
 import type { Clock } from '../lib/clock.js';
 import { badRequest, conflict } from '../lib/errors.js';
@@ -10,6 +11,8 @@ import type { CorrectionKind, FieldChange, Verdict } from '../db/schema.js';
 import { claimSchema, diffClaim, getConcern } from '../concerns/index.js';
 import type { ClaimValues } from '../concerns/types.js';
 import { currentClaims, weekOfDeal } from '../deals/service.js';
+import { dealOwner, queueDigest } from '../deals/digest.js';
+import { enqueueMail } from '../mail/outbox.js';
 
 export const COMMENT_MAX = 2000;
 
@@ -73,7 +76,14 @@ export type AnswerInput = z.infer<typeof answerInput>;
  * the catalogue and diffed against the claim the respondent saw. Sending the
  * same answer again (a double click, a retry) adds nothing.
  */
-export async function recordAnswer(db: DB, clock: Clock, ctx: LinkContext, concernKey: string, input: AnswerInput) {
+export async function recordAnswer(
+  db: DB,
+  clock: Clock,
+  ctx: LinkContext,
+  concernKey: string,
+  input: AnswerInput,
+  digestMinutes = 15,
+) {
   const concern = getConcern(concernKey);
   if (!concern) throw badRequest(`"${concernKey}" is not a known concern.`, [{ field: 'concern', message: 'is not a known concern' }]);
 
@@ -149,6 +159,7 @@ export async function recordAnswer(db: DB, clock: Clock, ctx: LinkContext, conce
       })
       .returning('id')
       .executeTakeFirstOrThrow();
+    if (verdict === 'correct') await queueDigest(trx, clock, ctx.vendorId, ctx.deal.id, digestMinutes);
     return { id: row.id, duplicate: false };
   });
 }
@@ -166,4 +177,38 @@ export async function myAnswers(db: DB, ctx: LinkContext) {
     .orderBy('id', 'desc')
     .execute();
   return new Map(rows.map((r) => [r.concern!, r]));
+}
+
+/**
+ * Someone whose link no longer works asks for a new one. When the link and
+ * address belong together, the deal's owner is told (at most once a day per
+ * person); either way the caller learns nothing.
+ */
+export async function requestNewLink(db: DB, clock: Clock, token: string, address: string): Promise<void> {
+  if (!TOKEN_PATTERN.test(token)) return;
+  const row = await db
+    .selectFrom('stakeholder_links as l')
+    .innerJoin('stakeholders as s', (j) => j.onRef('s.id', '=', 'l.stakeholder_id').onRef('s.vendor_id', '=', 'l.vendor_id'))
+    .select(['s.id', 's.vendor_id', 's.deal_id', 's.email'])
+    .where('l.token_hash', '=', hashToken(token))
+    .executeTakeFirst();
+  if (!row || row.email !== address) return;
+  const since = new Date(clock.now().getTime() - 86_400_000);
+  const recent = await db
+    .selectFrom('outbox')
+    .select('id')
+    .where('vendor_id', '=', row.vendor_id)
+    .where('template', '=', 'link-request')
+    .where(sql<boolean>`params->>'stakeholderId' = ${row.id}`)
+    .where('created_at', '>', since)
+    .executeTakeFirst();
+  if (recent) return;
+  const owner = await dealOwner(db, row.vendor_id, row.deal_id);
+  if (!owner) return;
+  await enqueueMail(db, clock, {
+    template: 'link-request',
+    recipient: owner.email,
+    vendorId: row.vendor_id,
+    params: { dealId: row.deal_id, stakeholderId: row.id },
+  });
 }
