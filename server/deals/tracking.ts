@@ -50,7 +50,9 @@ const title = (key: string) => CONCERNS.find((c) => c.key === key)?.title ?? key
 
 export function computeTracking(input: TrackingInput): Tracking {
   const role = new Map(input.stakeholders.map((s) => [s.id, s.role]));
-  const concerns = input.claims.map(({ concern, revision }) => {
+  const order = (key: string) => CONCERNS.findIndex((c) => c.key === key);
+  const claims = [...input.claims].sort((a, b) => order(a.concern) - order(b.concern));
+  const concerns = claims.map(({ concern, revision }) => {
     const current = input.answers.filter((a) => a.concern === concern && a.claim_revision === revision);
     const older = input.answers.some((a) => a.concern === concern && a.claim_revision !== revision);
     const verdicts = new Set(current.map((a) => a.verdict));

@@ -14,7 +14,7 @@ export interface TestVendor {
   /** POST a form with the session cookie and a valid CSRF token. */
   post(url: string, values?: Record<string, FormValue>): Promise<LightMyRequestResponse>;
   /** Call the JSON API with this vendor's key. */
-  api(method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, body?: unknown): Promise<LightMyRequestResponse>;
+  api(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, body?: unknown): Promise<LightMyRequestResponse>;
 }
 
 export async function signUpVendor(
@@ -47,7 +47,7 @@ export async function signUpVendor(
   const created = await post('/app/settings/api-keys', { name: 'tests' });
   const apiKey = /<code class="secret">([^<]+)<\/code>/.exec(created.body)?.[1];
   if (!apiKey) throw new Error('no API key on the settings page');
-  const api = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, body?: unknown) =>
+  const api = (method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, body?: unknown) =>
     app.inject({
       method,
       url,
