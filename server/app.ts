@@ -10,9 +10,10 @@ import formbody from '@fastify/formbody';
 import helmet from '@fastify/helmet';
 import jwt from '@fastify/jwt';
 import rateLimit from '@fastify/rate-limit';
+import underPressure from '@fastify/under-pressure';
 import { ZodError } from 'zod';
 import type { Config } from './config.js';
-import type { DB } from './db/index.js';
+import { isDatabaseUnavailable, ping, type DB } from './db/index.js';
 import type { Clock } from './lib/clock.js';
 import { AppError } from './lib/errors.js';
 import { zodDetails } from './lib/validate.js';
@@ -148,6 +149,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     cookieOpts: { path: '/', httpOnly: true, sameSite: 'lax', secure: config.secureCookies, signed: true },
     getToken: (req) => (req.body as Record<string, string> | undefined)?._csrf,
   });
+  // Under sustained overload, answer 503 quickly rather than queue without bound.
+  // Liveness (/healthz) is exempt so a busy instance is not mistaken for a dead one.
+  await app.register(underPressure, {
+    maxEventLoopDelay: config.MAX_EVENT_LOOP_DELAY_MS,
+    maxHeapUsedBytes: config.MAX_HEAP_MB * 1024 * 1024,
+    retryAfter: 10,
+    pressureHandler: (req, _reply, type) => {
+      if (req.url === '/healthz') return;
+      req.log.warn({ type }, 'shedding load');
+      throw new AppError(503, 'overloaded', 'The portal is very busy right now. Please try again in a few seconds.');
+    },
+  });
   await app.register(rateLimit, {
     global: false,
     errorResponseBuilder: (_req, ctx) =>
@@ -164,7 +177,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.get('/assets/app.css', (_req, reply) => {
     reply.header('cache-control', 'public, max-age=3600').type('text/css; charset=utf-8').send(css);
   });
+  // Liveness: the process answers. Readiness: it can reach its database.
   app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) =>
+    (await ping(deps.db)) ? { status: 'ready' } : reply.code(503).header('retry-after', '5').send({ status: 'unavailable', reason: 'database' }),
+  );
 
   // Every HTML form is posted by our own pages, url-encoded. Refusing other
   // origins stops login CSRF on the link pages (which have no session yet);
@@ -214,6 +231,10 @@ function handleError(err: Error, req: FastifyRequest, reply: FastifyReply, servi
     code = 'invalid_input';
     message = 'Some values are not valid.';
     details = zodDetails(err);
+  } else if (isDatabaseUnavailable(err)) {
+    status = 503;
+    code = 'unavailable';
+    message = 'The portal cannot reach its database right now. Nothing was saved; please try again in a moment.';
   } else if (e.code === 'FST_CSRF_INVALID_TOKEN' || e.code === 'FST_CSRF_MISSING_SECRET') {
     status = 403;
     code = 'csrf';
@@ -229,9 +250,11 @@ function handleError(err: Error, req: FastifyRequest, reply: FastifyReply, servi
           : 'The request could not be read. Check that the body is well-formed.';
   }
 
-  if (status >= 500) req.log.error({ err }, 'request failed');
+  if (status === 503) req.log.warn({ code }, 'request refused: service unavailable');
+  else if (status >= 500) req.log.error({ err }, 'request failed');
   reply.code(status);
   if (status === 429) reply.header('retry-after', reply.getHeader('retry-after') ?? '60');
+  if (status === 503) reply.header('retry-after', reply.getHeader('retry-after') ?? '10');
   if (isApi(req)) {
     return reply.send({ error: { code, message, ...(details ? { details } : {}) } });
   }
