@@ -57,6 +57,8 @@ export interface Services {
 declare module 'fastify' {
   interface FastifyInstance {
     services: Services;
+    /** Every route as registered, so tests can walk them all. */
+    routeTable: { method: string; url: string }[];
   }
 }
 
@@ -112,6 +114,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     scheduleReminders(deps.db, deps.clock),
   );
   app.decorate('services', services);
+  const routeTable: { method: string; url: string }[] = [];
+  app.decorate('routeTable', routeTable);
+  app.addHook('onRoute', (route) => {
+    for (const method of ([] as string[]).concat(route.method)) routeTable.push({ method, url: route.url });
+  });
   app.addHook('onClose', async () => {
     await services.worker.stop();
   });

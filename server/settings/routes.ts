@@ -6,6 +6,7 @@ import { createApiKey, listApiKeys, revokeApiKey } from '../auth/repository.js';
 import { line } from '../lib/validate.js';
 import { seeOther, sendPage } from '../lib/render.js';
 import { fieldErrors } from '../auth/routes.js';
+import { notFound } from '../lib/errors.js';
 
 const keyInput = z.object({ name: line(80) });
 
@@ -36,7 +37,8 @@ export default async function settingsRoutes(app: FastifyInstance) {
   });
 
   app.post<{ Params: { id: string } }>('/app/settings/api-keys/:id/revoke', form, async (req, reply) => {
-    if (z.uuid().safeParse(req.params.id).success) await revokeApiKey(db, clock, req.session!.vendorId, req.params.id);
+    const revoked = z.uuid().safeParse(req.params.id).success && (await revokeApiKey(db, clock, req.session!.vendorId, req.params.id));
+    if (!revoked) throw notFound('That API key');
     return seeOther(reply, '/app/settings?revoked=1');
   });
 }

@@ -1,0 +1,75 @@
+// Walks the app's own route table: every vendor-scoped route with an id in
+// it, page or API, called by another vendor with the first vendor's ids,
+// answers 404 exactly as a missing id would, and leaks nothing. A route added
+// later is covered without anyone remembering to add it here; a route with a
+// parameter this walk does not know fails the test until it is taught.
+import t from 'tap';
+import { testApp } from './helpers/app.js';
+import { inviteStakeholder, openDeal, signUpVendor, type TestVendor } from './helpers/vendor.js';
+
+t.test('every vendor route refuses another vendor’s ids with a 404', async (t) => {
+  const ctx = await testApp(t);
+  const { app, db } = ctx;
+  const a = await signUpVendor(ctx, { workspace: 'Alpha AI', email: 'admin@alpha.test' });
+  const b = await signUpVendor(ctx, { workspace: 'Beta AI', email: 'admin@beta.test' });
+  const dealId = await openDeal(a, { buyer_name: 'Alphabank Secret' });
+  const person = await inviteStakeholder(ctx, a, dealId, { name: 'Xenia Hidden', email: 'xenia@alphabank.example', role: 'ciso' });
+  await openDeal(b, { buyer_name: 'Beta Bank' });
+  const keyA = await db.selectFrom('api_keys as k').innerJoin('users as u', 'u.vendor_id', 'k.vendor_id').select('k.id').where('u.email', '=', 'admin@alpha.test').executeTakeFirstOrThrow();
+
+  const ids: Record<string, (url: string) => string> = {
+    id: (url) => (url.startsWith('/app/settings/api-keys') ? keyA.id : dealId),
+    sid: () => person.id,
+    concern: () => 'data_residency',
+  };
+  // A body that would be accepted from the owner, so refusals come from ownership, not validation.
+  const bodies: Record<string, Record<string, unknown>> = {
+    'POST /app/deals/:id/stakeholders': { name: 'Mallory', email: 'm@evil.example', role: 'ciso', invite: 'yes' },
+    'POST /app/deals/:id/stage': { stage: 'evaluation' },
+    'POST /app/deals/:id/settings': { reminder_days: '3, 7' },
+    'POST /app/deals/:id/stakeholders/:sid/reminders': { paused: 'yes' },
+    'POST /api/v1/deals/:id/stakeholders': { name: 'Mallory', email: 'm2@evil.example', role: 'ciso' },
+    'POST /api/v1/deals/:id/stage': { stage: 'evaluation' },
+    'PATCH /api/v1/deals/:id': { reminders_paused: false },
+    'PATCH /api/v1/deals/:id/stakeholders/:sid': { reminders_paused: true },
+    'PUT /api/v1/deals/:id/claims/:concern': { inference_scope: 'global_routing' },
+  };
+
+  const call = (v: TestVendor, method: string, pattern: string, url: string) => {
+    const body = bodies[`${method} ${pattern}`] ?? {};
+    if (url.startsWith('/api/')) return v.api(method as 'GET', url, method === 'GET' ? undefined : body);
+    return method === 'GET' ? v.page(url) : v.post(url, body as never);
+  };
+
+  const scoped = app.routeTable.filter((r) => (r.url.startsWith('/app/') || r.url.startsWith('/api/v1/')) && r.url.includes(':') && r.method !== 'HEAD');
+  t.ok(scoped.length >= 20, `${scoped.length} vendor routes with ids to walk`);
+  const seen: string[] = [];
+  for (const r of scoped) {
+    const params = [...r.url.matchAll(/:([a-z]+)/g)].map((m) => m[1]);
+    const unknown = params.filter((p) => !ids[p]);
+    t.same(unknown, [], `${r.method} ${r.url}: every parameter is known to this walk`);
+    if (unknown.length) continue;
+    const url = r.url.replace(/:([a-z]+)/g, (_m, p: string) => ids[p](r.url));
+    const theirs = await call(b, r.method, r.url, url);
+    t.equal(theirs.statusCode, 404, `${r.method} ${r.url} answers 404 to another vendor`);
+    t.notMatch(theirs.body, /Alphabank|Xenia|alphabank\.example/, `${r.method} ${r.url} leaks nothing`);
+    const missing = await call(b, r.method, r.url, url.replace(dealId, '00000000-0000-4000-8000-000000000000').replace(person.id, '00000000-0000-4000-8000-000000000001').replace(keyA.id, '00000000-0000-4000-8000-000000000002'));
+    t.equal(missing.statusCode, 404, `${r.method} ${r.url} answers 404 for a missing id too`);
+    if (url.startsWith('/api/')) t.same(theirs.json(), missing.json(), `${r.method} ${r.url}: the same body as for a missing id`);
+    seen.push(`${r.method} ${r.url}`);
+  }
+  t.equal((await db.selectFrom('stakeholders').selectAll().where('email', 'like', 'm%@evil.example').execute()).length, 0, 'nothing was written');
+  const deal = await db.selectFrom('deals').select(['stage', 'reminders_paused']).where('id', '=', dealId).executeTakeFirstOrThrow();
+  t.same(deal, { stage: 'discovery', reminders_paused: false }, 'A’s deal is untouched');
+
+  // The walk is not vacuous: the owner succeeds on every one of these routes
+  // (revocations last, so they do not lock the owner out of the rest).
+  const weight = (url: string) => (url.includes('api-keys') ? 2 : url.includes('revoke') ? 1 : 0);
+  const ownerOrder = [...scoped].sort((x, y) => weight(x.url) - weight(y.url));
+  for (const r of ownerOrder) {
+    const url = r.url.replace(/:([a-z]+)/g, (_m, p: string) => ids[p](r.url));
+    const own = await call(a, r.method, r.url, url);
+    t.ok(own.statusCode >= 200 && own.statusCode < 400, `${r.method} ${r.url} works for its owner (${own.statusCode})`);
+  }
+  t.ok(seen.length === scoped.length);
+});
