@@ -35,9 +35,11 @@ const statements = [
   `ALTER TABLE stakeholders ADD CONSTRAINT stakeholders_delegated_by_fkey
      FOREIGN KEY (vendor_id, delegated_by) REFERENCES stakeholders (vendor_id, id)`,
 
-  // At most one digest waiting per deal: a burst of corrections joins it.
-  `CREATE UNIQUE INDEX outbox_one_pending_digest ON outbox ((params->>'dealId'))
-     WHERE template = 'digest' AND status = 'pending'`,
+  // At most one digest waiting per deal: a burst of corrections joins it. A
+  // digest being sent (attempts > 0) cannot be joined: its composer has
+  // already read its corrections, so a new one queues the next digest.
+  `CREATE UNIQUE INDEX outbox_one_waiting_digest ON outbox ((params->>'dealId'))
+     WHERE template = 'digest' AND status = 'pending' AND attempts = 0`,
 ];
 
 export async function up(db: Kysely<any>): Promise<void> {

@@ -44,6 +44,8 @@ export interface AppDeps {
   logStream?: NodeJS.WritableStream;
   /** Poll interval of the outbox worker (the worker is started by main.ts, not here). */
   workerPollMs?: number;
+  /** How often the worker looks for due reminders (by the injected clock); tests use 0. */
+  scheduleEveryMs?: number;
 }
 
 export interface Services {
@@ -110,8 +112,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     views,
     worker: undefined as unknown as MailWorker,
   };
-  services.worker = new MailWorker(deps.db, deps.clock, deps.mail, composers(services), app.log, deps.workerPollMs, () =>
-    scheduleReminders(deps.db, deps.clock),
+  services.worker = new MailWorker(
+    deps.db,
+    deps.clock,
+    deps.mail,
+    composers(services),
+    app.log,
+    deps.workerPollMs,
+    () => scheduleReminders(deps.db, deps.clock),
+    deps.scheduleEveryMs,
   );
   app.decorate('services', services);
   const routeTable: { method: string; url: string }[] = [];

@@ -42,6 +42,8 @@ const schema = z.object({
   LINK_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(45),
   /** A deal's owner gets at most one digest of new corrections per this many minutes. */
   DIGEST_MINUTES: z.coerce.number().int().min(1).max(1440).default(15),
+  /** Requests per minute one API key may make. */
+  API_RATE_LIMIT: z.coerce.number().int().min(1).max(100_000).default(600),
   /** Shed load with 503 when the event loop lags more than this (ms) ... */
   MAX_EVENT_LOOP_DELAY_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
   /** ... or the heap grows past this (MiB), instead of slowing down for everyone. */

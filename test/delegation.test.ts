@@ -83,3 +83,33 @@ t.test('delegation has limits and validation', async (t) => {
   t.match(sixth.body, 'the most one person can add');
   t.equal((await db.selectFrom('stakeholders').selectAll().where('source', '=', 'delegated').execute()).length, 5);
 });
+
+t.test('delegation respects revocation, adds nothing on a double click, and leaves the delegator’s answers alone', async (t) => {
+  const ctx = await testApp(t);
+  const { app, db, smtp } = ctx;
+  const vendor = await signUpVendor(ctx);
+  const dealId = await openDeal(vendor);
+  const carla = await inviteStakeholder(ctx, vendor, dealId, { name: 'Carla Ciso', email: 'carla@bank.example', role: 'ciso' });
+  const sam = await inviteStakeholder(ctx, vendor, dealId, { name: 'Sam Sec', email: 'sam@bank.example', role: 'security' });
+  await app.inject({ method: 'POST', url: `${carla.path}/answer/data_residency`, ...form({ verdict: 'confirm' }) });
+  const handOver = (values: Record<string, unknown>) => app.inject({ method: 'POST', url: `${carla.path}/delegate`, ...form(values as never) });
+
+  const pat = { concerns: ['adversarial_risk'], name: 'Pat', email: 'pat@bank.example', role: 'security' };
+  const [one, two] = await Promise.all([handOver(pat), handOver(pat)]);
+  t.same([one.statusCode, two.statusCode], [303, 303], 'a double click is accepted');
+  await ctx.drainMail();
+  t.equal(smtp.messages.filter((m) => m.to === 'pat@bank.example').length, 1, 'one mail');
+  t.equal((await db.selectFrom('signals').selectAll().where('type', '=', 'delegation').execute()).length, 1, 'one hand-over');
+
+  const page = await app.inject({ method: 'GET', url: carla.path });
+  t.match(page.body, '1 of 6 concerns answered', 'handing over is not an answer');
+  t.match(page.body, /id="data_residency-v-confirm" name="verdict" value="confirm" checked/, 'her confirm is still shown');
+
+  await vendor.api('POST', `/api/v1/deals/${dealId}/stakeholders/${sam.id}/revoke`);
+  smtp.clear();
+  t.equal((await handOver({ concerns: ['audit_compliance'], name: 'Sam', email: 'sam@bank.example', role: 'security' })).statusCode, 303);
+  await ctx.drainMail();
+  t.equal(smtp.messages.filter((m) => m.to === 'sam@bank.example').length, 0, 'someone the vendor revoked gets no new link');
+  const detail = (await vendor.api('GET', `/api/v1/deals/${dealId}`)).json();
+  t.equal(detail.stakeholders.find((s: { email: string }) => s.email === 'sam@bank.example').link.state, 'revoked');
+});

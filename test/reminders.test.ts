@@ -102,3 +102,15 @@ t.test('resending restarts the cadence', async (t) => {
   t.equal(reminders(ctx, 'carla@bank.example').length, 2, 'day 3 after the resend');
 });
 
+
+t.test('reminders overdue after a pause arrive as one', async (t) => {
+  const { ctx, vendor, dealId } = await setup(t);
+  await inviteStakeholder(ctx, vendor, dealId, { email: 'carla@bank.example' });
+  await vendor.api('PATCH', `/api/v1/deals/${dealId}`, { reminders_paused: true });
+  ctx.clock.advance(10 * DAY);
+  await ctx.drainMail();
+  await vendor.api('PATCH', `/api/v1/deals/${dealId}`, { reminders_paused: false });
+  await ctx.drainMail();
+  await ctx.drainMail();
+  t.equal(reminders(ctx, 'carla@bank.example').length, 1, 'one reminder for both missed steps');
+});

@@ -22,12 +22,14 @@ t.test('negotiation waits for security on every concern, unless overridden with 
   t.match((await vendor.page('/app')).body, 'no security stakeholder', 'the deal list flags the risk');
   t.match((await vendor.page(`/app/deals/${dealId}`)).body, 'Risk: no security stakeholder');
 
-  const legal = await inviteStakeholder(ctx, vendor, dealId, { email: 'lee@bank.example', role: 'legal' });
-  for (const c of CONCERN_KEYS) await answer(ctx, legal.path, c, { verdict: 'confirm' });
-  t.equal((await vendor.api('GET', `/api/v1/deals/${dealId}`)).json().risk.no_security_stakeholder, true, 'legal is not security');
+  for (const role of ['legal', 'compliance']) {
+    const p = await inviteStakeholder(ctx, vendor, dealId, { email: `${role}@bank.example`, role });
+    for (const c of CONCERN_KEYS) await answer(ctx, p.path, c, { verdict: 'confirm' });
+  }
+  t.equal((await vendor.api('GET', `/api/v1/deals/${dealId}`)).json().risk.no_security_stakeholder, true, 'legal and compliance are not security roles');
 
   const refused = await vendor.api('POST', `/api/v1/deals/${dealId}/stage`, { stage: 'negotiation' });
-  t.equal(refused.statusCode, 409, 'legal’s confirmations do not open negotiation');
+  t.equal(refused.statusCode, 409, 'their confirmations do not open negotiation');
   t.equal(refused.json().error.code, 'checkpoint_open');
   t.equal(refused.json().error.details.length, 6, 'the gaps are listed');
   t.match(refused.json().error.details[0], { concern: 'data_residency', title: 'Data residency' });
@@ -233,4 +235,64 @@ t.test('links can be revoked, resent and extended; an expired link can ask for a
 
   t.equal((await vendor.post(`/app/deals/${dealId}/stakeholders/${carla.id}/extend`)).statusCode, 303);
   t.equal(await get(fresh), 200, 'extended: the expired link works again');
+});
+
+t.test('an answer given on a claim that has since changed is not recorded against the new one', async (t) => {
+  const ctx = await testApp(t);
+  const vendor = await signUpVendor(ctx);
+  const dealId = await openDeal(vendor);
+  const ciso = await inviteStakeholder(ctx, vendor, dealId, { email: 'carla@bank.example', role: 'ciso' });
+  const page = await ctx.app.inject({ method: 'GET', url: ciso.path });
+  const revision = /action="[^"]+\/answer\/data_residency"[^>]*>\s*<input type="hidden" name="revision" value="(\d+)"/.exec(page.body)?.[1];
+  t.equal(revision, '1', 'the form carries the claim revision it shows');
+  await vendor.api('PUT', `/api/v1/deals/${dealId}/claims/data_residency`, { storage_regions: ['EU_EEA'] });
+  const late = await answer(ctx, ciso.path, 'data_residency', { verdict: 'confirm', revision: '1' });
+  t.equal(late.statusCode, 409);
+  t.match(late.body, 'The vendor changed this claim while you were answering.');
+  t.equal((await ctx.db.selectFrom('signals').selectAll().where('type', '=', 'answer').execute()).length, 0, 'nothing recorded');
+  t.equal((await answer(ctx, ciso.path, 'data_residency', { verdict: 'confirm', revision: '2' })).statusCode, 303, 'answering the new claim works');
+});
+
+t.test('a correction that arrives while a digest is being sent gets the next digest', async (t) => {
+  const ctx = await testApp(t);
+  const vendor = await signUpVendor(ctx, { email: 'owner@vendor.test' });
+  const dealId = await openDeal(vendor, { buyer_name: 'Big Bank' });
+  const ciso = await inviteStakeholder(ctx, vendor, dealId, { email: 'carla@bank.example', role: 'ciso' });
+  const claims = (await vendor.api('GET', `/api/v1/deals/${dealId}`)).json().concerns;
+  const claimOf = (k: string) => claims.find((c: { concern: string }) => c.concern === k).claim;
+  await answer(ctx, ciso.path, 'data_residency', { verdict: 'correct', kind: 'requirement_gap', ...claimForm(claimOf('data_residency'), { inference_regions: ['EU_EEA'] }) });
+  ctx.clock.advance(5 * MIN);
+  // A second instance sends the digest; while its SMTP call is under way, another correction arrives.
+  const { buildApp } = await import('../server/app.js');
+  const slowMail = {
+    send: async (m: Parameters<typeof ctx.mail.send>[0]) => {
+      if (m.subject.includes('correction')) {
+        await answer(ctx, ciso.path, 'audit_compliance', { verdict: 'correct', kind: 'requirement_gap', ...claimForm(claimOf('audit_compliance'), { breach_notification_hours: 24 }) });
+      }
+      await ctx.mail.send(m);
+    },
+  };
+  const app2 = await buildApp({ config: ctx.config, db: ctx.db, clock: ctx.clock, mail: slowMail, sessionSecret: ctx.sessionSecret, logger: false, scheduleEveryMs: 0 });
+  t.teardown(() => app2.close());
+  await app2.services.worker.runOnce();
+  const digests = () => ctx.smtp.messages.filter((m) => m.to === 'owner@vendor.test' && /correction/.test(m.subject));
+  t.equal(digests().length, 1);
+  t.notMatch(digests()[0].text, 'Breach notification', 'the first digest was composed before the second correction');
+  ctx.clock.advance(6 * MIN);
+  await ctx.drainMail();
+  t.equal(digests().length, 1, 'the next digest keeps the 15-minute spacing');
+  ctx.clock.advance(10 * MIN);
+  await ctx.drainMail();
+  t.equal(digests().length, 2, 'and then carries the late correction');
+  t.match(digests()[1].text, 'Breach notification: 72 hours -> 24 hours');
+});
+
+t.test('extending never shortens a link', async (t) => {
+  const ctx = await testApp(t);
+  const vendor = await signUpVendor(ctx);
+  const dealId = await openDeal(vendor);
+  const ciso = await inviteStakeholder(ctx, vendor, dealId, { email: 'carla@bank.example', role: 'ciso' });
+  t.equal((await vendor.api('POST', `/api/v1/deals/${dealId}/stakeholders/${ciso.id}/extend`, { days: 1 })).statusCode, 200);
+  ctx.clock.advance(10 * DAY);
+  t.equal((await ctx.app.inject({ method: 'GET', url: ciso.path })).statusCode, 200, 'still the original 45 days');
 });

@@ -68,7 +68,7 @@ export default async function apiRoutes(app: FastifyInstance) {
     const vendorId = req.session!.vendorId;
     const now = clock.now();
     const deals = await listDeals(db, vendorId);
-    const tracking = await loadTracking(db, vendorId, deals.map((d) => d.id));
+    const tracking = await loadTracking(db, vendorId, deals);
     return {
       deals: deals.map((d) => ({ ...d, week: weekOfDeal(d.started_on, now), ...trackingJson(computeTracking(tracking.get(d.id)!)) })),
     };

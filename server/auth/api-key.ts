@@ -3,8 +3,18 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError } from '../lib/errors.js';
 import { findApiKey } from './repository.js';
+import { hashToken } from '../lib/tokens.js';
 
 async function apiAuth(app: FastifyInstance) {
+  // Per key (by its hash), checked before the key is looked up, so a flood of bad keys is bounded too.
+  app.addHook(
+    'onRequest',
+    app.rateLimit({
+      max: app.services.config.API_RATE_LIMIT,
+      timeWindow: '1 minute',
+      keyGenerator: (req) => hashToken(req.headers.authorization ?? req.ip).slice(0, 32),
+    }),
+  );
   app.addHook('onRequest', async (req) => {
     const header = req.headers.authorization ?? '';
     const match = /^Bearer\s+(\S+)$/i.exec(header);

@@ -5,7 +5,7 @@ import type { DB } from '../db/index.js';
 import type { Clock } from '../lib/clock.js';
 import { getConcern } from '../concerns/index.js';
 import { currentClaims, getDeal, latestAnswers, listSignals } from './service.js';
-import { computeTracking, loadTracking } from './tracking.js';
+import { computeTracking } from './tracking.js';
 
 export type GridCell = 'confirm' | 'correct' | 'not_mine' | 'none';
 export type LinkState = 'active' | 'expired' | 'revoked' | 'none';
@@ -13,7 +13,7 @@ export type LinkState = 'active' | 'expired' | 'revoked' | 'none';
 export async function loadDealDetail(db: DB, clock: Clock, vendorId: string, dealId: string) {
   const deal = await getDeal(db, vendorId, dealId);
   const now = clock.now();
-  const [claims, stakeholders, answers, signals, outbox, tracking] = await Promise.all([
+  const [claims, stakeholders, answers, signals, outbox] = await Promise.all([
     currentClaims(db, vendorId, dealId),
     db
       .selectFrom('stakeholders as s')
@@ -57,8 +57,18 @@ export async function loadDealDetail(db: DB, clock: Clock, vendorId: string, dea
       .where('o.template', '=', 'invite')
       .where('o.status', '<>', 'sent')
       .execute(),
-    loadTracking(db, vendorId, [dealId]).then((m) => computeTracking(m.get(dealId)!)),
   ]);
+  // The tracking is computed from the rows just loaded, not fetched again.
+  const lastOverride = signals.find((s) => s.type === 'checkpoint_override');
+  const tracking = computeTracking({
+    stage: deal.stage,
+    startedOn: deal.started_on,
+    claims: claims.map((c) => ({ concern: c.concern, revision: c.revision })),
+    stakeholders: stakeholders.map((s) => ({ id: s.id, name: s.name, role: s.role })),
+    answers: answers.map((a) => ({ stakeholder_id: a.stakeholder_id!, concern: a.concern!, verdict: a.verdict!, kind: a.kind, claim_revision: a.claim_revision! })),
+    firsts: signals.map((s) => ({ type: s.type, verdict: s.verdict, role: s.stakeholder_role, week: s.week })),
+    override: lastOverride ? { comment: lastOverride.comment ?? '', created_at: lastOverride.created_at } : undefined,
+  });
   const answerOf = new Map(answers.map((a) => [`${a.stakeholder_id}:${a.concern}`, a]));
   const handedAway = new Map(
     signals.filter((s) => s.type === 'delegation').map((s) => [`${s.stakeholder_id}:${s.concern}`, s.target_name ?? '']),

@@ -36,6 +36,6 @@ export async function queueDigest(trx: Executor, clock: Clock, vendorId: string,
   await sql`
     INSERT INTO outbox (vendor_id, template, recipient, params, next_attempt_at, created_at)
     VALUES (${vendorId}, 'digest', ${owner.email}, ${JSON.stringify({ dealId })}::jsonb, ${at}, ${now})
-    ON CONFLICT ((params->>'dealId')) WHERE template = 'digest' AND status = 'pending' DO NOTHING
+    ON CONFLICT ((params->>'dealId')) WHERE template = 'digest' AND status = 'pending' AND attempts = 0 DO NOTHING
   `.execute(trx);
 }

@@ -10,7 +10,8 @@ import { paragraph } from '../lib/validate.js';
 import type { DB } from '../db/index.js';
 import { DEAL_STAGES, type DealStage } from '../db/schema.js';
 import type { Executor } from '../mail/outbox.js';
-import { issueLink } from './links.js';
+import { issueLink, revokeAllLinks } from './links.js';
+import { sql } from 'kysely';
 import { claimSchema, diffClaim, getConcern, partialClaimSchema } from '../concerns/index.js';
 import type { ClaimValues } from '../concerns/types.js';
 import { currentClaims, getDeal, weekOfDeal } from './service.js';
@@ -42,23 +43,17 @@ export async function resendLink(db: DB, clock: Clock, ttlDays: number, vendorId
 /** Every link of this person stops working; reminders stop with them. */
 export async function revokeLinks(db: DB, clock: Clock, vendorId: string, dealId: string, stakeholderId: string) {
   const s = await stakeholderOf(db, vendorId, dealId, stakeholderId);
-  await db
-    .updateTable('stakeholder_links')
-    .set({ revoked_at: clock.now() })
-    .where('vendor_id', '=', vendorId)
-    .where('stakeholder_id', '=', s.id)
-    .where('revoked_at', 'is', null)
-    .execute();
+  await revokeAllLinks(db, clock.now(), vendorId, s.id);
 }
 
 export const extendInput = z.object({ days: z.coerce.number().int().min(1).max(365).optional() });
 
-/** Links not revoked (expired ones included) work for `days` more from now. */
+/** Links not revoked (expired ones included) work at least `days` more from now; none is shortened. */
 export async function extendLinks(db: DB, clock: Clock, vendorId: string, dealId: string, stakeholderId: string, days: number) {
   const s = await stakeholderOf(db, vendorId, dealId, stakeholderId);
   const r = await db
     .updateTable('stakeholder_links')
-    .set({ expires_at: new Date(clock.now().getTime() + days * DAY) })
+    .set({ expires_at: sql<Date>`greatest(expires_at, ${new Date(clock.now().getTime() + days * DAY)})` })
     .where('vendor_id', '=', vendorId)
     .where('stakeholder_id', '=', s.id)
     .where('revoked_at', 'is', null)
@@ -113,7 +108,7 @@ export async function changeStage(
 ) {
   const deal = await getDeal(db, vendorId, dealId);
   if (deal.stage === input.stage) return { stage: deal.stage, overridden: false };
-  const tracking = computeTracking((await loadTracking(db, vendorId, [dealId])).get(dealId)!);
+  const tracking = computeTracking((await loadTracking(db, vendorId, [deal])).get(dealId)!);
   const reason = input.override_reason?.trim() || undefined;
   const needsOverride = GATED.includes(input.stage) && tracking.checkpoint.state === 'open';
   if (needsOverride && !reason) {
@@ -139,7 +134,7 @@ export async function changeStage(
     if (needsOverride) {
       await trx
         .insertInto('signals')
-        .values({ ...base, type: 'checkpoint_override', concern: null, claim_revision: null, verdict: null, kind: null, comment: reason!, changes: JSON.stringify(tracking.checkpoint.gaps.map((g) => ({ field: 'concern', claimed: g.concern, corrected: 'open' }))) })
+        .values({ ...base, type: 'checkpoint_override', concern: null, claim_revision: null, verdict: null, kind: null, comment: reason!, changes: JSON.stringify([]) })
         .execute();
     }
     await trx

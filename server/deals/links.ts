@@ -20,22 +20,13 @@ export async function issueLink(
     vendorId: string;
     stakeholderId: string;
     recipient: string;
-    ttlDays: number;
     reason: LinkReason;
     replace: boolean;
     params?: Record<string, unknown>;
-  },
+  } & ({ ttlDays: number } | { expiresAt: Date }),
 ) {
   const now = clock.now();
-  if (opts.replace) {
-    await trx
-      .updateTable('stakeholder_links')
-      .set({ revoked_at: now })
-      .where('vendor_id', '=', opts.vendorId)
-      .where('stakeholder_id', '=', opts.stakeholderId)
-      .where('revoked_at', 'is', null)
-      .execute();
-  }
+  if (opts.replace) await revokeAllLinks(trx, now, opts.vendorId, opts.stakeholderId);
   const linkId = randomUUID();
   await trx
     .insertInto('stakeholder_links')
@@ -45,7 +36,7 @@ export async function issueLink(
       stakeholder_id: opts.stakeholderId,
       token_hash: null,
       created_at: now,
-      expires_at: new Date(now.getTime() + opts.ttlDays * DAY),
+      expires_at: 'expiresAt' in opts ? opts.expiresAt : new Date(now.getTime() + opts.ttlDays * DAY),
     })
     .execute();
   if (opts.reason === 'invite') {
@@ -64,3 +55,14 @@ export async function issueLink(
   });
 }
 
+
+/** Every live link of this person stops working. */
+export async function revokeAllLinks(trx: Executor, now: Date, vendorId: string, stakeholderId: string) {
+  return trx
+    .updateTable('stakeholder_links')
+    .set({ revoked_at: now })
+    .where('vendor_id', '=', vendorId)
+    .where('stakeholder_id', '=', stakeholderId)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+}

@@ -16,7 +16,7 @@ export async function scheduleReminders(db: DB, clock: Clock): Promise<number> {
   const due = await db
     .selectFrom('stakeholders as s')
     .innerJoin('deals as d', (j) => j.onRef('d.id', '=', 's.deal_id').onRef('d.vendor_id', '=', 's.vendor_id'))
-    .select(['s.id', 's.vendor_id', 's.email', 's.reminders_sent'])
+    .select(['s.id', 's.vendor_id', 's.email', 's.reminders_sent', 's.invited_at', 'd.reminder_days'])
     .where('s.invited_at', 'is not', null)
     .where('s.reminders_paused', '=', false)
     .where('s.role', '<>', 'champion')
@@ -53,9 +53,11 @@ export async function scheduleReminders(db: DB, clock: Clock): Promise<number> {
   let queued = 0;
   for (const s of due) {
     const done = await db.transaction().execute(async (trx) => {
+      // After a pause or downtime several steps may be due: send one reminder, count them all.
+      const passed = s.reminder_days.filter((d) => s.invited_at!.getTime() + d * 86_400_000 <= now.getTime()).length;
       const bumped = await trx
         .updateTable('stakeholders')
-        .set({ reminders_sent: s.reminders_sent + 1 })
+        .set({ reminders_sent: Math.max(passed, s.reminders_sent + 1) })
         .where('vendor_id', '=', s.vendor_id)
         .where('id', '=', s.id)
         .where('reminders_sent', '=', s.reminders_sent)
@@ -69,16 +71,14 @@ export async function scheduleReminders(db: DB, clock: Clock): Promise<number> {
         .where('stakeholder_id', '=', s.id)
         .where('revoked_at', 'is', null)
         .executeTakeFirst();
-      const until = live?.until ? new Date(live.until as Date) : now;
-      const ttlDays = Math.max(1, Math.round((until.getTime() - now.getTime()) / 86_400_000));
       await issueLink(trx, clock, {
         vendorId: s.vendor_id,
         stakeholderId: s.id,
         recipient: s.email,
-        ttlDays,
+        expiresAt: new Date(live!.until as Date),
         reason: 'reminder',
         replace: false,
-        params: { n: s.reminders_sent + 1 },
+        params: { n: Math.max(passed, s.reminders_sent + 1) },
       });
       return true;
     });

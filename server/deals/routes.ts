@@ -13,7 +13,8 @@ import { fieldErrors } from '../auth/routes.js';
 import { getVersion, listVersions } from '../profiles/service.js';
 import { DEAL_STAGES, STAKEHOLDER_ROLES, type DealStage } from '../db/schema.js';
 import { loadDealDetail, type DealDetail } from './detail.js';
-import { addStakeholder, createDeal, dealInput, listDeals, ROLE_LABELS, stakeholderInput, weekOfDeal } from './service.js';
+import { addStakeholder, createDeal, dealInput, listDeals, stakeholderInput, weekOfDeal } from './service.js';
+import { CHECKPOINT_LABELS, KIND_SHORT, LINK_LABELS, ROLE_LABELS, STAGE_LABELS, STATUS_LABELS, VERDICT_LABELS } from './labels.js';
 import {
   changeClaim,
   changeStage,
@@ -27,19 +28,6 @@ import {
 } from './lifecycle.js';
 import { computeTracking, loadTracking } from './tracking.js';
 
-export const VERDICT_LABELS = { confirm: 'Confirmed', correct: 'Corrected', not_mine: 'Not mine', none: 'No answer' } as const;
-export const STATUS_LABELS = { confirmed: 'Confirmed', corrected: 'Corrected', not_mine: 'Not mine', stale: 'Needs re-confirmation', silent: 'Silent' } as const;
-export const STAGE_LABELS: Record<DealStage, string> = {
-  discovery: 'Discovery',
-  evaluation: 'Evaluation',
-  business_case: 'Business case',
-  negotiation: 'Negotiation',
-  closed_won: 'Closed won',
-  closed_lost: 'Closed lost',
-};
-export const CHECKPOINT_LABELS = { ready: 'Ready for negotiation', open: 'Security not yet aligned', overridden: 'Overridden' } as const;
-const KIND_LABELS = { factual_error: 'factual error', requirement_gap: 'requirement gap', not_applicable: 'not applicable' } as const;
-const LINK_LABELS = { active: 'Link active', expired: 'Link expired', revoked: 'Link revoked', none: 'No link sent' } as const;
 const roles = (selected?: unknown) => STAKEHOLDER_ROLES.map((r) => ({ value: r, label: ROLE_LABELS[r], selected: r === selected }));
 const day = (d: Date | null | undefined) => (d ? new Date(d).toISOString().slice(0, 10) : undefined);
 
@@ -55,7 +43,7 @@ function signalView(s: DealDetail['signals'][number]) {
         label: VERDICT_LABELS[s.verdict!],
         who: s.stakeholder_name,
         role: s.stakeholder_role ? ROLE_LABELS[s.stakeholder_role] : undefined,
-        kind: s.kind ? KIND_LABELS[s.kind] : undefined,
+        kind: s.kind ? KIND_SHORT[s.kind] : undefined,
         changes: describeChanges(s.concern!, s.changes),
       };
     case 'delegation':
@@ -78,7 +66,7 @@ export default async function dealRoutes(app: FastifyInstance) {
   app.get('/app', { preHandler: requireSession }, async (req, reply) => {
     const vendorId = req.session!.vendorId;
     const [deals, versions] = await Promise.all([listDeals(db, vendorId), listVersions(db, vendorId)]);
-    const tracking = await loadTracking(db, vendorId, deals.map((d) => d.id));
+    const tracking = await loadTracking(db, vendorId, deals);
     const now = clock.now();
     return sendPage(req, reply, 'dashboard', {
       title: 'Deals',
@@ -215,7 +203,7 @@ export default async function dealRoutes(app: FastifyInstance) {
           cells: row.answers.map((a) => ({
             verdict: a.verdict,
             label: VERDICT_LABELS[a.verdict],
-            detail: a.kind ? KIND_LABELS[a.kind] : undefined,
+            detail: a.kind ? KIND_SHORT[a.kind] : undefined,
             stale: a.stale,
             handedTo: a.handed_to,
             who: names.get(a.stakeholder_id),
@@ -311,7 +299,7 @@ export default async function dealRoutes(app: FastifyInstance) {
 
   app.post<DealParams>('/app/deals/:id/settings', form, async (req, reply) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
-    const days = typeof body.reminder_days === 'string' ? body.reminder_days.split(/[,\s]+/).filter(Boolean).map(Number) : [];
+    const days = ([] as unknown[]).concat(body.reminder_days ?? []).join(',').split(/[,\s]+/).filter(Boolean).map(Number);
     const parsed = dealSettingsInput.safeParse({ reminders_paused: body.reminders_paused === 'yes', share_corrections: body.share_corrections === 'yes', reminder_days: days });
     if (!parsed.success) return renderDeal(req, reply, req.params.id, { settingsError: `Reminder days ${parsed.error.issues[0].message}.` }, 400);
     await updateDealSettings(db, req.session!.vendorId, req.params.id, parsed.data);

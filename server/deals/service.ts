@@ -7,22 +7,13 @@ import { DAY } from '../lib/clock.js';
 import { badRequest, conflict, notFound } from '../lib/errors.js';
 import { domain, email, isoDate, line, todayIso } from '../lib/validate.js';
 import type { DB } from '../db/index.js';
-import { STAKEHOLDER_ROLES, type ProfileClaims, type StakeholderRole } from '../db/schema.js';
+import { STAKEHOLDER_ROLES, type ProfileClaims } from '../db/schema.js';
 import type { Executor } from '../mail/outbox.js';
 import { issueLink } from './links.js';
 import { CONCERNS, claimSchema, getConcern, partialClaimSchema } from '../concerns/index.js';
 import type { ClaimValues } from '../concerns/types.js';
 import { getVersion, listVersions } from '../profiles/service.js';
 
-export const ROLE_LABELS: Record<StakeholderRole, string> = {
-  ciso: 'CISO',
-  security: 'Security',
-  compliance: 'Compliance',
-  privacy: 'Privacy',
-  legal: 'Legal',
-  champion: 'Champion',
-  other: 'Other',
-};
 
 export const dealInput = z.object({
   buyer_name: line(120),

@@ -5,10 +5,12 @@ import type { DB } from '../db/index.js';
 import type { CorrectionKind, DealStage, StakeholderRole, Verdict } from '../db/schema.js';
 import { CONCERNS } from '../concerns/index.js';
 
-/** Roles whose presence means security is on the map at all. */
+/**
+ * The security roles: their presence clears the stakeholder-map risk, their
+ * confirm or correct counts toward the checkpoint, and their first answers
+ * date the deal's first security signals.
+ */
 export const SECURITY_ROLES: readonly StakeholderRole[] = ['ciso', 'security'];
-/** The CISO's team: their confirm or correct counts toward the checkpoint. */
-export const CHECKPOINT_ROLES: readonly StakeholderRole[] = ['ciso', 'security', 'compliance', 'privacy'];
 
 export type ConcernStatus = 'corrected' | 'confirmed' | 'not_mine' | 'stale' | 'silent';
 
@@ -65,12 +67,12 @@ export function computeTracking(input: TrackingInput): Tracking {
           : older
             ? 'stale'
             : 'silent';
-    const substantive = current.some((a) => a.verdict !== 'not_mine' && CHECKPOINT_ROLES.includes(role.get(a.stakeholder_id)!));
+    const substantive = current.some((a) => a.verdict !== 'not_mine' && SECURITY_ROLES.includes(role.get(a.stakeholder_id)!));
     return { concern, status, substantive };
   });
   const gaps = concerns.filter((c) => !c.substantive).map((c) => ({ concern: c.concern, title: title(c.concern) }));
   const overridden = input.override && gaps.length > 0 && ['negotiation', 'closed_won', 'closed_lost'].includes(input.stage);
-  const security = input.firsts.filter((f) => f.role && CHECKPOINT_ROLES.includes(f.role) && f.type === 'answer');
+  const security = input.firsts.filter((f) => f.role && SECURITY_ROLES.includes(f.role) && f.type === 'answer');
   const firstWeek = (rows: typeof security) => (rows.length ? Math.min(...rows.map((r) => r.week)) : null);
   return {
     concerns,
@@ -88,12 +90,16 @@ export function computeTracking(input: TrackingInput): Tracking {
   };
 }
 
-/** Loads the tracking input of every listed deal of a vendor in five queries, however many deals. */
-export async function loadTracking(db: DB, vendorId: string, dealIds: string[]): Promise<Map<string, TrackingInput>> {
+/** Loads the tracking input of the given deals of a vendor in four queries, however many deals. */
+export async function loadTracking(
+  db: DB,
+  vendorId: string,
+  deals: { id: string; stage: DealStage; started_on: string }[],
+): Promise<Map<string, TrackingInput>> {
   const out = new Map<string, TrackingInput>();
-  if (dealIds.length === 0) return out;
-  const [deals, claims, stakeholders, answers, signals] = await Promise.all([
-    db.selectFrom('deals').select(['id', 'stage', 'started_on']).where('vendor_id', '=', vendorId).where('id', 'in', dealIds).execute(),
+  if (deals.length === 0) return out;
+  const dealIds = deals.map((d) => d.id);
+  const [claims, stakeholders, answers, signals] = await Promise.all([
     db
       .selectFrom('deal_claims')
       .select(['deal_id', 'concern', 'revision'])
@@ -147,10 +153,4 @@ export async function loadTracking(db: DB, vendorId: string, dealIds: string[]):
     });
   }
   return out;
-}
-
-export async function trackDeal(db: DB, vendorId: string, dealId: string): Promise<Tracking> {
-  const input = (await loadTracking(db, vendorId, [dealId])).get(dealId);
-  if (!input) throw new Error('deal not loaded');
-  return computeTracking(input);
 }

@@ -4,11 +4,11 @@
 import type { Services } from '../app.js';
 import { hashToken, newToken } from '../lib/tokens.js';
 import { mintLoginToken, mintSigninLinks } from '../auth/repository.js';
-import { ROLE_LABELS } from '../deals/service.js';
-import { CORRECTION_KINDS, getConcern } from '../concerns/index.js';
+import { KIND_LONG, ROLE_LABELS } from '../deals/labels.js';
+import { getConcern } from '../concerns/index.js';
 import { describeChanges } from '../lib/concern-form.js';
 import type { StakeholderRole } from '../db/schema.js';
-import type { Composer, OutboxRow } from './outbox.js';
+import { DeferMail, type Composer, type OutboxRow } from './outbox.js';
 import type { MailMessage } from './transport.js';
 
 /** Subjects are built from data people typed: keep them on one line. */
@@ -110,11 +110,14 @@ export function composers(services: Services): Record<string, Composer> {
     const dealId = String(row.params.dealId);
     const deal = await db
       .selectFrom('deals')
-      .select(['id', 'vendor_id', 'buyer_name', 'digest_through'])
+      .select(['id', 'vendor_id', 'buyer_name', 'digest_through', 'digest_sent_at'])
       .where('vendor_id', '=', row.vendor_id!)
       .where('id', '=', dealId)
       .executeTakeFirst();
     if (!deal) return null;
+    // At most one digest per interval, even when the next was queued while the last was being sent.
+    const spacedUntil = deal.digest_sent_at ? new Date(deal.digest_sent_at.getTime() + config.DIGEST_MINUTES * 60_000) : undefined;
+    if (spacedUntil && spacedUntil > clock.now()) throw new DeferMail(spacedUntil);
     const corrections = await db
       .selectFrom('signals as g')
       .innerJoin('stakeholders as s', (j) => j.onRef('s.id', '=', 'g.stakeholder_id').onRef('s.vendor_id', '=', 'g.vendor_id'))
@@ -132,7 +135,7 @@ export function composers(services: Services): Record<string, Composer> {
       concern: getConcern(c.concern!)?.title ?? c.concern,
       who: c.name,
       role: ROLE_LABELS[c.role as StakeholderRole],
-      kind: CORRECTION_KINDS.find((k) => k.value === c.kind)?.label ?? c.kind,
+      kind: c.kind ? KIND_LONG[c.kind] : '',
       comment: c.comment,
       week: c.week,
       changes: describeChanges(c.concern!, c.changes),

@@ -51,6 +51,13 @@ export interface OutboxRow {
  */
 export type Composer = (row: OutboxRow) => Promise<ComposedMail | null>;
 
+/** Thrown by a composer: not yet, try again at `until` (does not count as a failed attempt). */
+export class DeferMail extends Error {
+  constructor(readonly until: Date) {
+    super('deferred');
+  }
+}
+
 /** A message, and what to record once it has really been handed to the mail server. */
 export interface ComposedMail extends MailMessage {
   afterSend?: () => Promise<void>;
@@ -87,9 +94,24 @@ export class MailWorker {
     private readonly composers: Record<string, Composer>,
     private readonly log: WorkerLog,
     private readonly pollMs = 2_000,
-    /** Work that queues mail on a schedule (reminders); runs at the start of each pass. */
+    /** Work that queues mail on a schedule (reminders); runs at the start of a pass, at most every scheduleEveryMs. */
     private readonly beforePass?: () => Promise<unknown>,
+    private readonly scheduleEveryMs = 60_000,
   ) {}
+
+  private lastScheduled = -Infinity;
+
+  private async schedulePass(): Promise<void> {
+    const now = this.clock.now().getTime();
+    if (!this.beforePass || now - this.lastScheduled < this.scheduleEveryMs) return;
+    this.lastScheduled = now;
+    try {
+      await this.beforePass();
+    } catch (err) {
+      // Sign-in links and invitations must still go out.
+      this.log.error({ err: (err as Error).message }, 'scheduling reminders failed');
+    }
+  }
 
   start(): void {
     this.polling = true;
@@ -139,7 +161,7 @@ export class MailWorker {
   }
 
   private async pass(): Promise<number> {
-    await this.beforePass?.();
+    await this.schedulePass();
     let handled = 0;
     for (;;) {
       const batch = await this.claim();
@@ -207,14 +229,21 @@ export class MailWorker {
         await this.transport.send(message);
         await afterSend?.();
       }
-      const message = composed;
       await this.db
         .updateTable('outbox')
-        .set({ status: 'sent', sent_at: this.clock.now(), last_error: message ? null : 'cancelled: no longer applicable' })
+        .set({ status: 'sent', sent_at: this.clock.now(), last_error: composed ? null : 'cancelled: no longer applicable' })
         .where('id', '=', row.id)
         .execute();
-      this.log.info({ outboxId: row.id, template: row.template, sent: Boolean(message) }, 'outbox mail handled');
+      this.log.info({ outboxId: row.id, template: row.template, sent: Boolean(composed) }, 'outbox mail handled');
     } catch (err) {
+      if (err instanceof DeferMail) {
+        await this.db
+          .updateTable('outbox')
+          .set({ next_attempt_at: err.until, attempts: sql`attempts - 1` })
+          .where('id', '=', row.id)
+          .execute();
+        return;
+      }
       const failed = row.attempts >= MAX_ATTEMPTS;
       const reason = describe(err);
       await this.db

@@ -35,23 +35,25 @@ export async function delegate(db: DB, clock: Clock, ttlDays: number, ctx: LinkC
     throw badRequest('That is your own address: hand the concern to a colleague.', [{ field: 'email', message: 'is your own address' }]);
   }
   return db.transaction().execute(async (trx) => {
-    // Serialise this respondent's delegations so the limit holds.
+    // Serialise this respondent's delegations so the limit and the duplicate check hold.
     await trx.selectFrom('stakeholders').select('id').where('vendor_id', '=', ctx.vendorId).where('id', '=', ctx.stakeholder.id).forUpdate().execute();
-    const existing = await trx
-      .selectFrom('stakeholders')
-      .select(['id', 'role', 'name'])
-      .where('vendor_id', '=', ctx.vendorId)
-      .where('deal_id', '=', ctx.deal.id)
-      .where('email', '=', input.email)
-      .executeTakeFirst();
+    const onDeal = () =>
+      trx
+        .selectFrom('stakeholders')
+        .select(['id', 'role'])
+        .where('vendor_id', '=', ctx.vendorId)
+        .where('deal_id', '=', ctx.deal.id)
+        .where('email', '=', input.email)
+        .executeTakeFirst();
+    let existing = await onDeal();
     if (existing?.role === 'champion') {
-      throw badRequest('That address belongs to the deal’s champion, who sees status only. Choose someone on the security team.', [
-        { field: 'email', message: 'belongs to the champion' },
+      throw badRequest('That address cannot take over concerns on this deal. Choose someone on the security team.', [
+        { field: 'email', message: 'choose someone on the security team' },
       ]);
     }
-    let delegateId = existing?.id;
     const now = clock.now();
-    if (!delegateId) {
+    let created = false;
+    if (!existing) {
       const added = await trx
         .selectFrom('stakeholders')
         .select((eb) => eb.fn.countAll<number>().as('n'))
@@ -63,11 +65,11 @@ export async function delegate(db: DB, clock: Clock, ttlDays: number, ctx: LinkC
           { field: 'email', message: 'too many colleagues added' },
         ]);
       }
-      delegateId = randomUUID();
-      await trx
+      // Another respondent may add the same address at this moment: the unique key decides, and we reuse theirs.
+      const inserted = await trx
         .insertInto('stakeholders')
         .values({
-          id: delegateId,
+          id: randomUUID(),
           vendor_id: ctx.vendorId,
           deal_id: ctx.deal.id,
           name: input.name,
@@ -78,13 +80,35 @@ export async function delegate(db: DB, clock: Clock, ttlDays: number, ctx: LinkC
           created_at: now,
           invited_at: null,
         })
-        .execute();
+        .onConflict((oc) => oc.columns(['vendor_id', 'deal_id', 'email']).doNothing())
+        .returning(['id', 'role'])
+        .executeTakeFirst();
+      created = Boolean(inserted);
+      existing = inserted ?? (await onDeal());
     }
+    const delegateId = existing!.id;
+
+    // Concerns already handed from this person to that one are not handed again (a double click adds nothing).
+    const already = new Set(
+      (
+        await trx
+          .selectFrom('signals')
+          .select('concern')
+          .where('vendor_id', '=', ctx.vendorId)
+          .where('type', '=', 'delegation')
+          .where('stakeholder_id', '=', ctx.stakeholder.id)
+          .where('target_stakeholder_id', '=', delegateId)
+          .execute()
+      ).map((r) => r.concern),
+    );
+    const fresh = input.concerns.filter((c) => !already.has(c));
+    if (fresh.length === 0) return { delegateId, reused: !created, handed: [] as string[] };
+
     const week = weekOfDeal(ctx.deal.startedOn, now);
     await trx
       .insertInto('signals')
       .values(
-        input.concerns.map((concern) => ({
+        fresh.map((concern) => ({
           vendor_id: ctx.vendorId,
           deal_id: ctx.deal.id,
           stakeholder_id: ctx.stakeholder.id,
@@ -101,17 +125,28 @@ export async function delegate(db: DB, clock: Clock, ttlDays: number, ctx: LinkC
         })),
       )
       .execute();
-    await issueLink(trx, clock, {
-      vendorId: ctx.vendorId,
-      stakeholderId: delegateId,
-      recipient: input.email,
-      ttlDays,
-      // A new colleague's first link starts their reminder cadence; someone already on the deal keeps theirs.
-      reason: existing ? 'delegation' : 'invite',
-      replace: false,
-      params: { delegatedBy: ctx.stakeholder.id, concerns: input.concerns, handover: true },
-    });
-    return { delegateId, reused: Boolean(existing) };
+
+    // Someone the vendor cut off stays cut off: the hand-over is recorded, but no link is sent.
+    const links = await trx
+      .selectFrom('stakeholder_links')
+      .select((eb) => [eb.fn.countAll<number>().as('all'), eb.fn.count<number>('revoked_at').as('revoked')])
+      .where('vendor_id', '=', ctx.vendorId)
+      .where('stakeholder_id', '=', delegateId)
+      .executeTakeFirstOrThrow();
+    const cutOff = links.all > 0 && links.all === links.revoked;
+    if (!cutOff) {
+      await issueLink(trx, clock, {
+        vendorId: ctx.vendorId,
+        stakeholderId: delegateId,
+        recipient: input.email,
+        ttlDays,
+        // A new colleague's first link starts their reminder cadence; someone already on the deal keeps theirs.
+        reason: created ? 'invite' : 'delegation',
+        replace: false,
+        params: { delegatedBy: ctx.stakeholder.id, concerns: fresh },
+      });
+    }
+    return { delegateId, reused: !created, handed: fresh };
   });
 }
 

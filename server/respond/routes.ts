@@ -8,18 +8,17 @@ import { describeChanges, fieldViews, readConcernForm } from '../lib/concern-for
 import { hashToken } from '../lib/tokens.js';
 import { seeOther, sendPage } from '../lib/render.js';
 import { AppError } from '../lib/errors.js';
-import { currentClaims, ROLE_LABELS } from '../deals/service.js';
+import { currentClaims } from '../deals/service.js';
+import { CHECKPOINT_LABELS, KIND_LONG, ROLE_LABELS, STATUS_LABELS, VERDICT_LABELS } from '../deals/labels.js';
+import { SECURITY_ROLES } from '../deals/tracking.js';
 import type { FieldChange, StakeholderRole } from '../db/schema.js';
 import { answerInput, COMMENT_MAX, myAnswers, recordAnswer, requestNewLink, resolveLink, type LinkContext } from './service.js';
 import { delegate, delegationInput, delegationsOf, DELEGATE_ROLES, MAX_DELEGATES } from './delegation.js';
 import { loadDealDetail } from '../deals/detail.js';
-import { CHECKPOINT_LABELS, STATUS_LABELS } from '../deals/routes.js';
 import { fieldErrors } from '../auth/routes.js';
 import { email } from '../lib/validate.js';
 import { z } from 'zod';
 
-const VERDICT_LABELS = { confirm: 'Confirmed', correct: 'Corrected', not_mine: 'Not mine' } as const;
-const KIND_LABELS: Record<string, string> = Object.fromEntries(CORRECTION_KINDS.map((k) => [k.value, k.label]));
 
 type Params = { token: string };
 type AnswerParams = { token: string; concern: string };
@@ -32,6 +31,7 @@ interface FormState {
   values: Record<string, unknown>;
   errors: Record<string, string>;
   message: string;
+  status?: number;
 }
 
 /** Per link and address, so one noisy scanner cannot lock a colleague out. */
@@ -80,7 +80,8 @@ export default async function respondRoutes(app: FastifyInstance) {
         sentence: concern.sentence(claim.claim),
         narrative: claim.narrative,
         claimed: fieldViews(concern, claim.claim, { idPrefix: `${concern.key}-claim-` }),
-        fields: fieldViews(concern, editing?.values ?? previous, { prefix: 'v', errors: editing?.errors, baseline: claim.claim }),
+        revision: claim.revision,
+        fields: fieldViews(concern, editing && Object.keys(editing.values).length ? editing.values : previous, { prefix: 'v', errors: editing?.errors, baseline: claim.claim }),
         verdictConfirm: verdict === 'confirm',
         verdictCorrect: verdict === 'correct',
         verdictNotMine: verdict === 'not_mine',
@@ -94,7 +95,7 @@ export default async function respondRoutes(app: FastifyInstance) {
         answer: answer && {
           label: VERDICT_LABELS[answer.verdict!],
           verdict: answer.verdict,
-          kind: answer.kind ? KIND_LABELS[answer.kind] : undefined,
+          kind: answer.kind ? KIND_LONG[answer.kind] : undefined,
           when: answer.created_at.toISOString().slice(0, 10),
           stale: answer.claim_revision !== claim.revision,
           changes: describeChanges(concern.key, answer.changes),
@@ -135,7 +136,7 @@ export default async function respondRoutes(app: FastifyInstance) {
           max: MAX_DELEGATES,
         },
       },
-      form || handover ? 400 : 200,
+      form?.status ?? (form || handover ? 400 : 200),
     );
   }
 
@@ -144,6 +145,7 @@ export default async function respondRoutes(app: FastifyInstance) {
     const d = await loadDealDetail(db, clock, ctx.vendorId, ctx.deal.id);
     const share = d.deal.share_corrections;
     const t = d.tracking;
+    const security = d.stakeholders.filter((s) => SECURITY_ROLES.includes(s.role));
     return sendPage(req, reply, 'champion', {
       title: `Security review status for ${ctx.deal.buyerName}`,
       bare: true,
@@ -151,8 +153,8 @@ export default async function respondRoutes(app: FastifyInstance) {
       buyerName: ctx.deal.buyerName,
       name: ctx.stakeholder.name,
       checkpoint: { state: t.checkpoint.state, label: CHECKPOINT_LABELS[t.checkpoint.state], gaps: t.checkpoint.gaps },
-      people: d.respondents.map((s) => ({ name: s.name, role: ROLE_LABELS[s.role], engaged: t.engaged.has(s.id) })),
-      engagedCount: d.respondents.filter((s) => t.engaged.has(s.id)).length,
+      people: security.map((s) => ({ name: s.name, role: ROLE_LABELS[s.role], engaged: t.engaged.has(s.id) })),
+      engagedCount: security.filter((s) => t.engaged.has(s.id)).length,
       concerns: d.grid.map((row) => ({ title: row.title, status: row.status, label: STATUS_LABELS[row.status] })),
       share,
       corrections: share
@@ -161,7 +163,7 @@ export default async function respondRoutes(app: FastifyInstance) {
             .map((s) => ({
               concern: getConcern(s.concern!)?.title,
               who: s.stakeholder_name,
-              kind: CORRECTION_KINDS.find((k) => k.value === s.kind)?.label,
+              kind: s.kind ? KIND_LONG[s.kind] : undefined,
               comment: s.comment,
               changes: describeChanges(s.concern!, s.changes),
             }))
@@ -222,6 +224,7 @@ export default async function respondRoutes(app: FastifyInstance) {
       verdict: body.verdict,
       kind: body.verdict === 'correct' ? body.kind : undefined,
       comment: typeof body.comment === 'string' && body.comment.trim() !== '' ? body.comment : undefined,
+      revision: body.revision === undefined || body.revision === '' ? undefined : body.revision,
       values,
     };
     const state = (message: string, errors: Record<string, string> = {}): FormState => ({
@@ -249,6 +252,10 @@ export default async function respondRoutes(app: FastifyInstance) {
           errors[d.field.replace(/^values\.?/, '') || 'values'] ??= d.message;
         }
         return render(req, reply, ctx, req.params.token, state(err.message, errors));
+      }
+      if (err instanceof AppError && err.code === 'claim_changed') {
+        // Show the new claim; keep what they typed in the comment.
+        return render(req, reply, ctx, req.params.token, { ...state(err.message), values: {}, status: 409 });
       }
       throw err;
     }

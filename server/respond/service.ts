@@ -59,11 +59,14 @@ export async function resolveLink(db: DB, clock: Clock, token: string): Promise<
   };
 }
 
+const revision = z.coerce.number().int().positive().max(2_147_483_647).optional();
+
 export const answerInput = z.discriminatedUnion('verdict', [
-  z.object({ verdict: z.literal('confirm'), comment: paragraph(COMMENT_MAX).optional() }),
-  z.object({ verdict: z.literal('not_mine'), comment: paragraph(COMMENT_MAX).optional() }),
+  z.object({ verdict: z.literal('confirm'), revision, comment: paragraph(COMMENT_MAX).optional() }),
+  z.object({ verdict: z.literal('not_mine'), revision, comment: paragraph(COMMENT_MAX).optional() }),
   z.object({
     verdict: z.literal('correct'),
+    revision,
     kind: z.enum(['factual_error', 'requirement_gap', 'not_applicable'], { message: 'choose what kind of correction this is' }),
     values: z.record(z.string(), z.unknown()),
     comment: paragraph(COMMENT_MAX).optional(),
@@ -82,7 +85,7 @@ export async function recordAnswer(
   ctx: LinkContext,
   concernKey: string,
   input: AnswerInput,
-  digestMinutes = 15,
+  digestMinutes: number,
 ) {
   const concern = getConcern(concernKey);
   if (!concern) throw badRequest(`"${concernKey}" is not a known concern.`, [{ field: 'concern', message: 'is not a known concern' }]);
@@ -98,6 +101,9 @@ export async function recordAnswer(
       .execute();
     const claim = (await currentClaims(trx, ctx.vendorId, ctx.deal.id)).find((c) => c.concern === concern.key);
     if (!claim) throw conflict('no_claim', 'This deal has no claim for that concern.');
+    if (input.revision !== undefined && input.revision !== claim.revision) {
+      throw conflict('claim_changed', 'The vendor changed this claim while you were answering. Please read the new claim and answer again.');
+    }
 
     let changes: FieldChange[] = [];
     let kind: CorrectionKind | null = null;
@@ -127,6 +133,7 @@ export async function recordAnswer(
       .where('deal_id', '=', ctx.deal.id)
       .where('stakeholder_id', '=', ctx.stakeholder.id)
       .where('concern', '=', concern.key)
+      .where('type', '=', 'answer')
       .orderBy('id', 'desc')
       .executeTakeFirst();
     if (
@@ -173,6 +180,7 @@ export async function myAnswers(db: DB, ctx: LinkContext) {
     .where('vendor_id', '=', ctx.vendorId)
     .where('deal_id', '=', ctx.deal.id)
     .where('stakeholder_id', '=', ctx.stakeholder.id)
+    .where('type', '=', 'answer')
     .orderBy('concern')
     .orderBy('id', 'desc')
     .execute();

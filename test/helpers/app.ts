@@ -43,7 +43,7 @@ export async function testApp(t: TapLike, opts: TestAppOptions = {}): Promise<Te
   const clock = new ManualClock(TEST_START);
   const sessionSecret = randomBytes(24).toString('hex');
   const logging = opts.logStream ? { logStream: opts.logStream } : { logger: false as const };
-  const app = await buildApp({ config, db: handle.db, clock, mail, sessionSecret, ...logging });
+  const app = await buildApp({ config, db: handle.db, clock, mail, sessionSecret, scheduleEveryMs: 0, ...logging });
   t.teardown(() => guard('close app', () => app.close()));
   await app.ready();
 
