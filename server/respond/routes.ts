@@ -6,6 +6,7 @@ import { CORRECTION_KINDS, getConcern } from '../concerns/index.js';
 import type { ClaimValues } from '../concerns/types.js';
 import { describeChanges, fieldViews, readConcernForm } from '../lib/concern-form.js';
 import { hashToken } from '../lib/tokens.js';
+import { WindowCounter } from '../lib/window-counter.js';
 import { seeOther, sendPage } from '../lib/render.js';
 import { AppError } from '../lib/errors.js';
 import { currentClaims } from '../deals/service.js';
@@ -34,19 +35,19 @@ interface FormState {
   status?: number;
 }
 
-/** Per link and address, so one noisy scanner cannot lock a colleague out. */
-const limitByToken = (max: number) => ({
-  rateLimit: {
-    max,
-    timeWindow: '1 minute',
-    keyGenerator: (req: FastifyRequest) => `${req.ip}:${hashToken((req.params as Params).token ?? '').slice(0, 16)}`,
-  },
-});
-
 export default async function respondRoutes(app: FastifyInstance) {
   const { db, clock, config } = app.services;
-  // Besides the per-link limit: one per address across all links, so guessing tokens is bounded too.
-  const perAddress = app.rateLimit({ max: 120, timeWindow: '1 minute' });
+  // Per link and address, so one noisy scanner cannot lock a colleague out.
+  const perLink = (max: number) => ({
+    rateLimit: {
+      max,
+      timeWindow: '1 minute',
+      keyGenerator: (req: FastifyRequest) => `${req.ip}:${hashToken((req.params as Params).token ?? '').slice(0, 16)}`,
+    },
+  });
+  // And failed lookups per address, so guessing tokens is bounded whatever the token.
+  const guesses = new WindowCounter(60_000);
+  const MAX_GUESSES = 120;
 
   async function render(
     req: FastifyRequest,
@@ -171,18 +172,22 @@ export default async function respondRoutes(app: FastifyInstance) {
     });
   }
 
-  app.get<{ Params: Params }>('/r/:token', { config: limitByToken(60), onRequest: perAddress }, async (req, reply) => {
+  app.get<{ Params: Params }>('/r/:token', { config: perLink(60) }, async (req, reply) => {
     const ctx = await resolveLink(db, clock, req.params.token);
     if (!ctx) return invalid(req, reply);
     if (ctx.stakeholder.role === 'champion') return renderChampion(req, reply, ctx);
     return render(req, reply, ctx, req.params.token);
   });
 
-  const invalid = (req: FastifyRequest, reply: FastifyReply) =>
-    sendPage(req, reply, 'link-invalid', { title: 'This link no longer works', respondent: true, bare: true, token: (req.params as Params).token }, 404);
+  const invalid = (req: FastifyRequest, reply: FastifyReply) => {
+    if (guesses.hit(req.ip) > MAX_GUESSES) {
+      throw new AppError(429, 'rate_limited', 'Too many requests. Please wait a minute and try again.');
+    }
+    return sendPage(req, reply, 'link-invalid', { title: 'This link no longer works', respondent: true, bare: true, token: (req.params as Params).token }, 404);
+  };
 
   // Asking for a new link answers the same whatever was asked: it never tells whether the address is known.
-  app.post<{ Params: Params }>('/r/:token/renew', { config: limitByToken(5), onRequest: perAddress }, async (req, reply) => {
+  app.post<{ Params: Params }>('/r/:token/renew', { config: perLink(5) }, async (req, reply) => {
     const parsed = z.object({ email }).safeParse(req.body ?? {});
     if (parsed.success) {
       await requestNewLink(db, clock, req.params.token, parsed.data.email);
@@ -191,7 +196,7 @@ export default async function respondRoutes(app: FastifyInstance) {
     return sendPage(req, reply, 'link-requested', { title: 'Request sent', bare: true });
   });
 
-  app.post<{ Params: Params }>('/r/:token/delegate', { config: limitByToken(10), onRequest: perAddress }, async (req, reply) => {
+  app.post<{ Params: Params }>('/r/:token/delegate', { config: perLink(10) }, async (req, reply) => {
     const ctx = await resolveLink(db, clock, req.params.token);
     if (!ctx) return invalid(req, reply);
     if (ctx.stakeholder.role === 'champion') throw new AppError(403, 'champion', 'The champion’s page is read-only.');
@@ -212,7 +217,7 @@ export default async function respondRoutes(app: FastifyInstance) {
     return seeOther(reply, `/r/${req.params.token}?delegated=1#handover`);
   });
 
-  app.post<{ Params: AnswerParams }>('/r/:token/answer/:concern', { config: limitByToken(30), onRequest: perAddress }, async (req, reply) => {
+  app.post<{ Params: AnswerParams }>('/r/:token/answer/:concern', { config: perLink(30) }, async (req, reply) => {
     const ctx = await resolveLink(db, clock, req.params.token);
     if (!ctx) return invalid(req, reply);
     if (ctx.stakeholder.role === 'champion') throw new AppError(403, 'champion', 'The champion’s page is read-only.');
