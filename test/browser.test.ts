@@ -1,11 +1,15 @@
 // The story a new user follows, in a real browser (Debian's Chromium driven
 // by playwright-core): sign up through the emailed link, publish the profile,
-// open a deal, invite a CISO; the CISO corrects data residency on a phone-
-// sized screen with JavaScript off; the vendor's deal page shows it.
+// open a deal, invite a CISO and a champion; the CISO corrects data residency
+// on a phone-sized screen with JavaScript off; the champion's page shows the
+// CISO as engaged; the vendor's deal page shows the correction. The browser
+// reports no Content-Security-Policy violation, and axe-core finds no
+// accessibility violation on the respondent, champion and deal pages.
 // Screenshots land in test-artifacts/ for a person to look at.
 import t from 'tap';
-import { existsSync, mkdirSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { testApp } from './helpers/app.js';
 import { linksIn } from './helpers/smtp.js';
 
@@ -30,9 +34,14 @@ if (!existsSync(CHROMIUM)) {
     });
     t.teardown(() => browser.close());
     const shot = (page: Page, name: string) => page.screenshot({ path: `${ARTIFACTS}/${name}.png`, fullPage: true });
+    // Any CSP violation would show up on the console: collect them from every page.
+    const violations: string[] = [];
+    const watch = (ctx: BrowserContext) => ctx.on('console', (m) => /Content Security Policy|Refused to/.test(m.text()) && violations.push(m.text()));
 
     // The vendor signs up.
-    const vendor = await (await browser.newContext()).newPage();
+    const vendorContext = await browser.newContext();
+    watch(vendorContext);
+    const vendor = await vendorContext.newPage();
     await vendor.goto(`${address}/signup`);
     await vendor.getByLabel('Company name').fill('Acme AI');
     await vendor.getByLabel('Your name').fill('Ada Admin');
@@ -65,11 +74,19 @@ if (!existsSync(CHROMIUM)) {
     await add.getByLabel('Role').selectOption('ciso');
     await add.getByRole('button', { name: 'Add stakeholder' }).click();
     await vendor.getByText('Stakeholder added.').waitFor();
+    const addChampion = vendor.locator('form', { has: vendor.getByRole('heading', { name: 'Add a stakeholder' }) });
+    await addChampion.getByLabel('Name').fill('Chris Champion');
+    await addChampion.getByLabel('Email', { exact: true }).fill('chris@bank.example');
+    await addChampion.getByLabel('Role').selectOption('champion');
+    await addChampion.getByRole('button', { name: 'Add stakeholder' }).click();
+    await vendor.getByText('Stakeholder added.').waitFor();
     await ctx.drainMail();
     const invite = await smtp.waitFor((m) => m.to === 'carla@bank.example');
+    const championInvite = await smtp.waitFor((m) => m.to === 'chris@bank.example');
 
     // The CISO answers on a phone, with JavaScript off.
     const phone = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 390, height: 844 } });
+    watch(phone);
     const ciso = await phone.newPage();
     await ciso.goto(local(linksIn(invite.text)[0]));
     await ciso.getByRole('heading', { name: 'Acme AI\'s security posture for Big Bank' }).waitFor();
@@ -87,6 +104,17 @@ if (!existsSync(CHROMIUM)) {
     const width = await ciso.evaluate(() => document.documentElement.scrollWidth);
     t.ok(width <= 390, `no horizontal scrolling on a phone (page is ${width}px wide)`);
 
+    // The champion sees the CISO engaged, and no addresses.
+    const championContext = await browser.newContext();
+    watch(championContext);
+    const champion = await championContext.newPage();
+    await champion.goto(local(linksIn(championInvite.text)[0]));
+    await champion.getByRole('heading', { name: 'Security review status for Big Bank' }).waitFor();
+    const carlaRow = champion.getByRole('row', { name: /Carla Ciso/ });
+    t.match(await carlaRow.innerText(), /Engaged/, 'the champion sees the CISO as engaged');
+    t.notMatch(await champion.content(), /@bank\.example/, 'and no email address');
+    await shot(champion, '06-champion');
+
     // The vendor sees the correction.
     await vendor.reload();
     await vendor.getByText('Inference regions').first().waitFor();
@@ -94,5 +122,28 @@ if (!existsSync(CHROMIUM)) {
     const row = vendor.locator('li.signal', { hasText: 'Data residency' });
     t.match(await row.innerText(), /Corrected[\s\S]*Carla Ciso[\s\S]*Inference regions\s+United States\s+EU\/EEA/);
     t.match(await row.innerText(), /We must keep inference in the EU\./);
+    t.same(violations, [], 'the browser reported no Content-Security-Policy violation');
+
+    // Accessibility: axe-core on the three pages people outside the vendor depend on most.
+    // (axe is injected as a script, which our CSP rightly forbids; this context bypasses CSP for the check only.)
+    const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+    const audit = await browser.newContext({ bypassCSP: true, storageState: await vendorContext.storageState() });
+    for (const [name, url] of [
+      ['respondent page', local(linksIn(invite.text)[0])],
+      ['champion page', local(linksIn(championInvite.text)[0])],
+      ['vendor deal page', vendor.url()],
+    ]) {
+      const page = await audit.newPage();
+      await page.goto(url);
+      await page.addScriptTag({ content: axeSource });
+      const result = await page.evaluate(async () => {
+        type AxeResult = { violations: { id: string; impact: string; nodes: unknown[] }[]; passes: unknown[] };
+        const axe = (window as unknown as { axe: { run: (o: object) => Promise<AxeResult> } }).axe;
+        const r = await axe.run({ runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] } });
+        return { violations: r.violations.map((v) => `${v.id} (${v.impact}, ${v.nodes.length} nodes)`), passes: r.passes.length };
+      });
+      t.ok(result.passes > 10, `axe-core ran on the ${name} (${result.passes} rules passed)`);
+      t.same(result.violations, [], `axe-core: no accessibility violations on the ${name}`);
+    }
   });
 }
