@@ -11,7 +11,7 @@ import type { DB } from '../db/index.js';
 import { CONCERN_KEYS } from '../concerns/index.js';
 import { issueLink } from '../deals/links.js';
 import { weekOfDeal } from '../deals/service.js';
-import type { LinkContext } from './service.js';
+import { lockStakeholder, type LinkContext } from './service.js';
 
 /** How many colleagues one respondent may add to a deal. */
 export const MAX_DELEGATES = 5;
@@ -36,7 +36,7 @@ export async function delegate(db: DB, clock: Clock, ttlDays: number, ctx: LinkC
   }
   return db.transaction().execute(async (trx) => {
     // Serialise this respondent's delegations so the limit and the duplicate check hold.
-    await trx.selectFrom('stakeholders').select('id').where('vendor_id', '=', ctx.vendorId).where('id', '=', ctx.stakeholder.id).forUpdate().execute();
+    await lockStakeholder(trx, ctx);
     const onDeal = () =>
       trx
         .selectFrom('stakeholders')

@@ -12,7 +12,7 @@ import { claimSchema, diffClaim, getConcern } from '../concerns/index.js';
 import type { ClaimValues } from '../concerns/types.js';
 import { currentClaims, weekOfDeal } from '../deals/service.js';
 import { dealOwner, queueDigest } from '../deals/digest.js';
-import { enqueueMail } from '../mail/outbox.js';
+import { enqueueMail, type Executor } from '../mail/outbox.js';
 
 export const COMMENT_MAX = 2000;
 
@@ -92,13 +92,7 @@ export async function recordAnswer(
 
   return db.transaction().execute(async (trx) => {
     // Serialise answers of one stakeholder so the duplicate check below is reliable.
-    await trx
-      .selectFrom('stakeholders')
-      .select('id')
-      .where('vendor_id', '=', ctx.vendorId)
-      .where('id', '=', ctx.stakeholder.id)
-      .forUpdate()
-      .execute();
+    await lockStakeholder(trx, ctx);
     const claim = (await currentClaims(trx, ctx.vendorId, ctx.deal.id)).find((c) => c.concern === concern.key);
     if (!claim) throw conflict('no_claim', 'This deal has no claim for that concern.');
     if (input.revision !== undefined && input.revision !== claim.revision) {
@@ -219,4 +213,9 @@ export async function requestNewLink(db: DB, clock: Clock, token: string, addres
     vendorId: row.vendor_id,
     params: { dealId: row.deal_id, stakeholderId: row.id },
   });
+}
+
+/** Locks the respondent's row for the rest of the transaction: their writes happen one at a time. */
+export async function lockStakeholder(trx: Executor, ctx: LinkContext): Promise<void> {
+  await trx.selectFrom('stakeholders').select('id').where('vendor_id', '=', ctx.vendorId).where('id', '=', ctx.stakeholder.id).forUpdate().execute();
 }
