@@ -54,3 +54,41 @@ t.test('backoff grows and is capped', async (t) => {
   t.same([1, 2, 3, 4].map(backoffMs), [30_000, 60_000, 120_000, 240_000]);
   t.equal(backoffMs(20), 3_600_000);
 });
+
+t.test('stopping the worker finishes the mail in hand and hands the rest back', async (t) => {
+  const ctx = await testApp(t);
+  const { db } = ctx;
+  const vendor = await signUpVendor(ctx);
+  const dealId = await openDeal(vendor);
+  for (let i = 0; i < 4; i++) {
+    await vendor.api('POST', `/api/v1/deals/${dealId}/stakeholders`, { name: `P${i}`, email: `p${i}@bank.example`, role: 'security' });
+  }
+  const { MailWorker } = await import('../server/mail/outbox.js');
+  const { composers } = await import('../server/mail/composers.js');
+  let release!: () => void;
+  const inFlight = new Promise<void>((r) => (release = r));
+  let started!: () => void;
+  const sending = new Promise<void>((r) => (started = r));
+  const slow = {
+    async send(m: Parameters<typeof ctx.mail.send>[0]) {
+      started();
+      await inFlight; // the first mail is in the SMTP conversation when stop() is called
+      await ctx.mail.send(m);
+    },
+  };
+  const quiet = { info() {}, warn() {}, error() {} };
+  const worker = new MailWorker(db, ctx.clock, slow, composers(ctx.app.services), quiet, 60_000);
+  const pass = worker.runOnce();
+  await sending;
+  const stopped = worker.stop();
+  release();
+  await stopped;
+  await pass;
+  const rows = await db.selectFrom('outbox').select(['status', 'attempts', 'next_attempt_at']).where('template', '=', 'invite').orderBy('id').execute();
+  t.same(rows.map((r) => r.status), ['sent', 'pending', 'pending', 'pending'], 'the mail in hand was finished; the rest wait');
+  t.same(rows.slice(1).map((r) => r.attempts), [0, 0, 0], 'handed back without spending an attempt');
+  t.ok(rows.slice(1).every((r) => r.next_attempt_at <= ctx.clock.now()), 'and due at once for another worker');
+  t.equal(ctx.smtp.messages.filter((m) => m.to.endsWith('@bank.example')).length, 1);
+  await ctx.drainMail();
+  t.equal(ctx.smtp.messages.filter((m) => m.to.endsWith('@bank.example')).length, 4, 'another worker sends the rest, once each');
+});
