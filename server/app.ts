@@ -184,9 +184,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   // 2. Shared pieces: one error path, a not-found page, assets, health.
-  app.setErrorHandler((err, req, reply) => handleError(err as Error, req, reply, services));
+  app.setErrorHandler((err, req, reply) => handleError(err as Error, req, reply));
   app.setNotFoundHandler((req, reply) =>
-    handleError(new AppError(404, 'not_found', 'There is nothing at this address.'), req, reply, services),
+    handleError(new AppError(404, 'not_found', 'There is nothing at this address.'), req, reply),
   );
 
   const css = readFileSync(join(ROOT, 'templates', 'assets', 'app.css'));
@@ -232,7 +232,7 @@ export function isApi(req: FastifyRequest): boolean {
   return req.url.startsWith('/api/');
 }
 
-function handleError(err: Error, req: FastifyRequest, reply: FastifyReply, services: Services) {
+function handleError(err: Error, req: FastifyRequest, reply: FastifyReply) {
   let status = 500;
   let code = 'internal_error';
   let message = 'Something went wrong on our side. Nothing you sent was half-saved; please try again in a moment.';

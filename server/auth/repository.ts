@@ -5,16 +5,12 @@ import { MINUTE } from '../lib/clock.js';
 import { hashToken, newToken } from '../lib/tokens.js';
 import type { Executor } from '../mail/outbox.js';
 import { enqueueMail } from '../mail/outbox.js';
-import { defaultClaims } from '../concerns/index.js';
 import type { DB } from '../db/index.js';
-import type { ProfileClaims, SignupPayload } from '../db/schema.js';
+import type { SignupPayload } from '../db/schema.js';
+import { defaultDraft } from '../profiles/draft.js';
 
 export const LOGIN_TTL_MS = 15 * MINUTE;
 
-export function defaultDraft(): ProfileClaims {
-  const claims = defaultClaims();
-  return Object.fromEntries(Object.entries(claims).map(([k, values]) => [k, { values, narrative: '' }]));
-}
 
 /** A vendor workspace, its first admin and a draft profile pre-filled with the standard hypotheses. */
 export async function createWorkspace(

@@ -7,7 +7,7 @@ import type { DB } from '../db/index.js';
 import type { ProfileClaims } from '../db/schema.js';
 import { CATALOG_VERSION, CONCERNS, claimSchema, crossFieldWarnings, getConcern, partialClaimSchema } from '../concerns/index.js';
 import type { ClaimValues, CrossFieldWarning } from '../concerns/types.js';
-import { defaultDraft } from '../auth/repository.js';
+import { defaultDraft } from './draft.js';
 
 export const NARRATIVE_MAX = 2000;
 const narrativeSchema = paragraph(NARRATIVE_MAX);
