@@ -68,18 +68,16 @@ if (!existsSync(CHROMIUM)) {
     await vendor.getByLabel('Buyer', { exact: true }).fill('Big Bank');
     await vendor.getByRole('button', { name: 'Open deal' }).click();
     await vendor.getByText('Deal opened.').waitFor();
-    const add = vendor.locator('form', { has: vendor.getByRole('heading', { name: 'Add a stakeholder' }) });
-    await add.getByLabel('Name').fill('Carla Ciso');
-    await add.getByLabel('Email', { exact: true }).fill('carla@bank.example');
-    await add.getByLabel('Role').selectOption('ciso');
-    await add.getByRole('button', { name: 'Add stakeholder' }).click();
-    await vendor.getByText('Stakeholder added.').waitFor();
-    const addChampion = vendor.locator('form', { has: vendor.getByRole('heading', { name: 'Add a stakeholder' }) });
-    await addChampion.getByLabel('Name').fill('Chris Champion');
-    await addChampion.getByLabel('Email', { exact: true }).fill('chris@bank.example');
-    await addChampion.getByLabel('Role').selectOption('champion');
-    await addChampion.getByRole('button', { name: 'Add stakeholder' }).click();
-    await vendor.getByText('Stakeholder added.').waitFor();
+    const addStakeholder = async (name: string, email: string, role: string) => {
+      const add = vendor.locator('form', { has: vendor.getByRole('heading', { name: 'Add a stakeholder' }) });
+      await add.getByLabel('Name').fill(name);
+      await add.getByLabel('Email', { exact: true }).fill(email);
+      await add.getByLabel('Role').selectOption(role);
+      await add.getByRole('button', { name: 'Add stakeholder' }).click();
+      await vendor.getByText('Stakeholder added.').waitFor();
+    };
+    await addStakeholder('Carla Ciso', 'carla@bank.example', 'ciso');
+    await addStakeholder('Chris Champion', 'chris@bank.example', 'champion');
     await ctx.drainMail();
     const invite = await smtp.waitFor((m) => m.to === 'carla@bank.example');
     const championInvite = await smtp.waitFor((m) => m.to === 'chris@bank.example');
