@@ -3,7 +3,7 @@
 // that open every link therefore never use one up.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { email, line } from '../lib/validate.js';
+import { email, fieldErrors, line } from '../lib/validate.js';
 import { TOKEN_PATTERN } from '../lib/tokens.js';
 import { seeOther, sendPage } from '../lib/render.js';
 import { endSession, optionalSession, requireSession, startSession } from './session.js';
@@ -86,13 +86,4 @@ export default async function authRoutes(app: FastifyInstance) {
       .executeTakeFirstOrThrow();
     return row.n;
   }
-}
-
-export function fieldErrors(err: z.ZodError): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const issue of err.issues) {
-    const key = issue.path.join('.');
-    out[key] ??= issue.message;
-  }
-  return out;
 }

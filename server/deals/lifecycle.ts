@@ -5,8 +5,8 @@
 import { z } from 'zod';
 import type { Clock } from '../lib/clock.js';
 import { DAY } from '../lib/clock.js';
-import { AppError, badRequest, notFound } from '../lib/errors.js';
-import { paragraph } from '../lib/validate.js';
+import { AppError, notFound } from '../lib/errors.js';
+import { invalidInput, paragraph, zodDetails } from '../lib/validate.js';
 import type { DB } from '../db/index.js';
 import { DEAL_STAGES, type DealStage } from '../db/schema.js';
 import type { Executor } from '../mail/outbox.js';
@@ -163,13 +163,7 @@ export async function changeClaim(
   if (!concern) throw notFound('That concern');
   const deal = await getDeal(db, vendorId, dealId);
   const partial = partialClaimSchema(concern).safeParse(fields ?? {});
-  if (!partial.success) {
-    const details = partial.error.issues.map((i) => ({
-      field: i.path.length ? i.path.join('.') : ((i as { keys?: string[] }).keys ?? []).join(','),
-      message: i.message,
-    }));
-    throw badRequest(`The claim has invalid values: ${details.map((d) => `${d.field} (${d.message})`).join('; ')}`, details);
-  }
+  if (!partial.success) throw invalidInput('claim', zodDetails(partial.error));
   return db.transaction().execute(async (trx) => {
     // Lock the deal so two edits cannot both become revision n + 1.
     await trx.selectFrom('deals').select('id').where('vendor_id', '=', vendorId).where('id', '=', dealId).forUpdate().execute();

@@ -4,12 +4,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CONCERNS, getConcern } from '../concerns/index.js';
 import type { ClaimValues } from '../concerns/types.js';
-import { describeChanges, fieldViews, issuesByField, readConcernForm } from '../lib/concern-form.js';
+import { describeChanges, fieldViews, readConcernForm } from '../lib/concern-form.js';
 import { AppError } from '../lib/errors.js';
 import { seeOther, sendPage } from '../lib/render.js';
-import { todayIso } from '../lib/validate.js';
 import { requireSession } from '../auth/session.js';
-import { fieldErrors } from '../auth/routes.js';
+import { byField, fieldErrors, todayIso, type FieldProblem } from '../lib/validate.js';
 import { getVersion, listVersions } from '../profiles/service.js';
 import { DEAL_STAGES, STAKEHOLDER_ROLES, type DealStage } from '../db/schema.js';
 import { loadDealDetail, type DealDetail } from './detail.js';
@@ -329,7 +328,7 @@ export default async function dealRoutes(app: FastifyInstance) {
       await changeClaim(db, clock, req.session!.vendorId, req.params.id, req.session!.userId, concern.key, values);
     } catch (err) {
       if (err instanceof AppError && err.statusCode === 400) {
-        const errors = issuesByField(((err.details as { field: string; message: string }[]) ?? []).map((d) => ({ path: [d.field], message: d.message })));
+        const errors = byField((err.details as FieldProblem[]) ?? []);
         return renderDeal(req, reply, req.params.id, { claimErrors: { [concern.key]: errors }, claimValues: { [concern.key]: values } }, 400);
       }
       throw err;

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { Clock } from '../lib/clock.js';
 import { DAY } from '../lib/clock.js';
 import { badRequest, conflict, notFound } from '../lib/errors.js';
-import { domain, email, isoDate, line, todayIso } from '../lib/validate.js';
+import { domain, email, invalidInput, isoDate, line, todayIso, zodDetails } from '../lib/validate.js';
 import type { DB } from '../db/index.js';
 import { STAKEHOLDER_ROLES, type ProfileClaims } from '../db/schema.js';
 import type { Executor } from '../mail/outbox.js';
@@ -39,7 +39,7 @@ export function weekOfDeal(startedOn: string, at: Date): number {
 }
 
 /** Validates tailoring against the catalogue; returns only the fields that differ from the base claims. */
-export function validateOverrides(base: ProfileClaims, overrides: Record<string, Record<string, unknown>> | undefined) {
+function validateOverrides(base: ProfileClaims, overrides: Record<string, Record<string, unknown>> | undefined) {
   const clean: Record<string, ClaimValues> = {};
   const problems: { field: string; message: string }[] = [];
   for (const [key, fields] of Object.entries(overrides ?? {})) {
@@ -50,10 +50,7 @@ export function validateOverrides(base: ProfileClaims, overrides: Record<string,
     }
     const parsed = partialClaimSchema(concern).safeParse(fields);
     if (!parsed.success) {
-      for (const i of parsed.error.issues) {
-        const path = i.path.length ? i.path.join('.') : ((i as { keys?: string[] }).keys ?? []).join(',');
-        problems.push({ field: `overrides.${key}.${path}`, message: i.message });
-      }
+      problems.push(...zodDetails(parsed.error, `overrides.${key}`));
       continue;
     }
     const changed = Object.fromEntries(
@@ -63,9 +60,7 @@ export function validateOverrides(base: ProfileClaims, overrides: Record<string,
     );
     if (Object.keys(changed).length) clean[key] = changed;
   }
-  if (problems.length) {
-    throw badRequest(`The tailoring has invalid values: ${problems.map((p) => `${p.field} (${p.message})`).join('; ')}`, problems);
-  }
+  if (problems.length) throw invalidInput('tailoring', problems);
   return clean;
 }
 
@@ -181,16 +176,6 @@ export async function listDeals(db: DB, vendorId: string) {
     ])
     .where('deals.vendor_id', '=', vendorId)
     .orderBy('deals.created_at', 'desc')
-    .execute();
-}
-
-export async function listStakeholders(db: Executor, vendorId: string, dealId: string) {
-  return db
-    .selectFrom('stakeholders')
-    .select(['id', 'name', 'email', 'role', 'source', 'created_at', 'invited_at'])
-    .where('vendor_id', '=', vendorId)
-    .where('deal_id', '=', dealId)
-    .orderBy('created_at')
     .execute();
 }
 

@@ -24,5 +24,4 @@ export class ManualClock implements Clock {
 }
 
 export const MINUTE = 60_000;
-export const HOUR = 60 * MINUTE;
-export const DAY = 24 * HOUR;
+export const DAY = 24 * 60 * MINUTE;

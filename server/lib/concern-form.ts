@@ -95,16 +95,6 @@ export function readConcernForm(concern: ConcernDef, body: Record<string, unknow
   return out;
 }
 
-/** zod issues of a claim keyed by field name. */
-export function issuesByField(issues: { path: PropertyKey[]; message: string }[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const i of issues) {
-    const key = String(i.path[0] ?? '');
-    out[key] ??= i.message;
-  }
-  return out;
-}
-
 /** Field changes as readable rows: label, claimed value, corrected value. */
 export function describeChanges(concernKey: string, changes: FieldChange[]) {
   const concern = getConcern(concernKey);

@@ -8,19 +8,38 @@ export interface FieldProblem {
   message: string;
 }
 
-export function zodDetails(err: ZodError): FieldProblem[] {
-  return err.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message }));
+/** Each issue as the dotted path of its field, under `prefix` when given ("concerns.data_residency"). */
+export function zodDetails(err: ZodError, prefix = ''): FieldProblem[] {
+  return err.issues.map((i) => {
+    // An unknown key is reported on the object that holds it; name the key itself.
+    const path = i.path.length ? i.path.join('.') : ((i as { keys?: string[] }).keys ?? []).join(',');
+    return { field: [prefix, path].filter(Boolean).join('.') || '(body)', message: i.message };
+  });
+}
+
+/** The 400 for a body with bad values: the message names each one, the details list them. */
+export function invalidInput(what: string, details: FieldProblem[]) {
+  return badRequest(`The ${what} has invalid values: ${details.map((d) => `${d.field} (${d.message})`).join('; ')}`, details);
 }
 
 /** Parses or throws a 400 naming every bad field. */
 export function parse<T extends ZodType>(schema: T, input: unknown, what = 'request'): z.output<T> {
   const r = schema.safeParse(input ?? {});
-  if (!r.success) {
-    const details = zodDetails(r.error);
-    throw badRequest(`The ${what} has invalid values: ${details.map((d) => `${d.field} (${d.message})`).join('; ')}`, details);
-  }
+  if (!r.success) throw invalidInput(what, zodDetails(r.error));
   return r.data;
 }
+
+/** The first problem of each field, for a form to show next to it; `under` drops a leading path segment. */
+export function byField(details: FieldProblem[], under = ''): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const d of details) {
+    const field = under && d.field.startsWith(`${under}.`) ? d.field.slice(under.length + 1) : d.field;
+    out[field] ??= d.message;
+  }
+  return out;
+}
+
+export const fieldErrors = (err: ZodError) => byField(zodDetails(err));
 
 // C0 and C1 controls, line breaks, and the bidirectional overrides that can
 // make text read differently from what it is.

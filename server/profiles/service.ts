@@ -2,7 +2,7 @@
 // versions made by publishing it. Deals are opened on a published version.
 import type { Clock } from '../lib/clock.js';
 import { AppError, badRequest } from '../lib/errors.js';
-import { paragraph } from '../lib/validate.js';
+import { invalidInput, paragraph, zodDetails } from '../lib/validate.js';
 import type { DB } from '../db/index.js';
 import type { ProfileClaims } from '../db/schema.js';
 import { CATALOG_VERSION, CONCERNS, claimSchema, crossFieldWarnings, getConcern, partialClaimSchema } from '../concerns/index.js';
@@ -67,10 +67,7 @@ export function mergeIntoDraft(draft: ProfileClaims, update: unknown): ProfileCl
     const { narrative, ...fields } = raw as Record<string, unknown>;
     const parsed = partialClaimSchema(concern).safeParse(fields);
     if (!parsed.success) {
-      for (const i of parsed.error.issues) {
-        const path = i.path.length ? i.path.join('.') : (i as { keys?: string[] }).keys?.join(',') ?? '';
-        problems.push({ field: `concerns.${key}.${path}`, message: i.message });
-      }
+      problems.push(...zodDetails(parsed.error, `concerns.${key}`));
       continue;
     }
     let text = draft[key]?.narrative ?? '';
@@ -84,9 +81,7 @@ export function mergeIntoDraft(draft: ProfileClaims, update: unknown): ProfileCl
     }
     merged[key] = { values: { ...draft[key].values, ...(parsed.data as ClaimValues) }, narrative: text };
   }
-  if (problems.length) {
-    throw badRequest(`The profile has invalid values: ${problems.map((p) => `${p.field} (${p.message})`).join('; ')}`, problems);
-  }
+  if (problems.length) throw invalidInput('profile', problems);
   return merged;
 }
 

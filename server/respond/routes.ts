@@ -16,8 +16,7 @@ import type { FieldChange, StakeholderRole } from '../db/schema.js';
 import { answerInput, COMMENT_MAX, myAnswers, recordAnswer, requestNewLink, resolveLink, type LinkContext } from './service.js';
 import { delegate, delegationInput, delegationsOf, DELEGATE_ROLES, MAX_DELEGATES } from './delegation.js';
 import { loadDealDetail } from '../deals/detail.js';
-import { fieldErrors } from '../auth/routes.js';
-import { email } from '../lib/validate.js';
+import { byField, email, fieldErrors, type FieldProblem } from '../lib/validate.js';
 import { z } from 'zod';
 
 
@@ -209,7 +208,7 @@ export default async function respondRoutes(app: FastifyInstance) {
       await delegate(db, clock, config.LINK_TTL_DAYS, ctx, parsed.data);
     } catch (err) {
       if (err instanceof AppError && err.statusCode === 400) {
-        return fail(err.message, Object.fromEntries(((err.details as { field: string; message: string }[]) ?? []).map((d) => [d.field, d.message])));
+        return fail(err.message, byField((err.details as FieldProblem[]) ?? []));
       }
       throw err;
     }
@@ -252,11 +251,7 @@ export default async function respondRoutes(app: FastifyInstance) {
       app.services.worker.nudge();
     } catch (err) {
       if (err instanceof AppError && err.statusCode === 400) {
-        const errors: Record<string, string> = {};
-        for (const d of (err.details as { field: string; message: string }[]) ?? []) {
-          errors[d.field.replace(/^values\.?/, '') || 'values'] ??= d.message;
-        }
-        return render(req, reply, ctx, req.params.token, state(err.message, errors));
+        return render(req, reply, ctx, req.params.token, state(err.message, byField((err.details as FieldProblem[]) ?? [], 'values')));
       }
       if (err instanceof AppError && err.code === 'claim_changed') {
         // Show the new claim; keep what they typed in the comment.

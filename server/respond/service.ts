@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { Clock } from '../lib/clock.js';
 import { badRequest, conflict } from '../lib/errors.js';
 import { hashToken, TOKEN_PATTERN } from '../lib/tokens.js';
-import { paragraph } from '../lib/validate.js';
+import { paragraph, zodDetails } from '../lib/validate.js';
 import type { DB } from '../db/index.js';
 import type { CorrectionKind, FieldChange, Verdict } from '../db/schema.js';
 import { claimSchema, diffClaim, getConcern } from '../concerns/index.js';
@@ -106,7 +106,7 @@ export async function recordAnswer(
       const given = Object.fromEntries(Object.entries(input.values).filter(([, v]) => v !== undefined));
       const corrected = claimSchema(concern).safeParse({ ...claim.claim, ...given });
       if (!corrected.success) {
-        const details = corrected.error.issues.map((i) => ({ field: `values.${i.path.join('.')}`, message: i.message }));
+        const details = zodDetails(corrected.error, 'values');
         throw badRequest(`Some corrected values are not valid: ${details.map((d) => `${d.field} (${d.message})`).join('; ')}`, details);
       }
       changes = diffClaim(concern, claim.claim, corrected.data as ClaimValues);

@@ -5,7 +5,7 @@ import { requireSession } from '../auth/session.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../auth/repository.js';
 import { line } from '../lib/validate.js';
 import { seeOther, sendPage } from '../lib/render.js';
-import { fieldErrors } from '../auth/routes.js';
+import { fieldErrors } from '../lib/validate.js';
 import { notFound } from '../lib/errors.js';
 
 const keyInput = z.object({ name: line(80) });
