@@ -15,9 +15,11 @@ import { loadConfig } from '../server/config.js';
 import { openDatabase } from '../server/runtime.js';
 import { systemClock } from '../server/lib/clock.js';
 import type { MailMessage } from '../server/mail/transport.js';
-import { createApiKey, createWorkspace } from '../server/auth/repository.js';
+import { createApiKey, createWorkspace } from '../server/auth/service.js';
+import { transaction } from '../server/db/index.js';
 import { publishProfile } from '../server/profiles/service.js';
-import { addStakeholder, createDeal } from '../server/deals/service.js';
+import { createDeal } from '../server/deals/service.js';
+import { addStakeholder } from '../server/stakeholders/service.js';
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 16);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -33,12 +35,12 @@ const app = await buildApp({ config, db: handle.db, clock: systemClock, mail: { 
 const address = await app.listen({ host: '127.0.0.1', port: 0 });
 
 // Seed: a workspace, a published profile, one deal, PEOPLE invited stakeholders.
-const ws = await handle.db.transaction().execute((trx) => createWorkspace(trx, systemClock, { workspace: 'Bench AI', name: 'Bench', email: `bench-${Date.now()}@bench.test` }));
+const ws = await transaction(handle.db, (trx) => createWorkspace(trx, systemClock, { workspace: 'Bench AI', name: 'Bench', email: `bench-${Date.now()}@bench.test` }));
 await createApiKey(handle.db, systemClock, ws.vendorId, ws.userId, 'bench');
-await publishProfile(handle.db, systemClock, ws.vendorId, ws.userId);
-const dealId = await createDeal(handle.db, systemClock, ws.vendorId, ws.userId, { buyer_name: 'Big Bank' });
+await transaction(handle.db, (trx) => publishProfile(trx, systemClock, ws.vendorId, ws.userId));
+const dealId = await transaction(handle.db, (trx) => createDeal(trx, systemClock, ws.vendorId, ws.userId, { buyer_name: 'Big Bank' }));
 for (let i = 0; i < PEOPLE; i++) {
-  await addStakeholder(handle.db, systemClock, 45, ws.vendorId, dealId, { name: `Person ${i}`, email: `p${i}@bank.example`, role: 'security', invite: true });
+  await transaction(handle.db, (trx) => addStakeholder(trx, systemClock, 45, ws.vendorId, dealId, { name: `Person ${i}`, email: `p${i}@bank.example`, role: 'security', invite: true }));
 }
 while ((await app.services.worker.runOnce()) > 0);
 const paths = sent.map((m) => new URL(/http:\/\/\S+\/r\/\S+/.exec(m.text)![0]).pathname);

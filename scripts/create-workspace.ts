@@ -3,14 +3,13 @@
 //
 //   npm run create-workspace -- --name "Acme AI" --email admin@acme.example --admin "Ada Admin"
 import { parseArgs } from 'node:util';
-import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { ConfigError, loadConfig } from '../server/config.js';
 import { openDatabase } from '../server/runtime.js';
-import { systemClock } from '../server/lib/clock.js';
+import { MINUTE, systemClock } from '../server/lib/clock.js';
 import { email, line } from '../server/lib/validate.js';
-import { hashToken, newToken } from '../server/lib/tokens.js';
-import { createApiKey, createWorkspace, LOGIN_TTL_MS } from '../server/auth/repository.js';
+import { transaction } from '../server/db/index.js';
+import { createApiKey, createWorkspace, issueSigninLink, LOGIN_TTL_MS } from '../server/auth/service.js';
 
 const usage = 'Usage: npm run create-workspace -- --name "Company" --email admin@company.example [--admin "Admin Name"]';
 
@@ -27,27 +26,16 @@ async function run() {
   const handle = await openDatabase(config);
   try {
     const clock = systemClock;
-    const token = newToken();
-    const { key, vendorId } = await handle.db.transaction().execute(async (trx) => {
+    const { token, key, vendorId } = await transaction(handle.db, async (trx) => {
       const ws = await createWorkspace(trx, clock, { workspace: parsed.data.name, name: parsed.data.admin, email: parsed.data.email });
-      const now = clock.now();
-      await trx
-        .insertInto('login_tokens')
-        .values({
-          id: randomUUID(),
-          purpose: 'signin',
-          email: parsed.data.email,
-          user_id: ws.userId,
-          payload: JSON.stringify(null),
-          token_hash: hashToken(token),
-          created_at: now,
-          expires_at: new Date(now.getTime() + LOGIN_TTL_MS),
-        })
-        .execute();
-      return { key: await createApiKey(trx, clock, ws.vendorId, ws.userId, 'Created by create-workspace'), vendorId: ws.vendorId };
+      return {
+        token: await issueSigninLink(trx, clock, { userId: ws.userId, email: parsed.data.email }),
+        key: await createApiKey(trx, clock, ws.vendorId, ws.userId, 'Created by create-workspace'),
+        vendorId: ws.vendorId,
+      };
     });
     console.log(`Workspace "${parsed.data.name}" created (${vendorId}).`);
-    console.log(`Sign in within 15 minutes: ${config.PUBLIC_URL}/auth/link/${token}`);
+    console.log(`Sign in within ${LOGIN_TTL_MS / MINUTE} minutes: ${config.PUBLIC_URL}/auth/link/${token}`);
     console.log(`API key (shown once): ${key}`);
   } finally {
     await handle.close();

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import cookie from '@fastify/cookie';
 import csrf from '@fastify/csrf-protection';
 import formbody from '@fastify/formbody';
@@ -11,17 +11,17 @@ import helmet from '@fastify/helmet';
 import jwt from '@fastify/jwt';
 import rateLimit from '@fastify/rate-limit';
 import underPressure from '@fastify/under-pressure';
-import { ZodError } from 'zod';
 import type { Config } from './config.js';
-import { isDatabaseUnavailable, ping, type DB } from './db/index.js';
+import { ping, type DB } from './db/index.js';
 import type { Clock } from './lib/clock.js';
-import { AppError } from './lib/errors.js';
-import { zodDetails } from './lib/validate.js';
-import { sendPage } from './lib/render.js';
+import { DomainError } from './lib/errors.js';
+import { handleError, isApi } from './lib/error-handler.js';
+import type { Services } from './services.js';
 import { MailWorker } from './mail/outbox.js';
 import type { MailTransport } from './mail/transport.js';
-import { composers } from './mail/composers.js';
-import { scheduleReminders } from './deals/reminders.js';
+import { clockStore } from './lib/rate-limit-store.js';
+import { MAILS } from './mails.js';
+import { scheduleReminders } from './stakeholders/service.js';
 import { Views } from './views.js';
 import authRoutes from './auth/routes.js';
 import apiAuth from './auth/api-key.js';
@@ -46,22 +46,6 @@ export interface AppDeps {
   workerPollMs?: number;
   /** How often the worker looks for due reminders (by the injected clock); tests use 0. */
   scheduleEveryMs?: number;
-}
-
-export interface Services {
-  config: Config;
-  db: DB;
-  clock: Clock;
-  views: Views;
-  worker: MailWorker;
-}
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    services: Services;
-    /** Every route as registered, so tests can walk them all. */
-    routeTable: { method: string; url: string }[];
-  }
 }
 
 /** Paths whose last segment is a credential; logs show them redacted. */
@@ -102,6 +86,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       typeof config.TRUST_PROXY === 'number' ? (_addr: string, hop: number) => hop < (config.TRUST_PROXY as number) : config.TRUST_PROXY,
     bodyLimit: 256 * 1024,
     routerOptions: { ignoreTrailingSlash: true },
+    // Fastify's own client errors (a bad %-escape, an over-long path parameter,
+    // an unreadable body) take the same path as ours.
+    frameworkErrors: (err, req, reply) => handleError(err, req, reply),
   });
 
   const views = new Views(join(ROOT, 'templates'));
@@ -116,7 +103,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     deps.db,
     deps.clock,
     deps.mail,
-    composers(services),
+    MAILS,
+    { db: deps.db, clock: deps.clock, views, config },
     app.log,
     deps.workerPollMs,
     () => scheduleReminders(deps.db, deps.clock),
@@ -174,19 +162,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     pressureHandler: (req, _reply, type) => {
       if (req.url === '/healthz') return;
       req.log.warn({ type }, 'shedding load');
-      throw new AppError(503, 'overloaded', 'The portal is very busy right now. Please try again in a few seconds.');
+      throw new DomainError('overloaded', 'The portal is very busy right now. Please try again in a few seconds.');
     },
   });
   await app.register(rateLimit, {
     global: false,
+    // Windows move with the injected clock, as every other rule about time does.
+    store: clockStore(deps.clock),
     errorResponseBuilder: (_req, ctx) =>
-      new AppError(429, 'rate_limited', `Too many requests. Please wait ${Math.ceil(ctx.ttl / 1000)} seconds and try again.`),
+      new DomainError('rate_limited', `Too many requests. Please wait ${Math.ceil(ctx.ttl / 1000)} seconds and try again.`),
   });
 
   // 2. Shared pieces: one error path, a not-found page, assets, health.
-  app.setErrorHandler((err, req, reply) => handleError(err as Error, req, reply));
+  app.setErrorHandler((err, req, reply) => handleError(err, req, reply));
   app.setNotFoundHandler((req, reply) =>
-    handleError(new AppError(404, 'not_found', 'There is nothing at this address.'), req, reply),
+    handleError(new DomainError('not_found', 'There is nothing at this address.'), req, reply),
   );
 
   const css = readFileSync(join(ROOT, 'templates', 'assets', 'app.css'));
@@ -206,11 +196,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (req.method !== 'POST' || isApi(req)) return;
     const site = req.headers['sec-fetch-site'];
     if (site !== undefined && site !== 'same-origin') {
-      throw new AppError(403, 'cross_site', 'This form can only be sent from the portal’s own pages.');
+      throw new DomainError('cross_site', 'This form can only be sent from the portal’s own pages.');
     }
     const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
     if (type !== '' && type !== 'application/x-www-form-urlencoded') {
-      throw new AppError(415, 'unsupported_media_type', 'Send this form as application/x-www-form-urlencoded.');
+      throw new DomainError('unsupported_media_type', 'Send this form as application/x-www-form-urlencoded.');
     }
   });
 
@@ -226,53 +216,4 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }, { prefix: '/api/v1' });
 
   return app;
-}
-
-export function isApi(req: FastifyRequest): boolean {
-  return req.url.startsWith('/api/');
-}
-
-function handleError(err: Error, req: FastifyRequest, reply: FastifyReply) {
-  let status = 500;
-  let code = 'internal_error';
-  let message = 'Something went wrong on our side. Nothing you sent was half-saved; please try again in a moment.';
-  let details: unknown;
-
-  const e = err as Error & { statusCode?: number; code?: string; validation?: unknown };
-  if (err instanceof AppError) {
-    ({ statusCode: status, code, message } = err);
-    details = err.details;
-  } else if (err instanceof ZodError) {
-    status = 400;
-    code = 'invalid_input';
-    message = 'Some values are not valid.';
-    details = zodDetails(err);
-  } else if (isDatabaseUnavailable(err)) {
-    status = 503;
-    code = 'unavailable';
-    message = 'The portal cannot reach its database right now. Nothing was saved; please try again in a moment.';
-  } else if (e.code === 'FST_CSRF_INVALID_TOKEN' || e.code === 'FST_CSRF_MISSING_SECRET') {
-    status = 403;
-    code = 'csrf';
-    message = 'This form has expired. Go back, reload the page and submit it again.';
-  } else if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
-    status = e.statusCode;
-    code = e.statusCode === 413 ? 'too_large' : e.statusCode === 415 ? 'unsupported_media_type' : 'bad_request';
-    message =
-      e.statusCode === 413
-        ? 'The request is too large.'
-        : e.statusCode === 415
-          ? 'Send JSON (application/json) or a form.'
-          : 'The request could not be read. Check that the body is well-formed.';
-  }
-
-  if (status === 503) req.log.warn({ code }, 'request refused: service unavailable');
-  else if (status >= 500) req.log.error({ err }, 'request failed');
-  reply.code(status);
-  if (status === 429) reply.header('retry-after', reply.getHeader('retry-after') ?? '60');
-  if (status === 503) reply.header('retry-after', reply.getHeader('retry-after') ?? '10');
-  if (isApi(req)) {
-    return reply.send({ error: { code, message, ...(details ? { details } : {}) } });
-  }
-  return sendPage(req, reply, 'error', { title: status === 404 ? 'Not found' : 'Something went wrong', status, message }, status);
 }

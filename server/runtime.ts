@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Config } from './config.js';
 import { connectPostgres, migrateToLatest, openPglite, type DatabaseHandle, type DB } from './db/index.js';
 import { folderTransport, smtpTransport, type MailTransport } from './mail/transport.js';
+import { keepSecret } from './auth/repository.js';
 
 export async function openDatabase(config: Config): Promise<DatabaseHandle> {
   const handle = config.DATABASE_URL ? connectPostgres(config.DATABASE_URL) : await openPglite(config.DATA_DIR);
@@ -18,9 +19,7 @@ export async function openDatabase(config: Config): Promise<DatabaseHandle> {
 }
 
 export function mailTransport(config: Config, print: (line: string) => void): MailTransport {
-  return config.SMTP_URL
-    ? smtpTransport(config.SMTP_URL, config.MAIL_FROM)
-    : folderTransport(join(config.DATA_DIR, 'outbox'), config.MAIL_FROM, print);
+  return config.SMTP_URL ? smtpTransport(config.SMTP_URL, config.MAIL_FROM) : folderTransport(join(config.DATA_DIR, 'outbox'), config.MAIL_FROM, print);
 }
 
 /**
@@ -30,11 +29,5 @@ export function mailTransport(config: Config, print: (line: string) => void): Ma
  */
 export async function sessionSecret(config: Config, db: DB): Promise<string> {
   if (config.SESSION_SECRET) return config.SESSION_SECRET;
-  await db
-    .insertInto('app_secrets')
-    .values({ name: 'session', value: randomBytes(48).toString('base64url') })
-    .onConflict((oc) => oc.column('name').doNothing())
-    .execute();
-  const row = await db.selectFrom('app_secrets').select('value').where('name', '=', 'session').executeTakeFirstOrThrow();
-  return row.value;
+  return keepSecret(db, 'session', randomBytes(48).toString('base64url'));
 }

@@ -1,10 +1,12 @@
 // Our own Handlebars instance: partials and templates are compiled once, on
 // first use, and data is prepared in code so the markup stays logic-free.
-// Everything a user typed is rendered with {{ }} (escaped); the only
+// Every page and mail also gets `catalog` (the rule book's wording for the
+// concerns: how many, and their names). Everything a user typed is rendered with {{ }} (escaped); the only
 // triple-stash is the layout's {{{body}}}, which is our own rendered template.
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import Handlebars from 'handlebars';
+import { CATALOG_WORDING } from './rules.js';
 
 export type TemplateData = Record<string, unknown>;
 
@@ -35,14 +37,16 @@ export class Views {
 
   /** A full HTML page: templates/pages/<page>.hbs inside templates/layouts/<layout>.hbs. */
   page(page: string, data: TemplateData, layout = 'main'): string {
-    const body = this.template(`pages/${page}`)(data);
-    return this.template(`layouts/${layout}`)({ ...data, body });
+    const withCatalog = { catalog: CATALOG_WORDING, ...data };
+    const body = this.template(`pages/${page}`)(withCatalog);
+    return this.template(`layouts/${layout}`)({ ...withCatalog, body });
   }
 
   /** An email as HTML and plain text: templates/emails/<name>.html.hbs and .txt.hbs. */
   email(name: string, data: TemplateData): { html: string; text: string } {
-    const html = this.template(`emails/${name}.html`)(data);
-    const body = this.template(`layouts/email.html`)({ ...data, body: html });
-    return { html: body, text: this.template(`emails/${name}.txt`)(data) };
+    const withCatalog = { catalog: CATALOG_WORDING, ...data };
+    const html = this.template(`emails/${name}.html`)(withCatalog);
+    const body = this.template(`layouts/email.html`)({ ...withCatalog, body: html });
+    return { html: body, text: this.template(`emails/${name}.txt`)(withCatalog) };
   }
 }

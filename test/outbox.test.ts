@@ -64,7 +64,7 @@ t.test('stopping the worker finishes the mail in hand and hands the rest back', 
     await vendor.api('POST', `/api/v1/deals/${dealId}/stakeholders`, { name: `P${i}`, email: `p${i}@bank.example`, role: 'security' });
   }
   const { MailWorker } = await import('../server/mail/outbox.js');
-  const { composers } = await import('../server/mail/composers.js');
+  const { MAILS } = await import('../server/mails.js');
   let release!: () => void;
   const inFlight = new Promise<void>((r) => (release = r));
   let started!: () => void;
@@ -77,7 +77,7 @@ t.test('stopping the worker finishes the mail in hand and hands the rest back', 
     },
   };
   const quiet = { info() {}, warn() {}, error() {} };
-  const worker = new MailWorker(db, ctx.clock, slow, composers(ctx.app.services), quiet, 60_000);
+  const worker = new MailWorker(db, ctx.clock, slow, MAILS, ctx.app.services, quiet, 60_000);
   const pass = worker.runOnce();
   await sending;
   const stopped = worker.stop();

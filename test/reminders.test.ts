@@ -4,7 +4,7 @@ import { testApp, type TestApp } from './helpers/app.js';
 import type { TapLike } from './helpers/db.js';
 import { form } from './helpers/http.js';
 import { inviteStakeholder, openDeal, signUpVendor } from './helpers/vendor.js';
-import { scheduleReminders } from '../server/deals/reminders.js';
+import { scheduleReminders } from '../server/stakeholders/service.js';
 
 const DAY = 86_400_000;
 const reminders = (ctx: TestApp, to: string) => ctx.smtp.messages.filter((m) => m.to === to && m.subject.startsWith('Reminder:'));

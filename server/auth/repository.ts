@@ -1,185 +1,193 @@
-// SQL for workspaces, users, sign-in links and API keys.
-import { randomUUID } from 'node:crypto';
-import type { Clock } from '../lib/clock.js';
-import { MINUTE } from '../lib/clock.js';
-import { hashToken, newToken } from '../lib/tokens.js';
-import type { Executor } from '../mail/outbox.js';
-import { enqueueMail } from '../mail/outbox.js';
-import type { DB } from '../db/index.js';
+// SQL for workspaces, users, sessions, sign-in links, API keys and the shared
+// app secrets. Tokens and keys arrive here already hashed; no raw secret is
+// ever stored. Sign-in is the one place that finds users across workspaces
+// (by address, or by the user a link names); everything else is scoped by vendor.
+import type { Executor } from '../db/index.js';
 import type { SignupPayload } from '../db/schema.js';
-import { defaultDraft } from '../profiles/draft.js';
 
-export const LOGIN_TTL_MS = 15 * MINUTE;
+// ---------------------------------------------------------------------------
+// Workspaces and users
 
+export async function insertVendor(db: Executor, row: { id: string; name: string; createdAt: Date }): Promise<void> {
+  await db.insertInto('vendors').values({ id: row.id, name: row.name, created_at: row.createdAt }).execute();
+}
 
-/** A vendor workspace, its first admin and a draft profile pre-filled with the standard hypotheses. */
-export async function createWorkspace(
-  trx: Executor,
-  clock: Clock,
-  input: { workspace: string; name: string; email: string },
-): Promise<{ vendorId: string; userId: string }> {
-  const now = clock.now();
-  const vendorId = randomUUID();
-  const userId = randomUUID();
-  await trx.insertInto('vendors').values({ id: vendorId, name: input.workspace, created_at: now }).execute();
-  await trx
-    .insertInto('users')
-    .values({ id: userId, vendor_id: vendorId, email: input.email, name: input.name, role: 'admin', created_at: now })
+export async function insertUser(db: Executor, row: { id: string; vendorId: string; email: string; name: string; role: 'admin' | 'member'; createdAt: Date }): Promise<void> {
+  await db.insertInto('users').values({ id: row.id, vendor_id: row.vendorId, email: row.email, name: row.name, role: row.role, created_at: row.createdAt }).execute();
+}
+
+/** Every account the address has, one per workspace, by workspace name. */
+export async function findUsersByEmail(db: Executor, email: string) {
+  return db
+    .selectFrom('users')
+    .innerJoin('vendors', 'vendors.id', 'users.vendor_id')
+    .select(['users.id', 'vendors.name as workspace'])
+    .where('users.email', '=', email)
+    .orderBy('vendors.name')
     .execute();
-  await trx
-    .insertInto('profiles')
-    .values({ vendor_id: vendorId, draft: JSON.stringify(defaultDraft()), updated_at: now, updated_by: userId })
+}
+
+/** The user a sign-in link names (the link carries no workspace of its own). */
+export async function findUserById(db: Executor, userId: string) {
+  return db.selectFrom('users').select(['id', 'vendor_id']).where('id', '=', userId).executeTakeFirst();
+}
+
+// ---------------------------------------------------------------------------
+// Sessions
+
+/** The user a session cookie names, if it is still theirs: same workspace, same session epoch. */
+export async function findSessionUser(db: Executor, claims: { userId: string; vendorId: string; epoch: number }) {
+  return db
+    .selectFrom('users')
+    .innerJoin('vendors', 'vendors.id', 'users.vendor_id')
+    .select(['users.id', 'users.name', 'users.vendor_id', 'vendors.name as vendor_name'])
+    .where('users.id', '=', claims.userId)
+    .where('users.vendor_id', '=', claims.vendorId)
+    .where('users.session_epoch', '=', claims.epoch)
+    .executeTakeFirst();
+}
+
+export async function findSessionEpoch(db: Executor, vendorId: string, userId: string): Promise<number | undefined> {
+  const row = await db.selectFrom('users').select('session_epoch').where('vendor_id', '=', vendorId).where('id', '=', userId).executeTakeFirst();
+  return row?.session_epoch;
+}
+
+/** Moves the user to a new session epoch: every cookie issued before stops working. */
+export async function bumpSessionEpoch(db: Executor, vendorId: string, userId: string): Promise<void> {
+  await db
+    .updateTable('users')
+    .set((eb) => ({ session_epoch: eb('session_epoch', '+', 1) }))
+    .where('vendor_id', '=', vendorId)
+    .where('id', '=', userId)
     .execute();
-  return { vendorId, userId };
 }
 
-export async function requestSignup(db: DB, clock: Clock, input: SignupPayload & { email: string }) {
-  await db.transaction().execute(async (trx) => {
-    const id = randomUUID();
-    const now = clock.now();
-    await trx
-      .insertInto('login_tokens')
-      .values({
-        id,
-        purpose: 'signup',
-        email: input.email,
-        user_id: null,
-        payload: JSON.stringify({ workspace: input.workspace, name: input.name }),
-        token_hash: null,
-        created_at: now,
-        expires_at: new Date(now.getTime() + LOGIN_TTL_MS),
-      })
-      .execute();
-    await enqueueMail(trx, clock, { template: 'signup', recipient: input.email, vendorId: null, params: { loginId: id } });
-  });
+// ---------------------------------------------------------------------------
+// Sign-in and sign-up links
+
+export async function insertLoginToken(
+  db: Executor,
+  row: {
+    id: string;
+    purpose: 'signin' | 'signup';
+    email: string;
+    userId: string | null;
+    payload: SignupPayload | null;
+    tokenHash: string | null;
+    createdAt: Date;
+    expiresAt: Date;
+  },
+): Promise<void> {
+  await db
+    .insertInto('login_tokens')
+    .values({
+      id: row.id,
+      purpose: row.purpose,
+      email: row.email,
+      user_id: row.userId,
+      payload: JSON.stringify(row.payload),
+      token_hash: row.tokenHash,
+      created_at: row.createdAt,
+      expires_at: row.expiresAt,
+    })
+    .execute();
 }
 
-/**
- * Queues one sign-in mail for the address, known or not: the request does the
- * same work either way, so its timing does not tell whether an account exists.
- * The composer finds the workspaces and mints a link for each.
- */
-export async function requestSignin(db: DB, clock: Clock, email: string): Promise<void> {
-  await enqueueMail(db, clock, { template: 'signin', recipient: email, vendorId: null, params: {} });
-}
-
-/** Fresh sign-in links, one per workspace the address belongs to (none for an unknown address). */
-export async function mintSigninLinks(db: DB, clock: Clock, email: string) {
-  return db.transaction().execute(async (trx) => {
-    const users = await trx
-      .selectFrom('users')
-      .innerJoin('vendors', 'vendors.id', 'users.vendor_id')
-      .select(['users.id', 'vendors.name as workspace'])
-      .where('users.email', '=', email)
-      .orderBy('vendors.name')
-      .execute();
-    const now = clock.now();
-    const links: { workspace: string; token: string }[] = [];
-    for (const user of users) {
-      const token = newToken();
-      await trx
-        .insertInto('login_tokens')
-        .values({
-          id: randomUUID(),
-          purpose: 'signin',
-          email,
-          user_id: user.id,
-          payload: JSON.stringify(null),
-          token_hash: hashToken(token),
-          created_at: now,
-          expires_at: new Date(now.getTime() + LOGIN_TTL_MS),
-        })
-        .execute();
-      links.push({ workspace: user.workspace, token });
-    }
-    return links;
-  });
-}
-
-/**
- * Gives a pending login link its secret, at the moment its mail is composed.
- * The 15 minutes start now. Returns undefined when the link was spent meanwhile.
- */
-export async function mintLoginToken(db: DB, clock: Clock, loginId: string) {
-  const token = newToken();
-  const now = clock.now();
-  const row = await db
+/** Gives an unspent link its secret (by hash) and a new expiry; undefined when it was spent meanwhile. */
+export async function setLoginTokenSecret(db: Executor, loginId: string, tokenHash: string, expiresAt: Date) {
+  return db
     .updateTable('login_tokens')
-    .set({ token_hash: hashToken(token), expires_at: new Date(now.getTime() + LOGIN_TTL_MS) })
+    .set({ token_hash: tokenHash, expires_at: expiresAt })
     .where('id', '=', loginId)
     .where('used_at', 'is', null)
     .returning(['purpose', 'user_id', 'payload', 'email'])
     .executeTakeFirst();
-  return row ? { token, ...row } : undefined;
 }
 
-/** Whether a login link would work now, without spending it (for the GET page). */
-export async function peekLoginToken(db: DB, clock: Clock, token: string) {
+/** An unspent, unexpired link, read without spending it. */
+export async function findLiveLoginToken(db: Executor, tokenHash: string, now: Date) {
   return db
     .selectFrom('login_tokens')
     .select(['purpose', 'email'])
-    .where('token_hash', '=', hashToken(token))
+    .where('token_hash', '=', tokenHash)
     .where('used_at', 'is', null)
-    .where('expires_at', '>', clock.now())
+    .where('expires_at', '>', now)
     .executeTakeFirst();
 }
 
-/**
- * Spends a login link in one atomic statement: of two simultaneous POSTs only
- * one gets the row. A sign-up link creates its workspace in the same transaction.
- */
-export async function spendLoginToken(db: DB, clock: Clock, token: string) {
-  return db.transaction().execute(async (trx) => {
-    const now = clock.now();
-    const row = await trx
-      .updateTable('login_tokens')
-      .set({ used_at: now })
-      .where('token_hash', '=', hashToken(token))
-      .where('used_at', 'is', null)
-      .where('expires_at', '>', now)
-      .returning(['purpose', 'user_id', 'email', 'payload'])
-      .executeTakeFirst();
-    if (!row) return undefined;
-    if (row.purpose === 'signup') {
-      const payload = row.payload as SignupPayload;
-      return createWorkspace(trx, clock, { workspace: payload.workspace, name: payload.name, email: row.email });
-    }
-    const user = await trx.selectFrom('users').select(['id', 'vendor_id']).where('id', '=', row.user_id!).executeTakeFirst();
-    return user ? { vendorId: user.vendor_id, userId: user.id } : undefined;
-  });
+/** Marks an unspent, unexpired link used, in one statement: of two simultaneous spends only one gets the row. */
+export async function markLoginTokenUsed(db: Executor, tokenHash: string, now: Date) {
+  return db
+    .updateTable('login_tokens')
+    .set({ used_at: now })
+    .where('token_hash', '=', tokenHash)
+    .where('used_at', 'is', null)
+    .where('expires_at', '>', now)
+    .returning(['purpose', 'user_id', 'email', 'payload'])
+    .executeTakeFirst();
 }
 
-export const API_KEY_PREFIX = 'pp_';
+/** Sign-in and sign-up mails queued for the address since `since` (counted in the outbox, so the cap holds across instances). */
+export async function countLinkMailsSince(db: Executor, address: string, since: Date): Promise<number> {
+  const row = await db
+    .selectFrom('outbox')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('recipient', '=', address)
+    .where('template', 'in', ['signin', 'signup'])
+    .where('created_at', '>', since)
+    .executeTakeFirstOrThrow();
+  return row.n;
+}
 
-/** Creates an API key and returns it: the only time the raw key exists outside the caller's hands. */
-export async function createApiKey(db: Executor, clock: Clock, vendorId: string, userId: string | null, name: string) {
-  const key = `${API_KEY_PREFIX}${newToken()}`;
+// ---------------------------------------------------------------------------
+// API keys
+
+export async function insertApiKey(
+  db: Executor,
+  row: { id: string; vendorId: string; name: string; prefix: string; keyHash: string; createdBy: string | null; createdAt: Date },
+): Promise<void> {
   await db
     .insertInto('api_keys')
     .values({
-      id: randomUUID(),
-      vendor_id: vendorId,
-      name,
-      prefix: key.slice(0, 9),
-      key_hash: hashToken(key),
-      created_by: userId,
-      created_at: clock.now(),
+      id: row.id,
+      vendor_id: row.vendorId,
+      name: row.name,
+      prefix: row.prefix,
+      key_hash: row.keyHash,
+      created_by: row.createdBy,
+      created_at: row.createdAt,
     })
     .execute();
-  return key;
 }
 
-export async function findApiKey(db: DB, key: string) {
+/** A live (unrevoked) key by its hash, with its workspace. */
+export async function findApiKey(db: Executor, keyHash: string) {
   return db
     .selectFrom('api_keys')
     .innerJoin('vendors', 'vendors.id', 'api_keys.vendor_id')
-    .select(['api_keys.id', 'api_keys.vendor_id', 'api_keys.name', 'vendors.name as vendor_name'])
-    .where('api_keys.key_hash', '=', hashToken(key))
+    .select(['api_keys.id', 'api_keys.vendor_id', 'api_keys.name', 'api_keys.last_used_at', 'vendors.name as vendor_name'])
+    .where('api_keys.key_hash', '=', keyHash)
     .where('api_keys.revoked_at', 'is', null)
     .executeTakeFirst();
 }
 
-export async function listApiKeys(db: DB, vendorId: string) {
+/**
+ * Records that a key was used at `now`, unless that was already recorded after
+ * `staleBefore`: one conditional statement, so however many requests and
+ * instances use the key, the row is written at most once per interval.
+ */
+export async function touchApiKey(db: Executor, vendorId: string, id: string, now: Date, staleBefore: Date): Promise<void> {
+  await db
+    .updateTable('api_keys')
+    .set({ last_used_at: now })
+    .where('vendor_id', '=', vendorId)
+    .where('id', '=', id)
+    .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', staleBefore)]))
+    .execute();
+}
+
+/** Newest first. */
+export async function listApiKeys(db: Executor, vendorId: string) {
   return db
     .selectFrom('api_keys')
     .select(['id', 'name', 'prefix', 'created_at', 'last_used_at', 'revoked_at'])
@@ -188,13 +196,22 @@ export async function listApiKeys(db: DB, vendorId: string) {
     .execute();
 }
 
-export async function revokeApiKey(db: DB, clock: Clock, vendorId: string, id: string) {
-  const r = await db
-    .updateTable('api_keys')
-    .set({ revoked_at: clock.now() })
-    .where('vendor_id', '=', vendorId)
-    .where('id', '=', id)
-    .where('revoked_at', 'is', null)
-    .executeTakeFirst();
+/** Whether a live key was revoked (false when there is no such key, or it was revoked already). */
+export async function revokeApiKey(db: Executor, vendorId: string, id: string, now: Date): Promise<boolean> {
+  const r = await db.updateTable('api_keys').set({ revoked_at: now }).where('vendor_id', '=', vendorId).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
   return Number(r.numUpdatedRows) > 0;
+}
+
+// ---------------------------------------------------------------------------
+// App secrets (shared by every instance)
+
+/** The stored secret of that name; `candidate` becomes it if none is stored yet (the first instance to start wins). */
+export async function keepSecret(db: Executor, name: string, candidate: string): Promise<string> {
+  await db
+    .insertInto('app_secrets')
+    .values({ name, value: candidate })
+    .onConflict((oc) => oc.column('name').doNothing())
+    .execute();
+  const row = await db.selectFrom('app_secrets').select('value').where('name', '=', name).executeTakeFirstOrThrow();
+  return row.value;
 }

@@ -3,11 +3,13 @@
 // that open every link therefore never use one up.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { transaction } from '../db/index.js';
+import { DomainError } from '../lib/errors.js';
 import { email, fieldErrors, line } from '../lib/validate.js';
 import { TOKEN_PATTERN } from '../lib/tokens.js';
 import { seeOther, sendPage } from '../lib/render.js';
 import { endSession, optionalSession, requireSession, startSession } from './session.js';
-import { peekLoginToken, requestSignin, requestSignup, spendLoginToken } from './repository.js';
+import { peekLoginToken, requestSignin, requestSignup, spendLoginToken } from './service.js';
 
 const signupBody = z.object({ workspace: line(120), name: line(120), email });
 const signinBody = z.object({ email });
@@ -16,6 +18,9 @@ const signinBody = z.object({ email });
 function safeNext(next: unknown): string {
   return typeof next === 'string' && /^\/app(\/[A-Za-z0-9/_-]*)?$/.test(next) ? next : '/app';
 }
+
+/** An unknown, spent or expired link: the error handler shows the "This link no longer works" page. */
+const deadLink = () => new DomainError('link_invalid', 'This sign-in link is unknown, spent or expired.');
 
 const publicFormLimit = { rateLimit: { max: 10, timeWindow: '10 minutes' } };
 
@@ -34,14 +39,12 @@ export default async function authRoutes(app: FastifyInstance) {
     if (!r.success) {
       return sendPage(req, reply, 'signup', { title: 'Create a workspace', values: req.body, errors: fieldErrors(r.error) }, 400);
     }
-    if (await recentLinks(r.data.email) < 5) await requestSignup(db, clock, r.data);
+    await transaction(db, (trx) => requestSignup(trx, clock, r.data));
     app.services.worker.nudge();
     return sendPage(req, reply, 'check-email', { title: 'Check your email', email: r.data.email, purpose: 'signup' });
   });
 
-  app.get('/signin', (req, reply) =>
-    sendPage(req, reply, 'signin', { title: 'Sign in', values: {}, next: safeNext((req.query as { next?: string }).next) }),
-  );
+  app.get('/signin', (req, reply) => sendPage(req, reply, 'signin', { title: 'Sign in', values: {}, next: safeNext((req.query as { next?: string }).next) }));
 
   app.post('/signin', { config: publicFormLimit }, async (req, reply) => {
     const r = signinBody.safeParse(req.body ?? {});
@@ -49,7 +52,7 @@ export default async function authRoutes(app: FastifyInstance) {
       return sendPage(req, reply, 'signin', { title: 'Sign in', values: req.body, errors: fieldErrors(r.error) }, 400);
     }
     // The same answer whether or not the address is known.
-    if (await recentLinks(r.data.email) < 5) await requestSignin(db, clock, r.data.email);
+    await transaction(db, (trx) => requestSignin(trx, clock, r.data.email));
     app.services.worker.nudge();
     return sendPage(req, reply, 'check-email', { title: 'Check your email', email: r.data.email, purpose: 'signin' });
   });
@@ -58,13 +61,14 @@ export default async function authRoutes(app: FastifyInstance) {
 
   app.get<{ Params: { token: string } }>('/auth/link/:token', { config: linkLimit }, async (req, reply) => {
     const link = TOKEN_PATTERN.test(req.params.token) ? await peekLoginToken(db, clock, req.params.token) : undefined;
-    if (!link) return sendPage(req, reply, 'link-invalid', { title: 'This link no longer works' }, 404);
+    if (!link) throw deadLink();
     return sendPage(req, reply, 'link-confirm', { title: link.purpose === 'signup' ? 'Create your workspace' : 'Sign in', purpose: link.purpose });
   });
 
   app.post<{ Params: { token: string } }>('/auth/link/:token', { config: linkLimit }, async (req, reply) => {
-    const spent = TOKEN_PATTERN.test(req.params.token) ? await spendLoginToken(db, clock, req.params.token) : undefined;
-    if (!spent) return sendPage(req, reply, 'link-invalid', { title: 'This link no longer works' }, 404);
+    const { token } = req.params;
+    const spent = TOKEN_PATTERN.test(token) ? await transaction(db, (trx) => spendLoginToken(trx, clock, token)) : undefined;
+    if (!spent) throw deadLink();
     await startSession(reply, spent.userId, spent.vendorId);
     return seeOther(reply, '/app');
   });
@@ -73,17 +77,4 @@ export default async function authRoutes(app: FastifyInstance) {
     await endSession(req, reply);
     return seeOther(reply, '/');
   });
-
-  /** Per-address cap on link mails, counted in the database so it holds across instances. */
-  async function recentLinks(address: string): Promise<number> {
-    const since = new Date(clock.now().getTime() - 15 * 60_000);
-    const row = await db
-      .selectFrom('outbox')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('recipient', '=', address)
-      .where('template', 'in', ['signin', 'signup'])
-      .where('created_at', '>', since)
-      .executeTakeFirstOrThrow();
-    return row.n;
-  }
 }

@@ -1,7 +1,8 @@
 // Vendor sessions: a signed JWT in an httpOnly cookie, checked against the
 // database on every request so a removed user loses access at once.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { AppError } from '../lib/errors.js';
+import { DomainError } from '../lib/errors.js';
+import { currentSessionEpoch, endAllSessions, findSessionUser } from './service.js';
 
 export interface VendorSession {
   userId: string | null;
@@ -34,16 +35,21 @@ async function readCookieSession(req: FastifyRequest): Promise<VendorSession | u
   } catch {
     return undefined;
   }
-  const row = await req.server.services.db
-    .selectFrom('users')
-    .innerJoin('vendors', 'vendors.id', 'users.vendor_id')
-    .select(['users.id', 'users.name', 'users.vendor_id', 'vendors.name as vendor_name'])
-    .where('users.id', '=', claims.sub)
-    .where('users.vendor_id', '=', claims.vid)
-    .where('users.session_epoch', '=', Number(claims.ep) || 0)
-    .executeTakeFirst();
+  const row = await findSessionUser(req.server.services.db, { userId: claims.sub, vendorId: claims.vid, epoch: Number(claims.ep) || 0 });
   if (!row) return undefined;
   return { userId: row.id, vendorId: row.vendor_id, vendorName: row.vendor_name, userName: row.name, via: 'cookie' };
+}
+
+const signedOut = () => new DomainError('signed_out', 'Your session has ended. Sign in again, then repeat what you were doing.');
+
+/**
+ * The session of a request that passed requireSession (pages) or the API key
+ * check (/api/v1). Use it instead of `req.session!`: a route that forgot its
+ * preHandler fails closed with a 401 rather than reading undefined.
+ */
+export function sessionOf(req: FastifyRequest): VendorSession {
+  if (!req.session) throw signedOut();
+  return req.session;
 }
 
 /** preHandler for vendor pages: a valid session or a trip to the sign-in page. */
@@ -54,9 +60,12 @@ export async function requireSession(req: FastifyRequest, reply: FastifyReply) {
     return;
   }
   if (req.method === 'GET') {
-    return reply.code(303).header('location', `/signin?next=${encodeURIComponent(req.url)}`).send();
+    return reply
+      .code(303)
+      .header('location', `/signin?next=${encodeURIComponent(req.url)}`)
+      .send();
   }
-  throw new AppError(401, 'signed_out', 'Your session has ended. Sign in again, then repeat what you were doing.');
+  throw signedOut();
 }
 
 /** For pages anyone may see (home, errors): the session if there is one. */
@@ -65,8 +74,8 @@ export async function optionalSession(req: FastifyRequest) {
 }
 
 export async function startSession(reply: FastifyReply, userId: string, vendorId: string) {
-  const user = await reply.server.services.db.selectFrom('users').select('session_epoch').where('id', '=', userId).executeTakeFirstOrThrow();
-  const token = await reply.jwtSign({ sub: userId, vid: vendorId, ep: user.session_epoch });
+  const epoch = await currentSessionEpoch(reply.server.services.db, vendorId, userId);
+  const token = await reply.jwtSign({ sub: userId, vid: vendorId, ep: epoch });
   const secure = reply.server.services.config.secureCookies;
   reply.setCookie(SESSION_COOKIE, token, { path: '/', httpOnly: true, sameSite: 'lax', secure, maxAge: 12 * 3600 });
 }
@@ -74,12 +83,7 @@ export async function startSession(reply: FastifyReply, userId: string, vendorId
 /** Signs the user out everywhere: every session cookie issued so far stops working. */
 export async function endSession(req: FastifyRequest, reply: FastifyReply) {
   if (req.session?.userId) {
-    await req.server.services.db
-      .updateTable('users')
-      .set((eb) => ({ session_epoch: eb('session_epoch', '+', 1) }))
-      .where('vendor_id', '=', req.session.vendorId)
-      .where('id', '=', req.session.userId)
-      .execute();
+    await endAllSessions(req.server.services.db, req.session.vendorId, req.session.userId);
   }
   reply.clearCookie(SESSION_COOKIE, { path: '/' });
 }

@@ -2,7 +2,7 @@
 // form parsing, diffs between a claim and its correction, display values and
 // cross-field warnings for a vendor's profile.
 
-import { LONE_SURROGATE } from '../lib/validate.js';
+import { LINE_UNSAFE, LONE_SURROGATE } from '../lib/text.js';
 import { z } from 'zod';
 import { CERTIFICATIONS, CONCERNS, REGIONS } from './catalog.js';
 import type {
@@ -29,13 +29,6 @@ export function getField(concern: ConcernDef, key: string): FieldDef | undefined
 
 // ---------------------------------------------------------------------------
 // Validation
-
-/**
- * C0 and C1 control characters (this includes \t, \n and \r), the Unicode line and
- * paragraph separators, and the bidirectional embedding/override/isolate characters
- * that can make text display differently from what is stored.
- */
-const FORBIDDEN_TEXT_CHARS = /[\u0000-\u001F\u007F-\u009F\u2028\u2029\u202A-\u202E\u2066-\u2069]/;
 
 const FORBIDDEN_TEXT_MESSAGE =
   'Must be a single line of plain text: line breaks, tabs, control characters and text-direction overrides are not allowed.';
@@ -72,7 +65,7 @@ export function fieldSchema(field: FieldDef): z.ZodType<FieldValue> {
       // The character check runs before trim, so leading or trailing line breaks are refused too.
       return z
         .string()
-        .refine((s) => !FORBIDDEN_TEXT_CHARS.test(s) && !LONE_SURROGATE.test(s), { error: FORBIDDEN_TEXT_MESSAGE })
+        .refine((s) => !LINE_UNSAFE.test(s) && !LONE_SURROGATE.test(s), { error: FORBIDDEN_TEXT_MESSAGE })
         .trim()
         .max(field.maxLength);
   }
@@ -131,7 +124,8 @@ export function parseFormValue(field: FieldDef, raw: string | string[] | undefin
 // ---------------------------------------------------------------------------
 // Diffs and display
 
-function sameValue(a: FieldValue | undefined, b: FieldValue | undefined): boolean {
+/** Whether two field values say the same thing (arrays compare as sets): the one test of claim equality. */
+export function sameValue(a: FieldValue | undefined, b: FieldValue | undefined): boolean {
   if (Array.isArray(a) && Array.isArray(b)) {
     const setA = new Set(a);
     const setB = new Set(b);
@@ -144,6 +138,11 @@ export interface FieldChange {
   field: string;
   claimed: FieldValue;
   corrected: FieldValue;
+}
+
+/** Whether two lists of field changes record the same changes. */
+export function sameChanges(a: readonly FieldChange[], b: readonly FieldChange[]): boolean {
+  return a.length === b.length && a.every((c, i) => c.field === b[i].field && sameValue(c.claimed, b[i].claimed) && sameValue(c.corrected, b[i].corrected));
 }
 
 /** The fields whose value differs between the claim and the correction, in catalogue order. Arrays compare as sets. */

@@ -3,12 +3,23 @@
 // 'YYYY-MM-DD' strings, timestamptz as Date, jsonb parsed.
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Kysely, Migrator, PostgresDialect, sql, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, sql, type MigrationProvider, type Transaction } from 'kysely';
 import pg from 'pg';
 import { migrations } from '../../migrations/index.js';
 import type { Database } from './schema.js';
 
 export type DB = Kysely<Database>;
+/** What a repository function takes first: the database, or the transaction the route handler opened. */
+export type Executor = DB | Transaction<Database>;
+export type Trx = Transaction<Database>;
+
+/**
+ * Runs one unit of work in a transaction. Route handlers (and the worker)
+ * open it and pass `trx` down; services and repositories never open one.
+ */
+export function transaction<T>(db: DB, work: (trx: Trx) => Promise<T>): Promise<T> {
+  return db.transaction().execute(work);
+}
 
 export interface DatabaseHandle {
   db: DB;

@@ -1,7 +1,10 @@
 // Table types for Kysely. Columns the database fills are Generated; nullable
 // columns are `| null`. JSON columns are typed by what the code stores in them.
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
-import type { ClaimValues, FieldValue } from '../concerns/types.js';
+import type { ClaimValues, FieldChange } from '../concerns/index.js';
+import type { DealStage, StakeholderRole } from '../rules.js';
+
+export type { DealStage, FieldChange, StakeholderRole };
 
 type Timestamp = ColumnType<Date, Date, Date>;
 type Json<T> = ColumnType<T, string, string>;
@@ -78,7 +81,6 @@ export interface ProfileVersionsTable {
   published_by: string | null;
 }
 
-export type DealStage = 'discovery' | 'evaluation' | 'business_case' | 'negotiation' | 'closed_won' | 'closed_lost';
 
 export interface DealsTable {
   id: string;
@@ -98,7 +100,6 @@ export interface DealsTable {
   digest_sent_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
-export const DEAL_STAGES: readonly DealStage[] = ['discovery', 'evaluation', 'business_case', 'negotiation', 'closed_won', 'closed_lost'];
 
 export interface DealClaimsTable {
   vendor_id: string;
@@ -111,8 +112,6 @@ export interface DealClaimsTable {
   created_at: Timestamp;
 }
 
-export const STAKEHOLDER_ROLES = ['ciso', 'security', 'compliance', 'privacy', 'legal', 'champion', 'other'] as const;
-export type StakeholderRole = (typeof STAKEHOLDER_ROLES)[number];
 
 export interface StakeholdersTable {
   id: string;
@@ -143,11 +142,6 @@ export interface StakeholderLinksTable {
 export type Verdict = 'confirm' | 'correct' | 'not_mine';
 export type CorrectionKind = 'factual_error' | 'requirement_gap' | 'not_applicable';
 
-export interface FieldChange {
-  field: string;
-  claimed: FieldValue;
-  corrected: FieldValue;
-}
 
 export type SignalType = 'answer' | 'delegation' | 'claim_change' | 'checkpoint_override' | 'stage_change';
 

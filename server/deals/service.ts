@@ -1,19 +1,21 @@
-// Deals, their per-concern claims, stakeholders and invitations. Every query
-// is scoped by vendor_id; an id from another workspace behaves as unknown.
+// The rules of a deal: opening one from a published profile (with tailoring),
+// its current claims, changing a claim, its settings, and moving it through
+// the stages behind the alignment checkpoint. Callers pass the transaction.
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import type { Executor } from '../db/index.js';
+import type { ProfileClaims } from '../db/schema.js';
 import type { Clock } from '../lib/clock.js';
-import { DAY } from '../lib/clock.js';
-import { badRequest, conflict, notFound } from '../lib/errors.js';
-import { domain, email, invalidInput, isoDate, line, todayIso, zodDetails } from '../lib/validate.js';
-import type { DB } from '../db/index.js';
-import { STAKEHOLDER_ROLES, type ProfileClaims } from '../db/schema.js';
-import type { Executor } from '../mail/outbox.js';
-import { issueLink } from './links.js';
-import { CONCERNS, claimSchema, getConcern, partialClaimSchema } from '../concerns/index.js';
-import type { ClaimValues } from '../concerns/types.js';
+import { MINUTE } from '../lib/clock.js';
+import { DomainError, notFound } from '../lib/errors.js';
+import { domain, email, invalidInput, isoDate, line, paragraph, todayIso, uuid, zodDetails } from '../lib/validate.js';
+import { CONCERNS, claimSchema, diffClaim, getConcern, partialClaimSchema, sameValue, type ClaimValues, type FieldChange } from '../concerns/index.js';
+import { DEAL_STAGES, STAKEHOLDER_ROLES, isGated, type DealStage } from '../rules.js';
 import { getVersion, listVersions } from '../profiles/service.js';
-
+import { enqueueDigest } from '../mail/outbox.js';
+import { latestAnswers, recordSignals, signalFacts } from '../signals/service.js';
+import * as repo from './repository.js';
+import { computeTracking, type TrackingInput } from './tracking.js';
 
 export const dealInput = z.object({
   buyer_name: line(120),
@@ -32,11 +34,21 @@ export const stakeholderInput = z.object({
 });
 export type StakeholderInput = z.infer<typeof stakeholderInput>;
 
-/** Week 1 is the first seven days from the deal's start date. */
-export function weekOfDeal(startedOn: string, at: Date): number {
-  const start = new Date(`${startedOn}T00:00:00Z`).getTime();
-  return Math.max(1, Math.floor((at.getTime() - start) / (7 * DAY)) + 1);
-}
+export const dealSettingsInput = z.object({
+  reminders_paused: z.boolean().optional(),
+  share_corrections: z.boolean().optional(),
+  reminder_days: z
+    .array(z.number().int().min(1).max(90))
+    .max(3, 'at most 3 reminders')
+    .refine((d) => d.every((v, i) => i === 0 || v > d[i - 1]), 'must be in increasing order')
+    .optional(),
+});
+export type DealSettings = z.infer<typeof dealSettingsInput>;
+
+export const stageInput = z.object({
+  stage: z.enum(DEAL_STAGES, { message: `must be one of ${DEAL_STAGES.join(', ')}` }),
+  override_reason: paragraph(1000).optional(),
+});
 
 /** Validates tailoring against the catalogue; returns only the fields that differ from the base claims. */
 function validateOverrides(base: ProfileClaims, overrides: Record<string, Record<string, unknown>> | undefined) {
@@ -54,9 +66,7 @@ function validateOverrides(base: ProfileClaims, overrides: Record<string, Record
       continue;
     }
     const changed = Object.fromEntries(
-      Object.entries(parsed.data as ClaimValues).filter(
-        ([f, v]) => v !== undefined && JSON.stringify(v) !== JSON.stringify(base[key].values[f]),
-      ),
+      Object.entries(parsed.data as ClaimValues).filter(([f, v]) => v !== undefined && !sameValue(v, base[key].values[f])),
     );
     if (Object.keys(changed).length) clean[key] = changed;
   }
@@ -64,61 +74,53 @@ function validateOverrides(base: ProfileClaims, overrides: Record<string, Record
   return clean;
 }
 
-export async function createDeal(db: DB, clock: Clock, vendorId: string, userId: string | null, input: DealInput) {
-  const versions = await listVersions(db, vendorId);
+export async function createDeal(trx: Executor, clock: Clock, vendorId: string, userId: string | null, input: DealInput) {
+  const versions = await listVersions(trx, vendorId);
   if (versions.length === 0) {
-    throw conflict('no_published_profile', 'Publish your posture profile before opening a deal: a deal puts a published version in front of the buyer.');
+    throw new DomainError('no_published_profile', 'Publish your posture profile before opening a deal: a deal puts a published version in front of the buyer.');
   }
   const versionNumber = input.profile_version ?? versions[0].version;
-  const version = await getVersion(db, vendorId, versionNumber);
-  if (!version) throw badRequest(`Profile version ${versionNumber} does not exist.`, [{ field: 'profile_version', message: 'is not a published version' }]);
+  const version = await getVersion(trx, vendorId, versionNumber);
+  if (!version) {
+    throw new DomainError('invalid_input', `Profile version ${versionNumber} does not exist.`, [{ field: 'profile_version', message: 'is not a published version' }]);
+  }
   const overrides = validateOverrides(version.claims, input.overrides);
   // Every claim put in front of a buyer is complete and valid, whatever was tailored.
-  const claims = Object.fromEntries(
-    CONCERNS.map((c) => [c.key, claimSchema(c).parse({ ...version.claims[c.key].values, ...overrides[c.key] })]),
-  );
+  const claims = Object.fromEntries(CONCERNS.map((c) => [c.key, claimSchema(c).parse({ ...version.claims[c.key].values, ...overrides[c.key] })]));
   const now = clock.now();
   const id = randomUUID();
-  await db.transaction().execute(async (trx) => {
-    await trx
-      .insertInto('deals')
-      .values({
-        id,
-        vendor_id: vendorId,
-        buyer_name: input.buyer_name,
-        buyer_domain: input.buyer_domain ?? null,
-        started_on: input.started_on ?? todayIso(now),
-        profile_version: versionNumber,
-        created_by: userId,
-        created_at: now,
-      })
-      .execute();
-    await trx
-      .insertInto('deal_claims')
-      .values(
-        CONCERNS.map((c) => ({
-          vendor_id: vendorId,
-          deal_id: id,
-          concern: c.key,
-          revision: 1,
-          claim: JSON.stringify(claims[c.key]),
-          narrative: version.claims[c.key].narrative,
-          tailored: Boolean(overrides[c.key]),
-          created_at: now,
-        })),
-      )
-      .execute();
+  await repo.insertDeal(trx, {
+    id,
+    vendor_id: vendorId,
+    buyer_name: input.buyer_name,
+    buyer_domain: input.buyer_domain ?? null,
+    started_on: input.started_on ?? todayIso(now),
+    profile_version: versionNumber,
+    created_by: userId,
+    created_at: now,
   });
+  await repo.insertClaims(
+    trx,
+    CONCERNS.map((c) => ({
+      vendor_id: vendorId,
+      deal_id: id,
+      concern: c.key,
+      revision: 1,
+      claim: JSON.stringify(claims[c.key]),
+      narrative: version.claims[c.key].narrative,
+      tailored: Boolean(overrides[c.key]),
+      created_at: now,
+    })),
+  );
   return id;
 }
 
 export async function getDeal(db: Executor, vendorId: string, dealId: string) {
-  const deal = z.uuid().safeParse(dealId).success
-    ? await db.selectFrom('deals').selectAll().where('vendor_id', '=', vendorId).where('id', '=', dealId).executeTakeFirst()
-    : undefined;
+  const deal = uuid.safeParse(dealId).success ? await repo.findDeal(db, vendorId, dealId) : undefined;
   if (!deal) throw notFound('That deal');
   return deal;
 }
+export type Deal = Awaited<ReturnType<typeof getDeal>>;
 
 export interface CurrentClaim {
   concern: string;
@@ -130,127 +132,131 @@ export interface CurrentClaim {
 
 /** The newest revision of each concern's claim for a deal, in catalogue order. */
 export async function currentClaims(db: Executor, vendorId: string, dealId: string): Promise<CurrentClaim[]> {
-  const rows = await db
-    .selectFrom('deal_claims')
-    .select(['concern', 'revision', 'claim', 'narrative', 'tailored'])
-    .distinctOn('concern')
-    .where('vendor_id', '=', vendorId)
-    .where('deal_id', '=', dealId)
-    .orderBy('concern')
-    .orderBy('revision', 'desc')
-    .execute();
-  const byKey = new Map(rows.map((r) => [r.concern, r]));
+  const byKey = new Map((await repo.latestClaims(db, vendorId, dealId)).map((r) => [r.concern, r]));
   return CONCERNS.filter((c) => byKey.has(c.key)).map((c) => byKey.get(c.key)!);
 }
 
-export async function listDeals(db: DB, vendorId: string) {
-  return db
-    .selectFrom('deals')
-    .select((eb) => [
-      'deals.id',
-      'deals.buyer_name',
-      'deals.buyer_domain',
-      'deals.started_on',
-      'deals.stage',
-      'deals.profile_version',
-      'deals.created_at',
-      eb
-        .selectFrom('stakeholders')
-        .select(eb.fn.countAll<number>().as('n'))
-        .whereRef('stakeholders.deal_id', '=', 'deals.id')
-        .where('stakeholders.vendor_id', '=', vendorId)
-        .as('stakeholders'),
-      eb
-        .selectFrom('signals')
-        .select(eb.fn.countAll<number>().as('n'))
-        .whereRef('signals.deal_id', '=', 'deals.id')
-        .where('signals.vendor_id', '=', vendorId)
-        .where('signals.verdict', '=', 'correct')
-        .as('corrections'),
-      eb
-        .selectFrom('signals')
-        .select(eb.fn.countAll<number>().as('n'))
-        .whereRef('signals.deal_id', '=', 'deals.id')
-        .where('signals.vendor_id', '=', vendorId)
-        .as('signals'),
-    ])
-    .where('deals.vendor_id', '=', vendorId)
-    .orderBy('deals.created_at', 'desc')
-    .execute();
+export const listDeals = repo.listDeals;
+export const dealOwner = repo.dealOwner;
+
+export async function updateDealSettings(db: Executor, vendorId: string, dealId: string, settings: DealSettings) {
+  await getDeal(db, vendorId, dealId);
+  if (Object.keys(settings).length === 0) return;
+  await repo.updateDeal(db, vendorId, dealId, settings);
 }
 
-export async function addStakeholder(
-  db: DB,
+/**
+ * Moves a deal to another stage. Into a gated stage only when security has
+ * substantively answered every concern, or with a written override, which is
+ * recorded as a signal.
+ */
+export async function changeStage(trx: Executor, clock: Clock, vendorId: string, dealId: string, userId: string | null, input: z.infer<typeof stageInput>) {
+  const deal = await getDeal(trx, vendorId, dealId);
+  if (deal.stage === input.stage) return { stage: deal.stage, overridden: false };
+  const tracking = computeTracking((await loadTracking(trx, vendorId, [deal])).get(dealId)!);
+  const reason = input.override_reason?.trim() || undefined;
+  const needsOverride = isGated(input.stage) && tracking.checkpoint.state === 'open';
+  if (needsOverride && !reason) {
+    throw new DomainError(
+      'checkpoint_open',
+      `Security has not yet confirmed or corrected every concern: ${tracking.checkpoint.gaps.map((g) => g.title).join(', ')}. Wait for their answers, or override with a written reason.`,
+      tracking.checkpoint.gaps,
+    );
+  }
+  if (!(await repo.moveStage(trx, vendorId, dealId, deal.stage, input.stage))) {
+    throw new DomainError('stage_changed', 'Someone else changed the stage just now. Reload and try again.');
+  }
+  const at = { vendorId, dealId, startedOn: deal.started_on };
+  await recordSignals(trx, clock, at, [
+    ...(needsOverride ? [{ type: 'checkpoint_override' as const, actorUserId: userId, comment: reason! }] : []),
+    { type: 'stage_change', actorUserId: userId, changes: [{ field: 'stage', claimed: deal.stage, corrected: input.stage }] },
+  ]);
+  return { stage: input.stage, overridden: needsOverride };
+}
+
+/**
+ * Changes this deal's claim on one concern. Answers given to the old claim
+ * become stale (respondents are asked to look again), and the change is
+ * recorded as a signal with the old and new values.
+ */
+export async function changeClaim(
+  trx: Executor,
   clock: Clock,
-  linkTtlDays: number,
   vendorId: string,
   dealId: string,
-  input: StakeholderInput,
-) {
-  await getDeal(db, vendorId, dealId);
-  const id = randomUUID();
-  await db.transaction().execute(async (trx) => {
-    const inserted = await trx
-      .insertInto('stakeholders')
-      .values({ id, vendor_id: vendorId, deal_id: dealId, name: input.name, email: input.email, role: input.role, delegated_by: null, created_at: clock.now(), invited_at: null })
-      .onConflict((oc) => oc.columns(['vendor_id', 'deal_id', 'email']).doNothing())
-      .returning('id')
-      .executeTakeFirst();
-    if (!inserted) throw conflict('duplicate_stakeholder', `${input.email} is already a stakeholder on this deal.`);
-    if (input.invite) {
-      await issueLink(trx, clock, { vendorId, stakeholderId: id, recipient: input.email, ttlDays: linkTtlDays, reason: 'invite', replace: true });
-    }
-  });
-  return id;
+  userId: string | null,
+  concernKey: string,
+  fields: unknown,
+): Promise<{ revision: number; changes: FieldChange[] }> {
+  const concern = getConcern(concernKey);
+  if (!concern) throw notFound('That concern');
+  const deal = await getDeal(trx, vendorId, dealId);
+  const partial = partialClaimSchema(concern).safeParse(fields ?? {});
+  if (!partial.success) throw invalidInput('claim', zodDetails(partial.error));
+  // Lock the deal so two edits cannot both become revision n + 1.
+  await repo.lockDeal(trx, vendorId, dealId);
+  const current = (await currentClaims(trx, vendorId, dealId)).find((c) => c.concern === concern.key)!;
+  const given = Object.fromEntries(Object.entries(partial.data).filter(([, v]) => v !== undefined));
+  const next = claimSchema(concern).parse({ ...current.claim, ...given }) as ClaimValues;
+  const changes = diffClaim(concern, current.claim, next);
+  if (changes.length === 0) return { revision: current.revision, changes };
+  const revision = current.revision + 1;
+  await repo.insertClaims(trx, [
+    { vendor_id: vendorId, deal_id: dealId, concern: concern.key, revision, claim: JSON.stringify(next), narrative: current.narrative, tailored: true, created_at: clock.now() },
+  ]);
+  await recordSignals(trx, clock, { vendorId, dealId, startedOn: deal.started_on }, [
+    { type: 'claim_change', actorUserId: userId, concern: concern.key, claimRevision: revision, changes },
+  ]);
+  return { revision, changes };
 }
 
-/** Latest answer of each stakeholder on each concern. */
-export async function latestAnswers(db: Executor, vendorId: string, dealId: string) {
-  return db
-    .selectFrom('signals')
-    .select(['stakeholder_id', 'concern', 'verdict', 'kind', 'claim_revision', 'created_at', 'id'])
-    .distinctOn(['stakeholder_id', 'concern'])
-    .where('vendor_id', '=', vendorId)
-    .where('deal_id', '=', dealId)
-    .where('type', '=', 'answer')
-    .orderBy('stakeholder_id')
-    .orderBy('concern')
-    .orderBy('id', 'desc')
-    .execute();
+/** Loads the tracking input of the given deals of a vendor in four queries, however many deals. */
+export async function loadTracking(
+  db: Executor,
+  vendorId: string,
+  deals: { id: string; stage: DealStage; started_on: string }[],
+): Promise<Map<string, TrackingInput>> {
+  const dealIds = deals.map((d) => d.id);
+  const [claims, stakeholders, answers, facts] = await Promise.all([
+    repo.claimRevisions(db, vendorId, dealIds),
+    repo.stakeholderRoles(db, vendorId, dealIds),
+    latestAnswers(db, vendorId, dealIds),
+    signalFacts(db, vendorId, dealIds),
+  ]);
+  const out = new Map<string, TrackingInput>();
+  for (const d of deals) {
+    const mine = <T extends { deal_id: string }>(rows: T[]) => rows.filter((r) => r.deal_id === d.id);
+    const last = mine(facts)
+      .filter((s) => s.type === 'checkpoint_override')
+      .at(-1);
+    out.set(d.id, {
+      stage: d.stage,
+      startedOn: d.started_on,
+      claims: mine(claims).map((c) => ({ concern: c.concern, revision: c.revision })),
+      stakeholders: mine(stakeholders).map((s) => ({ id: s.id, name: s.name, role: s.role })),
+      answers: mine(answers).map((a) => ({ stakeholder_id: a.stakeholder_id!, concern: a.concern!, verdict: a.verdict!, kind: a.kind, claim_revision: a.claim_revision! })),
+      firsts: mine(facts).map((s) => ({ type: s.type, verdict: s.verdict, role: s.role, week: s.week })),
+      override: last ? { comment: last.comment ?? '', created_at: last.created_at } : undefined,
+    });
+  }
+  return out;
 }
 
-export async function listSignals(db: Executor, vendorId: string, dealId: string) {
-  return db
-    .selectFrom('signals')
-    .leftJoin('stakeholders', (j) =>
-      j.onRef('stakeholders.id', '=', 'signals.stakeholder_id').onRef('stakeholders.vendor_id', '=', 'signals.vendor_id'),
-    )
-    .leftJoin('stakeholders as target', (j) =>
-      j.onRef('target.id', '=', 'signals.target_stakeholder_id').onRef('target.vendor_id', '=', 'signals.vendor_id'),
-    )
-    .leftJoin('users as actor', (j) => j.onRef('actor.id', '=', 'signals.actor_user_id').onRef('actor.vendor_id', '=', 'signals.vendor_id'))
-    .select([
-      'signals.id',
-      'signals.type',
-      'signals.concern',
-      'signals.claim_revision',
-      'signals.verdict',
-      'signals.kind',
-      'signals.comment',
-      'signals.changes',
-      'signals.week',
-      'signals.created_at',
-      'stakeholders.id as stakeholder_id',
-      'stakeholders.name as stakeholder_name',
-      'stakeholders.role as stakeholder_role',
-      'target.id as target_id',
-      'target.name as target_name',
-      'target.role as target_role',
-      'actor.name as actor_name',
-    ])
-    .where('signals.vendor_id', '=', vendorId)
-    .where('signals.deal_id', '=', dealId)
-    .orderBy('signals.id', 'desc')
-    .execute();
-}
+export const GATHER_MINUTES = 5;
 
+/**
+ * The deal owner hears about corrections as they arrive, batched: a burst of
+ * answers joins the one digest already waiting for the deal, and a deal gets
+ * at most one digest per interval. Called in the transaction that records a correction.
+ */
+export async function queueDigest(trx: Executor, clock: Clock, vendorId: string, dealId: string, intervalMinutes: number) {
+  const owner = await repo.dealOwner(trx, vendorId, dealId);
+  if (!owner) return;
+  const deal = await getDeal(trx, vendorId, dealId);
+  const now = clock.now();
+  // Wait a little to gather a burst (someone answering concern after concern),
+  // and never sooner than one interval after the last digest.
+  const gather = new Date(now.getTime() + Math.min(GATHER_MINUTES, intervalMinutes) * MINUTE);
+  const spaced = deal.digest_sent_at ? new Date(deal.digest_sent_at.getTime() + intervalMinutes * MINUTE) : gather;
+  await enqueueDigest(trx, clock, spaced > gather ? spaced : gather, { template: 'digest', recipient: owner.email, vendorId, params: { dealId } });
+}

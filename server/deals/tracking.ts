@@ -1,16 +1,9 @@
 // What sales and the buying committee act on, computed in one place from a
 // deal's claims, stakeholders and signals: each concern's status, the
 // alignment checkpoint, the stakeholder-map risk, and when security spoke first.
-import type { DB } from '../db/index.js';
-import type { CorrectionKind, DealStage, StakeholderRole, Verdict } from '../db/schema.js';
+import type { CorrectionKind, Verdict } from '../db/schema.js';
 import { CONCERNS } from '../concerns/index.js';
-
-/**
- * The security roles: their presence clears the stakeholder-map risk, their
- * confirm or correct counts toward the checkpoint, and their first answers
- * date the deal's first security signals.
- */
-export const SECURITY_ROLES: readonly StakeholderRole[] = ['ciso', 'security'];
+import { PAST_CHECKPOINT, isSecurityTeam, type DealStage, type StakeholderRole } from '../rules.js';
 
 export type ConcernStatus = 'corrected' | 'confirmed' | 'not_mine' | 'stale' | 'silent';
 
@@ -67,12 +60,12 @@ export function computeTracking(input: TrackingInput): Tracking {
           : older
             ? 'stale'
             : 'silent';
-    const substantive = current.some((a) => a.verdict !== 'not_mine' && SECURITY_ROLES.includes(role.get(a.stakeholder_id)!));
+    const substantive = current.some((a) => a.verdict !== 'not_mine' && isSecurityTeam(role.get(a.stakeholder_id)));
     return { concern, status, substantive };
   });
   const gaps = concerns.filter((c) => !c.substantive).map((c) => ({ concern: c.concern, title: title(c.concern) }));
-  const overridden = input.override && gaps.length > 0 && ['negotiation', 'closed_won', 'closed_lost'].includes(input.stage);
-  const security = input.firsts.filter((f) => f.role && SECURITY_ROLES.includes(f.role) && f.type === 'answer');
+  const overridden = input.override && gaps.length > 0 && PAST_CHECKPOINT.includes(input.stage);
+  const security = input.firsts.filter((f) => isSecurityTeam(f.role) && f.type === 'answer');
   const firstWeek = (rows: typeof security) => (rows.length ? Math.min(...rows.map((r) => r.week)) : null);
   return {
     concerns,
@@ -81,76 +74,11 @@ export function computeTracking(input: TrackingInput): Tracking {
       gaps,
       ...(overridden ? { override: { reason: input.override!.comment, at: input.override!.created_at } } : {}),
     },
-    risk: { noSecurityStakeholder: !input.stakeholders.some((s) => SECURITY_ROLES.includes(s.role)) },
+    risk: { noSecurityStakeholder: !input.stakeholders.some((s) => isSecurityTeam(s.role)) },
     engaged: new Set(input.answers.map((a) => a.stakeholder_id)),
     concernsOpen: gaps.length,
     corrections: input.answers.filter((a) => a.verdict === 'correct').length,
     firstSecuritySignalWeek: firstWeek(security),
     firstSecurityCorrectionWeek: firstWeek(security.filter((s) => s.verdict === 'correct')),
   };
-}
-
-/** Loads the tracking input of the given deals of a vendor in four queries, however many deals. */
-export async function loadTracking(
-  db: DB,
-  vendorId: string,
-  deals: { id: string; stage: DealStage; started_on: string }[],
-): Promise<Map<string, TrackingInput>> {
-  const out = new Map<string, TrackingInput>();
-  if (deals.length === 0) return out;
-  const dealIds = deals.map((d) => d.id);
-  const [claims, stakeholders, answers, signals] = await Promise.all([
-    db
-      .selectFrom('deal_claims')
-      .select(['deal_id', 'concern', 'revision'])
-      .distinctOn(['deal_id', 'concern'])
-      .where('vendor_id', '=', vendorId)
-      .where('deal_id', 'in', dealIds)
-      .orderBy('deal_id')
-      .orderBy('concern')
-      .orderBy('revision', 'desc')
-      .execute(),
-    db.selectFrom('stakeholders').select(['id', 'deal_id', 'name', 'role']).where('vendor_id', '=', vendorId).where('deal_id', 'in', dealIds).execute(),
-    db
-      .selectFrom('signals')
-      .select(['deal_id', 'stakeholder_id', 'concern', 'verdict', 'kind', 'claim_revision'])
-      .distinctOn(['deal_id', 'stakeholder_id', 'concern'])
-      .where('vendor_id', '=', vendorId)
-      .where('deal_id', 'in', dealIds)
-      .where('type', '=', 'answer')
-      .orderBy('deal_id')
-      .orderBy('stakeholder_id')
-      .orderBy('concern')
-      .orderBy('id', 'desc')
-      .execute(),
-    db
-      .selectFrom('signals')
-      .leftJoin('stakeholders', (j) => j.onRef('stakeholders.id', '=', 'signals.stakeholder_id').onRef('stakeholders.vendor_id', '=', 'signals.vendor_id'))
-      .select(['signals.deal_id', 'signals.type', 'signals.verdict', 'signals.week', 'signals.comment', 'signals.created_at', 'stakeholders.role'])
-      .where('signals.vendor_id', '=', vendorId)
-      .where('signals.deal_id', 'in', dealIds)
-      .orderBy('signals.id')
-      .execute(),
-  ]);
-  for (const d of deals) {
-    const mine = <T extends { deal_id: string }>(rows: T[]) => rows.filter((r) => r.deal_id === d.id);
-    const overrides = mine(signals).filter((s) => s.type === 'checkpoint_override');
-    const last = overrides.at(-1);
-    out.set(d.id, {
-      stage: d.stage,
-      startedOn: d.started_on,
-      claims: mine(claims).map((c) => ({ concern: c.concern, revision: c.revision })),
-      stakeholders: mine(stakeholders).map((s) => ({ id: s.id, name: s.name, role: s.role })),
-      answers: mine(answers).map((a) => ({
-        stakeholder_id: a.stakeholder_id!,
-        concern: a.concern!,
-        verdict: a.verdict!,
-        kind: a.kind,
-        claim_revision: a.claim_revision!,
-      })),
-      firsts: mine(signals).map((s) => ({ type: s.type, verdict: s.verdict, role: s.role, week: s.week })),
-      override: last ? { comment: last.comment ?? '', created_at: last.created_at } : undefined,
-    });
-  }
-  return out;
 }

@@ -1,20 +1,65 @@
-// Lower layers throw AppError with an HTTP status and a stable code; the one
-// error handler in app.ts turns it into an HTML page or JSON.
-export class AppError extends Error {
+// Lower layers throw a DomainError with a stable code and a message for
+// people. They never choose an HTTP status: the one table below maps each
+// code to its status and to what a browser is shown, and the one error
+// handler (server/lib/error-handler.ts) applies it to pages and to the JSON API alike.
+
+/** How each code answers: its HTTP status, and the page a browser gets (templates/pages/error.hbs unless named). */
+export const ERROR_TABLE = {
+  invalid_input: { status: 400 },
+  bad_request: { status: 400 },
+  unauthorized: { status: 401 },
+  signed_out: { status: 401 },
+  cross_site: { status: 403 },
+  csrf: { status: 403 },
+  champion_read_only: { status: 403 },
+  not_found: { status: 404 },
+  /** A personal or sign-in link that is unknown, spent, expired or mangled. */
+  link_invalid: { status: 404, page: 'link-invalid' },
+  no_published_profile: { status: 409 },
+  duplicate_stakeholder: { status: 409 },
+  no_link: { status: 409 },
+  no_claim: { status: 409 },
+  claim_changed: { status: 409 },
+  checkpoint_open: { status: 409 },
+  stage_changed: { status: 409 },
+  too_large: { status: 413 },
+  unsupported_media_type: { status: 415 },
+  rate_limited: { status: 429 },
+  internal_error: { status: 500 },
+  unavailable: { status: 503 },
+  overloaded: { status: 503 },
+} as const satisfies Record<string, { status: number; page?: string }>;
+
+export type ErrorCode = keyof typeof ERROR_TABLE;
+
+export interface FieldProblem {
+  field: string;
+  message: string;
+}
+
+export class DomainError extends Error {
   constructor(
-    readonly statusCode: number,
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
     readonly details?: unknown,
   ) {
     super(message);
   }
+
+  /** Derived from the table, so Fastify and its plugins see the same status our handler sends. */
+  get statusCode(): number {
+    return ERROR_TABLE[this.code].status;
+  }
+
+  /** The first problem of each field named in the details (for a form to show next to the field). */
+  get fieldProblems(): FieldProblem[] {
+    return Array.isArray(this.details) ? (this.details as FieldProblem[]).filter((d) => typeof d?.field === 'string') : [];
+  }
 }
 
-export const notFound = (what = 'That page') =>
-  new AppError(404, 'not_found', `${what} does not exist, or you do not have access to it.`);
+export const notFound = (what = 'That page') => new DomainError('not_found', `${what} does not exist, or you do not have access to it.`);
 
-export const badRequest = (message: string, details?: unknown) =>
-  new AppError(400, 'invalid_input', message, details);
+export const invalid = (message: string, details?: FieldProblem[]) => new DomainError('invalid_input', message, details);
 
-export const conflict = (code: string, message: string) => new AppError(409, code, message);
+/** True for the codes that mean "the input was wrong": the form is shown again with the problems marked. */
+export const isInvalidInput = (err: unknown): err is DomainError => err instanceof DomainError && err.code === 'invalid_input';

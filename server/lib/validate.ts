@@ -1,12 +1,10 @@
 // Validation at the edge: shared zod pieces and one way to turn a failure
 // into a 400 that names each bad field.
 import { z, type ZodError, type ZodType } from 'zod';
-import { badRequest } from './errors.js';
+import { invalid, type FieldProblem } from './errors.js';
+import { LINE_UNSAFE, LONE_SURROGATE, PARAGRAPH_UNSAFE } from './text.js';
 
-export interface FieldProblem {
-  field: string;
-  message: string;
-}
+export type { FieldProblem };
 
 /** Each issue as the dotted path of its field, under `prefix` when given ("concerns.data_residency"). */
 export function zodDetails(err: ZodError, prefix = ''): FieldProblem[] {
@@ -19,7 +17,7 @@ export function zodDetails(err: ZodError, prefix = ''): FieldProblem[] {
 
 /** The 400 for a body with bad values: the message names each one, the details list them. */
 export function invalidInput(what: string, details: FieldProblem[]) {
-  return badRequest(`The ${what} has invalid values: ${details.map((d) => `${d.field} (${d.message})`).join('; ')}`, details);
+  return invalid(`The ${what} has invalid values: ${details.map((d) => `${d.field} (${d.message})`).join('; ')}`, details);
 }
 
 /** Parses or throws a 400 naming every bad field. */
@@ -41,12 +39,6 @@ export function byField(details: FieldProblem[], under = ''): Record<string, str
 
 export const fieldErrors = (err: ZodError) => byField(zodDetails(err));
 
-// C0 and C1 controls, line breaks, and the bidirectional overrides that can
-// make text read differently from what it is.
-const UNSAFE_CHARS = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
-/** Half of a surrogate pair on its own: not text, and PostgreSQL's jsonb refuses it. */
-export const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
 /** A single line of human text: trimmed, bounded, no control or bidi-override characters. */
 export const line = (max: number) =>
   z
@@ -54,7 +46,7 @@ export const line = (max: number) =>
     .trim()
     .min(1, 'is required')
     .max(max, `must be at most ${max} characters`)
-    .refine((s) => !UNSAFE_CHARS.test(s) && !LONE_SURROGATE.test(s), 'must be a single line without control characters');
+    .refine((s) => !LINE_UNSAFE.test(s) && !LONE_SURROGATE.test(s), 'must be a single line without control characters');
 
 /** Free text that may span lines (comments, narratives), bounded; tabs and line breaks allowed. */
 export const paragraph = (max: number) =>
@@ -63,7 +55,7 @@ export const paragraph = (max: number) =>
     .trim()
     .max(max, `must be at most ${max} characters`)
     .refine(
-      (s) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/.test(s) && !LONE_SURROGATE.test(s),
+      (s) => !PARAGRAPH_UNSAFE.test(s) && !LONE_SURROGATE.test(s),
       'must not contain control characters',
     );
 

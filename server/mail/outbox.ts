@@ -4,63 +4,23 @@
 // Claiming uses FOR UPDATE SKIP LOCKED and a lease (next_attempt_at pushed
 // forward before sending), so several app instances can share one outbox and
 // a worker that dies mid-send leaves the row to be retried, not lost.
-import { sql, type Transaction } from 'kysely';
 import type { Clock } from '../lib/clock.js';
-import type { DB } from '../db/index.js';
-import type { Database } from '../db/schema.js';
-import type { MailMessage, MailTransport } from './transport.js';
+import { transaction, type DB, type Executor } from '../db/index.js';
+import { DeferMail, type Composer, type MailContext, type OutboxRow } from './compose.js';
+import * as repo from './repository.js';
+import type { OutboxMail } from './repository.js';
+import type { MailTransport } from './transport.js';
 
-export interface OutboxMail {
-  template: string;
-  recipient: string;
-  vendorId: string | null;
-  /** Ids and flags only: never a token or anything secret. */
-  params: Record<string, unknown>;
-}
+export type { OutboxMail };
 
-export type Executor = DB | Transaction<Database>;
-
+/** Queues a mail in the caller's transaction: it goes out once that commits. */
 export async function enqueueMail(db: Executor, clock: Clock, mail: OutboxMail): Promise<void> {
-  const now = clock.now();
-  await db
-    .insertInto('outbox')
-    .values({
-      template: mail.template,
-      recipient: mail.recipient,
-      vendor_id: mail.vendorId,
-      params: JSON.stringify(mail.params),
-      next_attempt_at: now,
-      created_at: now,
-    })
-    .execute();
+  await repo.insertMail(db, clock.now(), mail);
 }
 
-export interface OutboxRow {
-  id: number;
-  template: string;
-  recipient: string;
-  vendor_id: string | null;
-  params: Record<string, unknown>;
-  attempts: number;
-}
-
-/**
- * Turns an outbox row into a message at send time. This is where link tokens
- * are minted, so a raw token exists only in memory and in the mail itself.
- * Returns null when the mail no longer makes sense (e.g. the link was revoked).
- */
-export type Composer = (row: OutboxRow) => Promise<ComposedMail | null>;
-
-/** Thrown by a composer: not yet, try again at `until` (does not count as a failed attempt). */
-export class DeferMail extends Error {
-  constructor(readonly until: Date) {
-    super('deferred');
-  }
-}
-
-/** A message, and what to record once it has really been handed to the mail server. */
-export interface ComposedMail extends MailMessage {
-  afterSend?: () => Promise<void>;
+/** Queues a deal's digest due at `at`, unless one is already waiting to be sent. */
+export async function enqueueDigest(db: Executor, clock: Clock, at: Date, mail: OutboxMail): Promise<void> {
+  await repo.insertDigestOnce(db, clock.now(), at, mail);
 }
 
 export const MAX_ATTEMPTS = 8;
@@ -92,6 +52,7 @@ export class MailWorker {
     private readonly clock: Clock,
     private readonly transport: MailTransport,
     private readonly composers: Record<string, Composer>,
+    private readonly context: MailContext,
     private readonly log: WorkerLog,
     private readonly pollMs = 2_000,
     /** Work that queues mail on a schedule (reminders); runs at the start of a pass, at most every scheduleEveryMs. */
@@ -177,84 +138,40 @@ export class MailWorker {
     }
   }
 
-  private async claim(): Promise<OutboxRow[]> {
+  private claim(): Promise<OutboxRow[]> {
     const now = this.clock.now();
-    return this.db.transaction().execute(async (trx) => {
-      const rows = await trx
-        .selectFrom('outbox')
-        .select(['id', 'template', 'recipient', 'vendor_id', 'params', 'attempts'])
-        .where('status', '=', 'pending')
-        .where('next_attempt_at', '<=', now)
-        .orderBy('id')
-        .limit(BATCH)
-        .forUpdate()
-        .skipLocked()
-        .execute();
-      if (rows.length === 0) return [];
-      await trx
-        .updateTable('outbox')
-        .set({ next_attempt_at: new Date(now.getTime() + LEASE_MS), attempts: sql`attempts + 1` })
-        .where(
-          'id',
-          'in',
-          rows.map((r) => r.id),
-        )
-        .execute();
-      return rows.map((r) => ({ ...r, attempts: r.attempts + 1 }));
-    });
+    return transaction(this.db, (trx) => repo.claimDue(trx, now, new Date(now.getTime() + LEASE_MS), BATCH));
   }
 
   /** Gives claimed but unsent rows back, as if never claimed, so another worker sends them now. */
-  private async release(rows: OutboxRow[]): Promise<void> {
-    if (rows.length === 0) return;
-    await this.db
-      .updateTable('outbox')
-      .set({ next_attempt_at: this.clock.now(), attempts: sql`attempts - 1` })
-      .where(
-        'id',
-        'in',
-        rows.map((r) => r.id),
-      )
-      .where('status', '=', 'pending')
-      .execute();
+  private release(rows: OutboxRow[]): Promise<void> {
+    return repo.release(
+      this.db,
+      this.clock.now(),
+      rows.map((r) => r.id),
+    );
   }
 
   private async deliver(row: OutboxRow): Promise<void> {
     const compose = this.composers[row.template];
     try {
       if (!compose) throw new Error(`no composer for template ${row.template}`);
-      const composed = await compose(row);
+      const composed = await compose(row, this.context);
       if (composed) {
         const { afterSend, ...message } = composed;
         await this.transport.send(message);
         await afterSend?.();
       }
-      await this.db
-        .updateTable('outbox')
-        .set({ status: 'sent', sent_at: this.clock.now(), last_error: composed ? null : 'cancelled: no longer applicable' })
-        .where('id', '=', row.id)
-        .execute();
+      await repo.markHandled(this.db, row.id, this.clock.now(), !composed);
       this.log.info({ outboxId: row.id, template: row.template, sent: Boolean(composed) }, 'outbox mail handled');
     } catch (err) {
       if (err instanceof DeferMail) {
-        await this.db
-          .updateTable('outbox')
-          .set({ next_attempt_at: err.until, attempts: sql`attempts - 1` })
-          .where('id', '=', row.id)
-          .execute();
+        await repo.defer(this.db, row.id, err.until);
         return;
       }
       const failed = row.attempts >= MAX_ATTEMPTS;
       const reason = describe(err);
-      await this.db
-        .updateTable('outbox')
-        .set({
-          status: failed ? 'failed' : 'pending',
-          last_error: reason,
-          next_attempt_at: new Date(this.clock.now().getTime() + backoffMs(row.attempts)),
-        })
-        .where('id', '=', row.id)
-        .execute();
+      await repo.markAttemptFailed(this.db, row.id, failed, reason, new Date(this.clock.now().getTime() + backoffMs(row.attempts)));
       this.log.warn({ outboxId: row.id, template: row.template, attempts: row.attempts, failed, reason }, 'outbox mail not sent');
     }
   }

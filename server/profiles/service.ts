@@ -1,30 +1,43 @@
 // A vendor's posture profile: one editable draft, and immutable numbered
 // versions made by publishing it. Deals are opened on a published version.
 import type { Clock } from '../lib/clock.js';
-import { AppError, badRequest } from '../lib/errors.js';
+import { DomainError, invalid } from '../lib/errors.js';
 import { invalidInput, paragraph, zodDetails } from '../lib/validate.js';
-import type { DB } from '../db/index.js';
+import type { Executor } from '../db/index.js';
 import type { ProfileClaims } from '../db/schema.js';
-import { CATALOG_VERSION, CONCERNS, claimSchema, crossFieldWarnings, getConcern, partialClaimSchema } from '../concerns/index.js';
+import { CATALOG_VERSION, CONCERNS, claimSchema, crossFieldWarnings, defaultClaims, getConcern, partialClaimSchema, sameValue } from '../concerns/index.js';
 import type { ClaimValues, CrossFieldWarning } from '../concerns/types.js';
-import { defaultDraft } from './draft.js';
+import * as repo from './repository.js';
 
 export const NARRATIVE_MAX = 2000;
 const narrativeSchema = paragraph(NARRATIVE_MAX);
 
 export type ProfileErrors = Record<string, Record<string, string>>;
 
-export async function getDraft(db: DB, vendorId: string): Promise<ProfileClaims> {
-  const row = await db.selectFrom('profiles').select('draft').where('vendor_id', '=', vendorId).executeTakeFirst();
+/** What the editor form submits: per concern, raw field values and a narrative, not yet validated. */
+export type SubmittedClaims = Record<string, { values: Record<string, unknown>; narrative: unknown }>;
+
+/** A new workspace's draft: the catalogue's standard hypothesis for every concern. */
+export function defaultDraft(): ProfileClaims {
+  const claims = defaultClaims();
+  return Object.fromEntries(Object.entries(claims).map(([k, values]) => [k, { values, narrative: '' }]));
+}
+
+/** Gives a new workspace its draft, pre-filled with the standard hypotheses. */
+export async function startProfile(trx: Executor, clock: Clock, vendorId: string, userId: string | null): Promise<void> {
+  await repo.insertProfile(trx, { vendorId, draft: defaultDraft(), updatedAt: clock.now(), updatedBy: userId });
+}
+
+export async function getDraft(db: Executor, vendorId: string): Promise<ProfileClaims> {
   // Concerns added to the catalogue after the draft was saved start from their defaults.
-  return { ...defaultDraft(), ...(row?.draft ?? {}) };
+  return { ...defaultDraft(), ...((await repo.findDraft(db, vendorId)) ?? {}) };
 }
 
 /**
  * Validates complete concerns (from the editor form). Returns the clean claims
  * or, per concern and field, what is wrong.
  */
-export function validateClaims(input: Record<string, { values: Record<string, unknown>; narrative: unknown }>) {
+export function validateClaims(input: SubmittedClaims) {
   const claims: ProfileClaims = {};
   const errors: ProfileErrors = {};
   for (const concern of CONCERNS) {
@@ -46,11 +59,11 @@ export function validateClaims(input: Record<string, { values: Record<string, un
 
 /**
  * Merges a partial update ({ concern: { field: value, narrative? } }) onto the
- * draft, as the JSON API's PUT does. Throws a 400 naming every bad path.
+ * draft, as the JSON API's PUT does. Throws invalid_input naming every bad path.
  */
 export function mergeIntoDraft(draft: ProfileClaims, update: unknown): ProfileClaims {
   if (typeof update !== 'object' || update === null || Array.isArray(update)) {
-    throw badRequest('"concerns" must be an object keyed by concern', [{ field: 'concerns', message: 'expected an object' }]);
+    throw invalid('"concerns" must be an object keyed by concern', [{ field: 'concerns', message: 'expected an object' }]);
   }
   const problems: { field: string; message: string }[] = [];
   const merged: ProfileClaims = { ...draft };
@@ -85,78 +98,57 @@ export function mergeIntoDraft(draft: ProfileClaims, update: unknown): ProfileCl
   return merged;
 }
 
-export async function saveDraft(db: DB, clock: Clock, vendorId: string, userId: string | null, claims: ProfileClaims) {
-  await db
-    .updateTable('profiles')
-    .set({ draft: JSON.stringify(claims), updated_at: clock.now(), updated_by: userId })
-    .where('vendor_id', '=', vendorId)
-    .execute();
+export async function saveDraft(db: Executor, clock: Clock, vendorId: string, userId: string | null, claims: ProfileClaims) {
+  await repo.updateDraft(db, vendorId, { draft: claims, updatedAt: clock.now(), updatedBy: userId });
 }
 
-/** Freezes the draft as the next version number. The profile row is locked so two publishes cannot collide. */
-export async function publishProfile(db: DB, clock: Clock, vendorId: string, userId: string | null): Promise<number> {
-  return db.transaction().execute(async (trx) => {
-    const profile = await trx
-      .selectFrom('profiles')
-      .select('draft')
-      .where('vendor_id', '=', vendorId)
-      .forUpdate()
-      .executeTakeFirst();
-    if (!profile) throw new AppError(404, 'not_found', 'This workspace has no profile.');
-    const draft = { ...defaultDraft(), ...profile.draft };
-    const { claims, errors } = validateClaims(draft);
-    if (Object.keys(errors).length) {
-      throw badRequest('The draft has invalid values; fix them before publishing.', errors);
-    }
-    const last = await trx
-      .selectFrom('profile_versions')
-      .select((eb) => eb.fn.max('version').as('v'))
-      .where('vendor_id', '=', vendorId)
-      .executeTakeFirst();
-    const version = Number(last?.v ?? 0) + 1;
-    await trx
-      .insertInto('profile_versions')
-      .values({
-        vendor_id: vendorId,
-        version,
-        catalog_version: CATALOG_VERSION,
-        claims: JSON.stringify(claims),
-        published_at: clock.now(),
-        published_by: userId,
-      })
-      .execute();
-    return version;
+/**
+ * Freezes the draft as the next version number. The profile row is locked so
+ * two publishes cannot collide: run it inside the caller's transaction.
+ */
+export async function publishProfile(trx: Executor, clock: Clock, vendorId: string, userId: string | null): Promise<number> {
+  const stored = await repo.findDraft(trx, vendorId, { lock: true });
+  if (!stored) throw new DomainError('not_found', 'This workspace has no profile.');
+  const { claims, errors } = validateClaims({ ...defaultDraft(), ...stored });
+  if (Object.keys(errors).length) {
+    throw new DomainError('invalid_input', 'The draft has invalid values; fix them before publishing.', errors);
+  }
+  const version = (await repo.lastVersionNumber(trx, vendorId)) + 1;
+  await repo.insertVersion(trx, {
+    vendorId,
+    version,
+    catalogVersion: CATALOG_VERSION,
+    claims,
+    publishedAt: clock.now(),
+    publishedBy: userId,
   });
+  return version;
 }
 
-export async function listVersions(db: DB, vendorId: string) {
-  return db
-    .selectFrom('profile_versions')
-    .select(['version', 'catalog_version', 'published_at'])
-    .where('vendor_id', '=', vendorId)
-    .orderBy('version', 'desc')
-    .execute();
+/** Published versions, newest first. */
+export async function listVersions(db: Executor, vendorId: string) {
+  return repo.listVersions(db, vendorId);
 }
 
-export async function getVersion(db: DB, vendorId: string, version: number) {
-  return db
-    .selectFrom('profile_versions')
-    .select(['version', 'claims', 'catalog_version', 'published_at'])
-    .where('vendor_id', '=', vendorId)
-    .where('version', '=', version)
-    .executeTakeFirst();
+export async function getVersion(db: Executor, vendorId: string, version: number) {
+  return repo.findVersion(db, vendorId, version);
+}
+
+/** What the editor shows beside the draft: every published version, and the latest one's claims. */
+export async function publishedHistory(db: Executor, vendorId: string) {
+  const versions = await repo.listVersions(db, vendorId);
+  const latest = versions[0] ? await repo.findVersion(db, vendorId, versions[0].version) : undefined;
+  return { versions, latestClaims: latest?.claims };
 }
 
 export function warningsFor(claims: ProfileClaims): CrossFieldWarning[] {
   return crossFieldWarnings(Object.fromEntries(Object.entries(claims).map(([k, c]) => [k, c.values])));
 }
 
-/** Whether the draft differs from the latest published version. */
+/** Whether the draft differs from the latest published version (field by field, by the catalogue's one test of equality). */
 export function hasUnpublishedChanges(draft: ProfileClaims, latest: ProfileClaims | undefined): boolean {
-  return !latest || JSON.stringify(normalise(draft)) !== JSON.stringify(normalise(latest));
-}
-
-function normalise(claims: ProfileClaims) {
-  // jsonb does not keep key order, so compare field by field in catalogue order.
-  return CONCERNS.map((c) => [c.key, c.fields.map((f) => claims[c.key]?.values[f.key]), claims[c.key]?.narrative ?? '']);
+  if (!latest) return true;
+  return CONCERNS.some(
+    (c) => (draft[c.key]?.narrative ?? '') !== (latest[c.key]?.narrative ?? '') || c.fields.some((f) => !sameValue(draft[c.key]?.values[f.key], latest[c.key]?.values[f.key])),
+  );
 }

@@ -1,0 +1,201 @@
+// The rules of signing up and signing in: links live 15 minutes and work once,
+// only a hash of any token or key is stored, an address gets at most a few link
+// mails at a time, and sign-up makes a workspace with its admin and draft profile.
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../lib/clock.js';
+import { MINUTE } from '../lib/clock.js';
+import { notFound } from '../lib/errors.js';
+import { hashToken, newToken } from '../lib/tokens.js';
+import { uuid } from '../lib/validate.js';
+import type { Executor } from '../db/index.js';
+import type { SignupPayload } from '../db/schema.js';
+import { enqueueMail } from '../mail/outbox.js';
+import { startProfile } from '../profiles/service.js';
+import * as repo from './repository.js';
+
+/** How long a sign-in or sign-up link works once its mail is composed. */
+export const LOGIN_TTL_MS = 15 * MINUTE;
+
+/** At most this many link mails per address per window; further requests get the same answer and no mail. */
+const LINK_MAILS_PER_WINDOW = 5;
+const LINK_MAIL_WINDOW_MS = 15 * MINUTE;
+
+/** A key's last use is recorded at most this often. */
+const KEY_USE_RESOLUTION_MS = MINUTE;
+
+export const API_KEY_PREFIX = 'pp_';
+
+// ---------------------------------------------------------------------------
+// Workspaces
+
+/** A vendor workspace, its first admin and a draft profile pre-filled with the standard hypotheses. */
+export async function createWorkspace(trx: Executor, clock: Clock, input: { workspace: string; name: string; email: string }): Promise<{ vendorId: string; userId: string }> {
+  const now = clock.now();
+  const vendorId = randomUUID();
+  const userId = randomUUID();
+  await repo.insertVendor(trx, { id: vendorId, name: input.workspace, createdAt: now });
+  await repo.insertUser(trx, { id: userId, vendorId, email: input.email, name: input.name, role: 'admin', createdAt: now });
+  await startProfile(trx, clock, vendorId, userId);
+  return { vendorId, userId };
+}
+
+// ---------------------------------------------------------------------------
+// Link mails
+
+/** Whether the address may be sent another link mail now. */
+async function underLinkCap(db: Executor, clock: Clock, address: string): Promise<boolean> {
+  const since = new Date(clock.now().getTime() - LINK_MAIL_WINDOW_MS);
+  return (await repo.countLinkMailsSince(db, address, since)) < LINK_MAILS_PER_WINDOW;
+}
+
+/**
+ * Records a pending sign-up link and queues its mail (the composer gives the
+ * link its secret). Over the per-address cap, does nothing.
+ */
+export async function requestSignup(trx: Executor, clock: Clock, input: SignupPayload & { email: string }): Promise<void> {
+  if (!(await underLinkCap(trx, clock, input.email))) return;
+  const id = randomUUID();
+  const now = clock.now();
+  await repo.insertLoginToken(trx, {
+    id,
+    purpose: 'signup',
+    email: input.email,
+    userId: null,
+    payload: { workspace: input.workspace, name: input.name },
+    tokenHash: null,
+    createdAt: now,
+    expiresAt: new Date(now.getTime() + LOGIN_TTL_MS),
+  });
+  await enqueueMail(trx, clock, { template: 'signup', recipient: input.email, vendorId: null, params: { loginId: id } });
+}
+
+/**
+ * Queues one sign-in mail for the address, known or not: the request does the
+ * same work either way, so its timing does not tell whether an account exists.
+ * The composer finds the workspaces and mints a link for each. Over the
+ * per-address cap, does nothing.
+ */
+export async function requestSignin(trx: Executor, clock: Clock, email: string): Promise<void> {
+  if (!(await underLinkCap(trx, clock, email))) return;
+  await enqueueMail(trx, clock, { template: 'signin', recipient: email, vendorId: null, params: {} });
+}
+
+/** A fresh sign-in link for one account; returns the raw token, which only the caller ever sees. */
+export async function issueSigninLink(trx: Executor, clock: Clock, user: { userId: string; email: string }): Promise<string> {
+  const token = newToken();
+  const now = clock.now();
+  await repo.insertLoginToken(trx, {
+    id: randomUUID(),
+    purpose: 'signin',
+    email: user.email,
+    userId: user.userId,
+    payload: null,
+    tokenHash: hashToken(token),
+    createdAt: now,
+    expiresAt: new Date(now.getTime() + LOGIN_TTL_MS),
+  });
+  return token;
+}
+
+/** Fresh sign-in links, one per workspace the address belongs to (none for an unknown address). */
+export async function mintSigninLinks(trx: Executor, clock: Clock, email: string): Promise<{ workspace: string; token: string }[]> {
+  const links: { workspace: string; token: string }[] = [];
+  for (const user of await repo.findUsersByEmail(trx, email)) {
+    links.push({ workspace: user.workspace, token: await issueSigninLink(trx, clock, { userId: user.id, email }) });
+  }
+  return links;
+}
+
+/**
+ * Gives a pending login link its secret, at the moment its mail is composed.
+ * The 15 minutes start now. Returns undefined when the link was spent meanwhile.
+ */
+export async function mintLoginToken(db: Executor, clock: Clock, loginId: string) {
+  const token = newToken();
+  const row = await repo.setLoginTokenSecret(db, loginId, hashToken(token), new Date(clock.now().getTime() + LOGIN_TTL_MS));
+  return row ? { token, ...row } : undefined;
+}
+
+/** Whether a login link would work now, without spending it (for the GET page). */
+export async function peekLoginToken(db: Executor, clock: Clock, token: string) {
+  return repo.findLiveLoginToken(db, hashToken(token), clock.now());
+}
+
+/**
+ * Spends a login link: of two simultaneous POSTs only one gets it. A sign-up
+ * link creates its workspace in the same transaction (the caller's).
+ * Returns the account to sign in to, or undefined for a dead link.
+ */
+export async function spendLoginToken(trx: Executor, clock: Clock, token: string): Promise<{ vendorId: string; userId: string } | undefined> {
+  const row = await repo.markLoginTokenUsed(trx, hashToken(token), clock.now());
+  if (!row) return undefined;
+  if (row.purpose === 'signup') {
+    const payload = row.payload as SignupPayload;
+    return createWorkspace(trx, clock, { workspace: payload.workspace, name: payload.name, email: row.email });
+  }
+  const user = row.user_id ? await repo.findUserById(trx, row.user_id) : undefined;
+  return user ? { vendorId: user.vendor_id, userId: user.id } : undefined;
+}
+
+// ---------------------------------------------------------------------------
+// Sessions
+
+/** The session a cookie's claims stand for, if the user still has it. */
+export async function findSessionUser(db: Executor, claims: { userId: string; vendorId: string; epoch: number }) {
+  return repo.findSessionUser(db, claims);
+}
+
+/** The session epoch a new cookie for this user carries. */
+export async function currentSessionEpoch(db: Executor, vendorId: string, userId: string): Promise<number> {
+  const epoch = await repo.findSessionEpoch(db, vendorId, userId);
+  if (epoch === undefined) throw new Error('signing in a user that does not exist');
+  return epoch;
+}
+
+/** Ends every session of the user: cookies issued so far stop working. */
+export async function endAllSessions(db: Executor, vendorId: string, userId: string): Promise<void> {
+  await repo.bumpSessionEpoch(db, vendorId, userId);
+}
+
+// ---------------------------------------------------------------------------
+// API keys
+
+/** Creates an API key and returns it: the only time the raw key exists outside the caller's hands. */
+export async function createApiKey(db: Executor, clock: Clock, vendorId: string, userId: string | null, name: string): Promise<string> {
+  const key = `${API_KEY_PREFIX}${newToken()}`;
+  await repo.insertApiKey(db, {
+    id: randomUUID(),
+    vendorId,
+    name,
+    prefix: key.slice(0, 9),
+    keyHash: hashToken(key),
+    createdBy: userId,
+    createdAt: clock.now(),
+  });
+  return key;
+}
+
+/**
+ * The live key a request presents, with its workspace, or undefined. Records
+ * the key's use, at most once a minute per key.
+ */
+export async function authenticateApiKey(db: Executor, clock: Clock, key: string) {
+  const found = await repo.findApiKey(db, hashToken(key));
+  if (!found) return undefined;
+  const now = clock.now();
+  const staleBefore = new Date(now.getTime() - KEY_USE_RESOLUTION_MS);
+  // Most requests skip the write; the statement itself re-checks, for requests racing on other instances.
+  if (!found.last_used_at || found.last_used_at < staleBefore) await repo.touchApiKey(db, found.vendor_id, found.id, now, staleBefore);
+  return { id: found.id, vendorId: found.vendor_id, name: found.name, vendorName: found.vendor_name };
+}
+
+/** A workspace's keys, newest first. */
+export async function listApiKeys(db: Executor, vendorId: string) {
+  return repo.listApiKeys(db, vendorId);
+}
+
+/** Revokes a live key of the workspace; not_found when it has none by that id (or it was revoked already). */
+export async function revokeApiKey(db: Executor, clock: Clock, vendorId: string, id: string): Promise<void> {
+  const revoked = uuid.safeParse(id).success && (await repo.revokeApiKey(db, vendorId, id, clock.now()));
+  if (!revoked) throw notFound('That API key');
+}

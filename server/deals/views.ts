@@ -1,0 +1,201 @@
+// Template data for the vendor's deal pages, built from loaded data by pure
+// functions (no I/O): the deal list, the new-deal form, and a deal's page.
+import { CONCERNS, getConcern, type ClaimValues } from '../concerns/index.js';
+import { describeChanges, fieldViews } from '../lib/concern-form.js';
+import { todayIso } from '../lib/validate.js';
+import type { ProfileClaims } from '../db/schema.js';
+import {
+  CHECKPOINT_LABELS,
+  DEAL_STAGES,
+  KIND_SHORT,
+  LINK_LABELS,
+  ROLE_LABELS,
+  STAGE_LABELS,
+  STAKEHOLDER_ROLES,
+  STATUS_LABELS,
+  VERDICT_LABELS,
+  isChampion,
+  weekOfDeal,
+  type DealStage,
+} from '../rules.js';
+import type { DealDetail } from './detail.js';
+import type { Tracking } from './tracking.js';
+
+const day = (d: Date | null | undefined) => (d ? new Date(d).toISOString().slice(0, 10) : undefined);
+
+export const roleOptions = (selected?: unknown) => STAKEHOLDER_ROLES.map((r) => ({ value: r, label: ROLE_LABELS[r], selected: r === selected }));
+
+/** One row of the deal list. */
+export function dealRow<T extends { started_on: string; stage: DealStage }>(d: T, t: Tracking, now: Date) {
+  return {
+    ...d,
+    week: weekOfDeal(d.started_on, now),
+    stage: STAGE_LABELS[d.stage],
+    concernsOpen: t.concernsOpen,
+    corrections: t.corrections,
+    checkpoint: t.checkpoint.state,
+    checkpointLabel: CHECKPOINT_LABELS[t.checkpoint.state],
+    risk: t.risk.noSecurityStakeholder,
+  };
+}
+
+/** The new-deal form: the published versions and, for the chosen one, each concern's fields to tailor. */
+export function newDealView(input: {
+  versions: { version: number }[];
+  chosen: { version: number; claims: ProfileClaims } | undefined;
+  values: Record<string, unknown>;
+  errors: Record<string, string>;
+  tailorErrors: Record<string, Record<string, string>>;
+  now: Date;
+}) {
+  const { chosen, tailorErrors } = input;
+  const tailoring = (input.values.tailoring ?? {}) as Record<string, ClaimValues>;
+  return {
+    title: 'Open a deal',
+    nav: 'deals',
+    values: { started_on: todayIso(input.now), ...input.values },
+    errors: input.errors,
+    versions: input.versions.map((v) => ({ version: v.version, selected: v.version === chosen?.version })),
+    hasVersions: input.versions.length > 0,
+    concerns: chosen
+      ? CONCERNS.map((c) => ({
+          key: c.key,
+          title: c.title,
+          tailored: Boolean(tailorErrors[c.key]) || Object.values(tailoring[c.key] ?? {}).some((v) => v !== undefined),
+          fields: fieldViews(c, { ...chosen.claims[c.key].values, ...tailoring[c.key] }, {
+            prefix: `t.${c.key}`,
+            errors: tailorErrors[c.key],
+            baseline: chosen.claims[c.key].values,
+            idPrefix: `t-${c.key}-`,
+          }),
+        }))
+      : [],
+  };
+}
+
+/** One signal as a line of the timeline. */
+export function signalView(s: DealDetail['signals'][number]) {
+  const concern = s.concern ? (getConcern(s.concern)?.title ?? s.concern) : undefined;
+  const base = { id: s.id, week: s.week, when: s.created_at.toISOString().replace('T', ' ').slice(0, 16) + ' UTC', concern, comment: s.comment };
+  switch (s.type) {
+    case 'answer':
+      return {
+        ...base,
+        pill: s.verdict!,
+        label: VERDICT_LABELS[s.verdict!],
+        who: s.stakeholder_name,
+        role: s.stakeholder_role ? ROLE_LABELS[s.stakeholder_role] : undefined,
+        kind: s.kind ? KIND_SHORT[s.kind] : undefined,
+        changes: describeChanges(s.concern!, s.changes),
+      };
+    case 'delegation':
+      return { ...base, pill: 'event', label: 'Handed over', who: s.stakeholder_name, detail: `to ${s.target_name}${s.target_role ? ` (${ROLE_LABELS[s.target_role]})` : ''}`, changes: [] };
+    case 'claim_change':
+      return { ...base, pill: 'event', label: 'Claim changed', who: s.actor_name ?? 'API', detail: `now revision ${s.claim_revision}; earlier answers need re-confirmation`, changes: describeChanges(s.concern!, s.changes) };
+    case 'checkpoint_override':
+      return { ...base, pill: 'correct', label: 'Checkpoint overridden', who: s.actor_name ?? 'API', changes: [] };
+    case 'stage_change': {
+      const [c] = s.changes;
+      return { ...base, pill: 'event', label: 'Stage changed', who: s.actor_name ?? 'API', detail: `${STAGE_LABELS[c.claimed as DealStage]} → ${STAGE_LABELS[c.corrected as DealStage]}`, changes: [] };
+    }
+  }
+}
+
+const NOTICES: Record<string, string> = {
+  created: 'Deal opened. Next, add the buyer’s security stakeholders and invite them.',
+  added: 'Stakeholder added.',
+  invited: 'A new personal link is on its way. Earlier links for this person no longer work.',
+  revoked: 'Every link of this person now stops working, and their reminders stop.',
+  extended: 'Their link works for longer now.',
+  reminders: 'Reminder settings saved.',
+  settings: 'Deal settings saved.',
+  stage: 'Stage changed.',
+  claim: 'Claim changed. Earlier answers on it now ask for re-confirmation.',
+};
+
+/** What a form on the deal page sends back when it failed: its values and problems, shown in place. */
+export interface DealPageForm {
+  values?: Record<string, unknown>;
+  errors?: Record<string, string>;
+  settingsError?: string;
+  stageError?: string;
+  askedStage?: string;
+  claimErrors?: Record<string, Record<string, string>>;
+  claimValues?: Record<string, Record<string, unknown>>;
+}
+
+/** The deal page: checkpoint, grid, stakeholders, timeline, claims, and the forms that act on them. */
+export function dealPageView(d: DealDetail, now: Date, query: Record<string, string | undefined>, form: DealPageForm = {}) {
+  const names = new Map(d.stakeholders.map((s) => [s.id, s.name]));
+  const answered = new Map<string, number>();
+  for (const row of d.grid) for (const a of row.answers) if (a.verdict !== 'none') answered.set(a.stakeholder_id, (answered.get(a.stakeholder_id) ?? 0) + 1);
+  const timeline = new Map<number, ReturnType<typeof signalView>[]>();
+  for (const s of d.signals) timeline.set(s.week, [...(timeline.get(s.week) ?? []), signalView(s)]);
+  const claimErrors = form.claimErrors ?? {};
+  const claimValues = form.claimValues ?? {};
+  const t = d.tracking;
+  return {
+    title: d.deal.buyer_name,
+    nav: 'deals',
+    deal: { ...d.deal, stageLabel: STAGE_LABELS[d.deal.stage], week: weekOfDeal(d.deal.started_on, now), reminderDays: d.deal.reminder_days.join(', ') },
+    notice: NOTICES[Object.keys(query).find((k) => query[k] === '1') ?? ''],
+    checkpoint: { ...t.checkpoint, label: CHECKPOINT_LABELS[t.checkpoint.state], ready: t.checkpoint.state === 'ready', open: t.checkpoint.state === 'open' },
+    risk: t.risk.noSecurityStakeholder,
+    firstSignal: t.firstSecuritySignalWeek,
+    firstCorrection: t.firstSecurityCorrectionWeek,
+    stages: DEAL_STAGES.map((s) => ({ value: s, label: STAGE_LABELS[s], selected: s === (form.askedStage ?? d.deal.stage) })),
+    respondents: d.respondents,
+    grid: d.grid.map((row) => ({
+      ...row,
+      statusLabel: STATUS_LABELS[row.status],
+      cells: row.answers.map((a) => ({
+        verdict: a.verdict,
+        label: VERDICT_LABELS[a.verdict],
+        detail: a.kind ? KIND_SHORT[a.kind] : undefined,
+        stale: a.stale,
+        handedTo: a.handed_to,
+        who: names.get(a.stakeholder_id),
+      })),
+    })),
+    stakeholders: d.stakeholders.map((s) => {
+      const mail = d.pendingMail.get(s.id);
+      return {
+        ...s,
+        roleLabel: ROLE_LABELS[s.role],
+        champion: isChampion(s.role),
+        foundBy: s.source === 'delegated' ? `Delegated by ${s.delegated_by_name}` : 'Added by vendor',
+        answered: answered.get(s.id) ?? 0,
+        invited: day(s.invited_at),
+        linkLabel: LINK_LABELS[s.link_state],
+        linkActive: s.link_state === 'active',
+        linkUntil: s.link_state === 'active' ? day(s.link_expires_at) : undefined,
+        canExtend: s.link_state === 'active' || s.link_state === 'expired',
+        mailFailed: mail === 'failed',
+        mailPending: mail === 'pending',
+      };
+    }),
+    hasStakeholders: d.stakeholders.length > 0,
+    delegations: d.signals
+      .filter((s) => s.type === 'delegation')
+      .reverse()
+      .map((s) => ({ from: s.stakeholder_name, to: s.target_name, concern: getConcern(s.concern!)?.title, week: s.week, when: day(s.created_at) })),
+    weeks: [...timeline.entries()].map(([week, signals]) => ({ week, signals })),
+    claims: d.claims.map((c) => {
+      const concern = getConcern(c.concern)!;
+      return {
+        key: c.concern,
+        title: concern.title,
+        sentence: concern.sentence(c.claim),
+        tailored: c.tailored,
+        revision: c.revision,
+        open: Boolean(claimErrors[c.concern]),
+        fields: fieldViews(concern, claimValues[c.concern] ?? c.claim, { prefix: 'c', errors: claimErrors[c.concern], baseline: c.claim, idPrefix: `c-${c.concern}-` }),
+      };
+    }),
+    roles: roleOptions(form.values?.role),
+    values: form.values ?? {},
+    errors: form.errors ?? {},
+    settingsError: form.settingsError,
+    stageError: form.stageError,
+  };
+}

@@ -1,0 +1,21 @@
+// The one definition of characters that do not belong in text people typed:
+// C0 and C1 controls, the Unicode line and paragraph separators, and the
+// bidirectional overrides and isolates that make text read differently from
+// what it is. Validation (lib/validate.ts, the concern catalogue) refuses
+// them; mail subjects fold them away.
+
+/** Not allowed anywhere in a single line of text. */
+export const LINE_UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+
+/** Not allowed in text that may span lines: the same set, less tab, line feed and carriage return. */
+export const PARAGRAPH_UNSAFE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+
+/** Half of a surrogate pair on its own: not text, and PostgreSQL's jsonb refuses it. */
+export const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+const LINE_UNSAFE_RUNS = new RegExp(`${LINE_UNSAFE.source}+`, 'g');
+
+/** Text built from what people typed, made safe for one line (a mail subject): unsafe runs become a space. */
+export function oneLine(s: string, max = 200): string {
+  return s.replace(LINE_UNSAFE_RUNS, ' ').trim().slice(0, max);
+}

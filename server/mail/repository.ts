@@ -1,0 +1,102 @@
+// SQL of the outbox: queue a mail, claim due ones with a lease, and record
+// how each attempt ended.
+import { sql } from 'kysely';
+import type { DB, Executor } from '../db/index.js';
+import type { OutboxRow } from './compose.js';
+
+export interface OutboxMail {
+  template: string;
+  recipient: string;
+  vendorId: string | null;
+  /** Ids and flags only: never a token or anything secret. */
+  params: Record<string, unknown>;
+}
+
+/** Queues a mail in the caller's transaction, due now. */
+export async function insertMail(db: Executor, now: Date, mail: OutboxMail): Promise<void> {
+  await db
+    .insertInto('outbox')
+    .values({
+      template: mail.template,
+      recipient: mail.recipient,
+      vendor_id: mail.vendorId,
+      params: JSON.stringify(mail.params),
+      next_attempt_at: now,
+      created_at: now,
+    })
+    .execute();
+}
+
+/**
+ * Queues a mail unless one with the same conflict key is already waiting:
+ * the unique index on pending digests (params->>'dealId') makes a burst of
+ * corrections join the one digest already queued.
+ */
+export async function insertDigestOnce(db: Executor, now: Date, at: Date, mail: OutboxMail): Promise<void> {
+  await sql`
+    INSERT INTO outbox (vendor_id, template, recipient, params, next_attempt_at, created_at)
+    VALUES (${mail.vendorId}, ${mail.template}, ${mail.recipient}, ${JSON.stringify(mail.params)}::jsonb, ${at}, ${now})
+    ON CONFLICT ((params->>'dealId')) WHERE template = 'digest' AND status = 'pending' AND attempts = 0 DO NOTHING
+  `.execute(db);
+}
+
+/** Claims up to `limit` due mails: locked rows of other workers are skipped, claimed ones leased until `leaseUntil`. */
+export async function claimDue(trx: Executor, now: Date, leaseUntil: Date, limit: number): Promise<OutboxRow[]> {
+  const rows = await trx
+    .selectFrom('outbox')
+    .select(['id', 'template', 'recipient', 'vendor_id', 'params', 'attempts'])
+    .where('status', '=', 'pending')
+    .where('next_attempt_at', '<=', now)
+    .orderBy('id')
+    .limit(limit)
+    .forUpdate()
+    .skipLocked()
+    .execute();
+  if (rows.length === 0) return [];
+  await trx
+    .updateTable('outbox')
+    .set({ next_attempt_at: leaseUntil, attempts: sql`attempts + 1` })
+    .where(
+      'id',
+      'in',
+      rows.map((r) => r.id),
+    )
+    .execute();
+  return rows.map((r) => ({ ...r, attempts: r.attempts + 1 }));
+}
+
+/** Gives claimed but unsent rows back, as if never claimed. */
+export async function release(db: DB, now: Date, ids: number[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db
+    .updateTable('outbox')
+    .set({ next_attempt_at: now, attempts: sql`attempts - 1` })
+    .where('id', 'in', ids)
+    .where('status', '=', 'pending')
+    .execute();
+}
+
+export async function markHandled(db: DB, id: number, now: Date, cancelled: boolean): Promise<void> {
+  await db
+    .updateTable('outbox')
+    .set({ status: 'sent', sent_at: now, last_error: cancelled ? 'cancelled: no longer applicable' : null })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** Not yet: due again at `until`, and this attempt does not count. */
+export async function defer(db: DB, id: number, until: Date): Promise<void> {
+  await db
+    .updateTable('outbox')
+    .set({ next_attempt_at: until, attempts: sql`attempts - 1` })
+    .where('id', '=', id)
+    .execute();
+}
+
+export async function markAttemptFailed(db: DB, id: number, failed: boolean, reason: string, retryAt: Date): Promise<void> {
+  await db
+    .updateTable('outbox')
+    .set({ status: failed ? 'failed' : 'pending', last_error: reason, next_attempt_at: retryAt })
+    .where('id', '=', id)
+    .execute();
+}

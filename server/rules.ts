@@ -1,0 +1,126 @@
+// The rule book: who is who on a deal, what each stage allows, when a silent
+// person is reminded, and how states read to people. Every feature, page and
+// mail takes these rules and their wording from here, never from a copy.
+import { CONCERNS, CORRECTION_KINDS } from './concerns/index.js';
+
+// ---------------------------------------------------------------------------
+// Roles on the buyer's side
+
+export const STAKEHOLDER_ROLES = ['ciso', 'security', 'compliance', 'privacy', 'legal', 'champion', 'other'] as const;
+export type StakeholderRole = (typeof STAKEHOLDER_ROLES)[number];
+
+/**
+ * The buyer's security team. Their presence clears the stakeholder-map risk,
+ * their confirm or correct counts toward the alignment checkpoint, and their
+ * first answers date a deal's first security signals.
+ */
+export const SECURITY_TEAM: readonly StakeholderRole[] = ['ciso', 'security'];
+
+export const isSecurityTeam = (role: StakeholderRole | null | undefined): boolean => role != null && SECURITY_TEAM.includes(role);
+
+/** The champion follows the review on a read-only page: never answers, is never reminded, takes no hand-over. */
+export const CHAMPION: StakeholderRole = 'champion';
+export const isChampion = (role: StakeholderRole | null | undefined): boolean => role === CHAMPION;
+
+/** Whom a respondent may hand a concern to: anyone but a champion. */
+export const DELEGATE_ROLES = STAKEHOLDER_ROLES.filter((r) => r !== CHAMPION) as Exclude<StakeholderRole, 'champion'>[];
+
+/** How many colleagues one respondent may add to a deal. */
+export const MAX_DELEGATES = 5;
+
+// ---------------------------------------------------------------------------
+// Stages
+
+export const DEAL_STAGES = ['discovery', 'evaluation', 'business_case', 'negotiation', 'closed_won', 'closed_lost'] as const;
+export type DealStage = (typeof DEAL_STAGES)[number];
+
+/** Stages a deal enters only with the checkpoint ready, or with a written override. */
+export const GATED_STAGES: readonly DealStage[] = ['negotiation', 'closed_won'];
+/** Stages where the deal is over: no reminders go out. */
+export const CLOSED_STAGES: readonly DealStage[] = ['closed_won', 'closed_lost'];
+/** Stages in which a recorded override explains an open checkpoint. */
+export const PAST_CHECKPOINT: readonly DealStage[] = ['negotiation', ...CLOSED_STAGES];
+
+export const isGated = (stage: DealStage): boolean => GATED_STAGES.includes(stage);
+export const isClosed = (stage: DealStage): boolean => CLOSED_STAGES.includes(stage);
+
+// ---------------------------------------------------------------------------
+// Reminders
+
+/** Days after the invitation on which a silent person is reminded, unless the deal says otherwise. */
+export const DEFAULT_REMINDER_DAYS = [3, 7] as const;
+
+/**
+ * Whether a person may be reminded at all: not the champion, not paused (for
+ * them or for the deal), and the deal still open. Silence (no answer yet) and a
+ * live link are the other conditions, checked where the data is.
+ */
+export function remindable(s: { role: StakeholderRole; reminders_paused: boolean }, d: { stage: DealStage; reminders_paused: boolean }): boolean {
+  return !isChampion(s.role) && !s.reminders_paused && !d.reminders_paused && !isClosed(d.stage);
+}
+
+// ---------------------------------------------------------------------------
+// The concerns, as pages and mails name them
+
+const NUMBER_WORDS = ['no', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten', 'eleven', 'twelve'];
+
+/** What every page and mail says about the catalogue: "six", and the concerns by name. */
+export const CATALOG_WORDING = Object.freeze({
+  count: CONCERNS.length,
+  countWord: NUMBER_WORDS[CONCERNS.length] ?? String(CONCERNS.length),
+  /** "data residency, model access controls, …, and audit and compliance" */
+  names: listInWords(CONCERNS.map((c) => inSentence(c.title))),
+  /** The same list opening a sentence: "Data residency, model access controls, …" */
+  sentenceNames: CONCERNS.map((c, i) => (i === 0 ? c.title : inSentence(c.title))).join(', '),
+  titles: CONCERNS.map((c) => c.title),
+});
+
+/** A title as it reads mid-sentence: "Data residency" → "data residency", but "AI governance" stays. */
+function inSentence(title: string): string {
+  return /^[A-Z][a-z]/.test(title) ? title.charAt(0).toLowerCase() + title.slice(1) : title;
+}
+
+function listInWords(items: string[]): string {
+  return items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')}, and ${items.at(-1)}`;
+}
+
+// ---------------------------------------------------------------------------
+// How states read to people
+
+export const ROLE_LABELS: Record<StakeholderRole, string> = {
+  ciso: 'CISO',
+  security: 'Security',
+  compliance: 'Compliance',
+  privacy: 'Privacy',
+  legal: 'Legal',
+  champion: 'Champion',
+  other: 'Other',
+};
+
+export const VERDICT_LABELS = { confirm: 'Confirmed', correct: 'Corrected', not_mine: 'Not mine', none: 'No answer' } as const;
+export const STATUS_LABELS = { confirmed: 'Confirmed', corrected: 'Corrected', not_mine: 'Not mine', stale: 'Needs re-confirmation', silent: 'Silent' } as const;
+export const STAGE_LABELS: Record<DealStage, string> = {
+  discovery: 'Discovery',
+  evaluation: 'Evaluation',
+  business_case: 'Business case',
+  negotiation: 'Negotiation',
+  closed_won: 'Closed won',
+  closed_lost: 'Closed lost',
+};
+export const CHECKPOINT_LABELS = { ready: 'Ready for negotiation', open: 'Security not yet aligned', overridden: 'Overridden' } as const;
+export const LINK_LABELS = { active: 'Link active', expired: 'Link expired', revoked: 'Link revoked', none: 'No link sent' } as const;
+/** Short kind names for tables ("requirement gap"). */
+export const KIND_SHORT = { factual_error: 'factual error', requirement_gap: 'requirement gap', not_applicable: 'not applicable' } as const;
+/** The kind as the respondent chose it, in full. */
+export const KIND_LONG: Record<string, string> = Object.fromEntries(CORRECTION_KINDS.map((k) => [k.value, k.label]));
+
+// ---------------------------------------------------------------------------
+// Time on a deal
+
+const WEEK_MS = 7 * 24 * 60 * 60 * 1000;
+
+/** Week 1 is the first seven days from the deal's start date. */
+export function weekOfDeal(startedOn: string, at: Date): number {
+  const start = new Date(`${startedOn}T00:00:00Z`).getTime();
+  return Math.max(1, Math.floor((at.getTime() - start) / WEEK_MS) + 1);
+}

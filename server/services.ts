@@ -1,0 +1,23 @@
+// What every feature may use, decorated on the Fastify instance as
+// `app.services`. Lives apart from app.ts so that no feature imports app.ts.
+import type { Config } from './config.js';
+import type { DB } from './db/index.js';
+import type { Clock } from './lib/clock.js';
+import type { MailWorker } from './mail/outbox.js';
+import type { Views } from './views.js';
+
+export interface Services {
+  config: Config;
+  db: DB;
+  clock: Clock;
+  views: Views;
+  worker: MailWorker;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    services: Services;
+    /** Every route as registered, so tests can walk them all. */
+    routeTable: { method: string; url: string }[];
+  }
+}

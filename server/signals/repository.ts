@@ -1,0 +1,161 @@
+// SQL of the signals table: the append-only record of everything said on a
+// deal. Rows are only ever inserted; the database refuses UPDATE and DELETE.
+import type { Executor } from '../db/index.js';
+import type { Insertable } from 'kysely';
+import type { SignalsTable } from '../db/schema.js';
+
+export async function insertSignals(trx: Executor, rows: Insertable<SignalsTable>[]): Promise<number[]> {
+  if (rows.length === 0) return [];
+  const ids = await trx.insertInto('signals').values(rows).returning('id').execute();
+  return ids.map((r) => r.id);
+}
+
+/** Every signal of a deal, newest first, with the names of the people involved. */
+export async function listDealSignals(db: Executor, vendorId: string, dealId: string) {
+  return db
+    .selectFrom('signals')
+    .leftJoin('stakeholders', (j) =>
+      j.onRef('stakeholders.id', '=', 'signals.stakeholder_id').onRef('stakeholders.vendor_id', '=', 'signals.vendor_id'),
+    )
+    .leftJoin('stakeholders as target', (j) =>
+      j.onRef('target.id', '=', 'signals.target_stakeholder_id').onRef('target.vendor_id', '=', 'signals.vendor_id'),
+    )
+    .leftJoin('users as actor', (j) => j.onRef('actor.id', '=', 'signals.actor_user_id').onRef('actor.vendor_id', '=', 'signals.vendor_id'))
+    .select([
+      'signals.id',
+      'signals.type',
+      'signals.concern',
+      'signals.claim_revision',
+      'signals.verdict',
+      'signals.kind',
+      'signals.comment',
+      'signals.changes',
+      'signals.week',
+      'signals.created_at',
+      'stakeholders.id as stakeholder_id',
+      'stakeholders.name as stakeholder_name',
+      'stakeholders.role as stakeholder_role',
+      'target.id as target_id',
+      'target.name as target_name',
+      'target.role as target_role',
+      'actor.name as actor_name',
+    ])
+    .where('signals.vendor_id', '=', vendorId)
+    .where('signals.deal_id', '=', dealId)
+    .orderBy('signals.id', 'desc')
+    .execute();
+}
+
+/** The latest answer of each stakeholder on each concern, for the given deals. */
+export async function latestAnswers(db: Executor, vendorId: string, dealIds: string[]) {
+  if (dealIds.length === 0) return [];
+  return db
+    .selectFrom('signals')
+    .select(['id', 'deal_id', 'stakeholder_id', 'concern', 'verdict', 'kind', 'claim_revision', 'created_at'])
+    .distinctOn(['deal_id', 'stakeholder_id', 'concern'])
+    .where('vendor_id', '=', vendorId)
+    .where('deal_id', 'in', dealIds)
+    .where('type', '=', 'answer')
+    .orderBy('deal_id')
+    .orderBy('stakeholder_id')
+    .orderBy('concern')
+    .orderBy('id', 'desc')
+    .execute();
+}
+
+/** Type, verdict, week, comment and the speaker's role of every signal of the given deals, oldest first. */
+export async function signalFacts(db: Executor, vendorId: string, dealIds: string[]) {
+  if (dealIds.length === 0) return [];
+  return db
+    .selectFrom('signals')
+    .leftJoin('stakeholders', (j) => j.onRef('stakeholders.id', '=', 'signals.stakeholder_id').onRef('stakeholders.vendor_id', '=', 'signals.vendor_id'))
+    .select(['signals.deal_id', 'signals.type', 'signals.verdict', 'signals.week', 'signals.comment', 'signals.created_at', 'stakeholders.role'])
+    .where('signals.vendor_id', '=', vendorId)
+    .where('signals.deal_id', 'in', dealIds)
+    .orderBy('signals.id')
+    .execute();
+}
+
+/** One stakeholder's latest answer on each concern, in full. */
+export async function answersOf(db: Executor, vendorId: string, dealId: string, stakeholderId: string) {
+  return db
+    .selectFrom('signals')
+    .select(['id', 'concern', 'verdict', 'kind', 'comment', 'changes', 'claim_revision', 'created_at'])
+    .distinctOn('concern')
+    .where('vendor_id', '=', vendorId)
+    .where('deal_id', '=', dealId)
+    .where('stakeholder_id', '=', stakeholderId)
+    .where('type', '=', 'answer')
+    .orderBy('concern')
+    .orderBy('id', 'desc')
+    .execute();
+}
+
+/** Whether this stakeholder has answered anything at all. */
+export async function hasAnswered(db: Executor, vendorId: string, stakeholderId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('signals')
+    .select('id')
+    .where('vendor_id', '=', vendorId)
+    .where('stakeholder_id', '=', stakeholderId)
+    .where('type', '=', 'answer')
+    .executeTakeFirst();
+  return Boolean(row);
+}
+
+/** The concerns already handed from one person to another. */
+export async function handedConcerns(db: Executor, vendorId: string, fromId: string, toId: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom('signals')
+    .select('concern')
+    .where('vendor_id', '=', vendorId)
+    .where('type', '=', 'delegation')
+    .where('stakeholder_id', '=', fromId)
+    .where('target_stakeholder_id', '=', toId)
+    .execute();
+  return rows.map((r) => r.concern!);
+}
+
+/** Hand-overs to or from one stakeholder, oldest first, with both names. */
+export async function delegationsAround(db: Executor, vendorId: string, dealId: string, stakeholderId: string) {
+  return db
+    .selectFrom('signals as g')
+    .innerJoin('stakeholders as from', (j) => j.onRef('from.id', '=', 'g.stakeholder_id').onRef('from.vendor_id', '=', 'g.vendor_id'))
+    .innerJoin('stakeholders as to', (j) => j.onRef('to.id', '=', 'g.target_stakeholder_id').onRef('to.vendor_id', '=', 'g.vendor_id'))
+    .select(['g.concern', 'g.stakeholder_id', 'g.target_stakeholder_id', 'from.name as from_name', 'to.name as to_name'])
+    .where('g.vendor_id', '=', vendorId)
+    .where('g.deal_id', '=', dealId)
+    .where('g.type', '=', 'delegation')
+    .where((eb) => eb.or([eb('g.stakeholder_id', '=', stakeholderId), eb('g.target_stakeholder_id', '=', stakeholderId)]))
+    .orderBy('g.id')
+    .execute();
+}
+
+/** A deal's corrections after signal `afterId`, oldest first, with who made them. */
+export async function correctionsAfter(db: Executor, vendorId: string, dealId: string, afterId: number) {
+  return db
+    .selectFrom('signals as g')
+    .innerJoin('stakeholders as s', (j) => j.onRef('s.id', '=', 'g.stakeholder_id').onRef('s.vendor_id', '=', 'g.vendor_id'))
+    .select(['g.id', 'g.concern', 'g.kind', 'g.comment', 'g.changes', 'g.week', 's.name', 's.role'])
+    .where('g.vendor_id', '=', vendorId)
+    .where('g.deal_id', '=', dealId)
+    .where('g.type', '=', 'answer')
+    .where('g.verdict', '=', 'correct')
+    .where('g.id', '>', afterId)
+    .orderBy('g.id')
+    .execute();
+}
+
+/** A stakeholder's latest answer on one concern. */
+export async function lastAnswerOn(db: Executor, vendorId: string, dealId: string, stakeholderId: string, concern: string) {
+  return db
+    .selectFrom('signals')
+    .select(['id', 'verdict', 'kind', 'comment', 'changes', 'claim_revision'])
+    .where('vendor_id', '=', vendorId)
+    .where('deal_id', '=', dealId)
+    .where('stakeholder_id', '=', stakeholderId)
+    .where('concern', '=', concern)
+    .where('type', '=', 'answer')
+    .orderBy('id', 'desc')
+    .executeTakeFirst();
+}

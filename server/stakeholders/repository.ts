@@ -1,0 +1,297 @@
+// SQL of the buyer's people on a deal and their personal links. Every
+// statement is scoped by vendor_id.
+import { sql, type Insertable } from 'kysely';
+import type { Executor } from '../db/index.js';
+import type { StakeholderLinksTable, StakeholdersTable } from '../db/schema.js';
+import { CHAMPION, CLOSED_STAGES } from '../rules.js';
+
+export type LinkState = 'active' | 'expired' | 'revoked' | 'none';
+
+export async function findStakeholder(db: Executor, vendorId: string, dealId: string, id: string) {
+  return db.selectFrom('stakeholders').selectAll().where('vendor_id', '=', vendorId).where('deal_id', '=', dealId).where('id', '=', id).executeTakeFirst();
+}
+
+export async function findByEmail(db: Executor, vendorId: string, dealId: string, email: string) {
+  return db
+    .selectFrom('stakeholders')
+    .select(['id', 'role'])
+    .where('vendor_id', '=', vendorId)
+    .where('deal_id', '=', dealId)
+    .where('email', '=', email)
+    .executeTakeFirst();
+}
+
+/** Inserts unless the address is already on the deal; undefined then (the unique key decides races). */
+export async function insertStakeholder(trx: Executor, values: Insertable<StakeholdersTable>) {
+  return trx
+    .insertInto('stakeholders')
+    .values(values)
+    .onConflict((oc) => oc.columns(['vendor_id', 'deal_id', 'email']).doNothing())
+    .returning(['id', 'role'])
+    .executeTakeFirst();
+}
+
+/** How many colleagues this stakeholder has added to the deal. */
+export async function countDelegatesOf(db: Executor, vendorId: string, stakeholderId: string): Promise<number> {
+  const row = await db
+    .selectFrom('stakeholders')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('vendor_id', '=', vendorId)
+    .where('delegated_by', '=', stakeholderId)
+    .executeTakeFirstOrThrow();
+  return row.n;
+}
+
+/** Locks the stakeholder's row for the rest of the transaction: their writes happen one at a time. */
+export async function lockStakeholder(trx: Executor, vendorId: string, id: string): Promise<void> {
+  await trx.selectFrom('stakeholders').select('id').where('vendor_id', '=', vendorId).where('id', '=', id).forUpdate().execute();
+}
+
+export async function setRemindersPaused(db: Executor, vendorId: string, id: string, paused: boolean): Promise<void> {
+  await db.updateTable('stakeholders').set({ reminders_paused: paused }).where('vendor_id', '=', vendorId).where('id', '=', id).execute();
+}
+
+/** An invitation starts the person's reminder cadence afresh. */
+export async function markInvited(trx: Executor, vendorId: string, id: string, at: Date): Promise<void> {
+  await trx.updateTable('stakeholders').set({ invited_at: at, reminders_sent: 0 }).where('vendor_id', '=', vendorId).where('id', '=', id).execute();
+}
+
+export async function insertLink(trx: Executor, link: Insertable<StakeholderLinksTable>): Promise<void> {
+  await trx.insertInto('stakeholder_links').values(link).execute();
+}
+
+/** Every live link of this person stops working. */
+export async function revokeLinks(trx: Executor, vendorId: string, stakeholderId: string, at: Date): Promise<void> {
+  await trx
+    .updateTable('stakeholder_links')
+    .set({ revoked_at: at })
+    .where('vendor_id', '=', vendorId)
+    .where('stakeholder_id', '=', stakeholderId)
+    .where('revoked_at', 'is', null)
+    .execute();
+}
+
+/** Links not revoked work at least until `until` (none is shortened); resolves to how many there are. */
+export async function extendLinks(db: Executor, vendorId: string, stakeholderId: string, until: Date): Promise<number> {
+  const r = await db
+    .updateTable('stakeholder_links')
+    .set({ expires_at: sql<Date>`greatest(expires_at, ${until})` })
+    .where('vendor_id', '=', vendorId)
+    .where('stakeholder_id', '=', stakeholderId)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows);
+}
+
+/** How many links this person has had, and how many of them were revoked. */
+export async function linkCounts(db: Executor, vendorId: string, stakeholderId: string) {
+  return db
+    .selectFrom('stakeholder_links')
+    .select((eb) => [eb.fn.countAll<number>().as('all'), eb.fn.count<number>('revoked_at').as('revoked')])
+    .where('vendor_id', '=', vendorId)
+    .where('stakeholder_id', '=', stakeholderId)
+    .executeTakeFirstOrThrow();
+}
+
+/** When the person's latest unrevoked link expires. */
+export async function liveLinkUntil(db: Executor, vendorId: string, stakeholderId: string): Promise<Date> {
+  const row = await db
+    .selectFrom('stakeholder_links')
+    .select((eb) => eb.fn.max('expires_at').as('until'))
+    .where('vendor_id', '=', vendorId)
+    .where('stakeholder_id', '=', stakeholderId)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+  return new Date(row!.until as Date);
+}
+
+/** Silent, remindable people whose next reminder is due at `now`, across every workspace (the worker's view). */
+export async function dueReminders(db: Executor, now: Date, limit: number) {
+  return (
+    db
+      .selectFrom('stakeholders as s')
+      .innerJoin('deals as d', (j) => j.onRef('d.id', '=', 's.deal_id').onRef('d.vendor_id', '=', 's.vendor_id'))
+      .select(['s.id', 's.vendor_id', 's.email', 's.reminders_sent', 's.invited_at', 'd.reminder_days'])
+      .where('s.invited_at', 'is not', null)
+      .where('s.reminders_paused', '=', false)
+      .where('s.role', '<>', CHAMPION)
+      .where('d.reminders_paused', '=', false)
+      .where('d.stage', 'not in', CLOSED_STAGES)
+      .where(sql<boolean>`s.reminders_sent < cardinality(d.reminder_days)`)
+      .where(sql<boolean>`s.invited_at + make_interval(days => d.reminder_days[s.reminders_sent + 1]) <= ${now}`)
+      // Any answer (including "not mine") ends the silence.
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('signals as g').select('g.id').whereRef('g.vendor_id', '=', 's.vendor_id').whereRef('g.stakeholder_id', '=', 's.id').where('g.type', '=', 'answer'),
+          ),
+        ),
+      )
+      // A revoked or expired link ends them too.
+      .where(({ exists, selectFrom }) =>
+        exists(
+          selectFrom('stakeholder_links as l')
+            .select('l.id')
+            .whereRef('l.vendor_id', '=', 's.vendor_id')
+            .whereRef('l.stakeholder_id', '=', 's.id')
+            .where('l.revoked_at', 'is', null)
+            .where('l.expires_at', '>', now),
+        ),
+      )
+      .limit(limit)
+      .execute()
+  );
+}
+
+/** Moves the reminder count from `from` to `to`; false when another worker moved it first. */
+export async function bumpReminders(trx: Executor, vendorId: string, id: string, from: number, to: number): Promise<boolean> {
+  const r = await trx
+    .updateTable('stakeholders')
+    .set({ reminders_sent: to })
+    .where('vendor_id', '=', vendorId)
+    .where('id', '=', id)
+    .where('reminders_sent', '=', from)
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
+}
+
+/** The deal's people with who delegated them and the best state of their links. */
+export async function dealStakeholders(db: Executor, vendorId: string, dealId: string, now: Date) {
+  return db
+    .selectFrom('stakeholders as s')
+    .leftJoin('stakeholders as by', (j) => j.onRef('by.id', '=', 's.delegated_by').onRef('by.vendor_id', '=', 's.vendor_id'))
+    .select([
+      's.id',
+      's.name',
+      's.email',
+      's.role',
+      's.source',
+      's.created_at',
+      's.invited_at',
+      's.reminders_paused',
+      's.reminders_sent',
+      'by.id as delegated_by_id',
+      'by.name as delegated_by_name',
+      // The best state among the person's links: one that works beats an expired one beats a revoked one.
+      sql<LinkState>`coalesce((
+        select case
+          when bool_or(l.revoked_at is null and l.expires_at > ${now}) then 'active'
+          when bool_or(l.revoked_at is null) then 'expired'
+          else 'revoked' end
+        from stakeholder_links l where l.vendor_id = s.vendor_id and l.stakeholder_id = s.id), 'none')`.as('link_state'),
+      sql<Date | null>`(select max(l.expires_at) from stakeholder_links l
+        where l.vendor_id = s.vendor_id and l.stakeholder_id = s.id and l.revoked_at is null)`.as('link_expires_at'),
+    ])
+    .where('s.vendor_id', '=', vendorId)
+    .where('s.deal_id', '=', dealId)
+    .orderBy('s.created_at')
+    .execute();
+}
+
+/** Invitations of this deal not delivered yet (or given up on), by stakeholder. */
+export async function undeliveredInvites(db: Executor, vendorId: string, dealId: string) {
+  return db
+    .selectFrom('outbox as o')
+    .innerJoin('stakeholder_links as l', (j) => j.on(sql<boolean>`o.params->>'linkId' = l.id::text`).onRef('l.vendor_id', '=', 'o.vendor_id'))
+    .innerJoin('stakeholders as s', (j) => j.onRef('s.id', '=', 'l.stakeholder_id').onRef('s.vendor_id', '=', 'l.vendor_id'))
+    .select(['s.id as stakeholder_id', 'o.status'])
+    .where('o.vendor_id', '=', vendorId)
+    .where('s.deal_id', '=', dealId)
+    .where('o.template', '=', 'invite')
+    .where('o.status', '<>', 'sent')
+    .execute();
+}
+
+/** A live link by the hash of its token, with its person, deal and workspace. */
+export async function findLiveLink(db: Executor, tokenHash: string, now: Date) {
+  return db
+    .selectFrom('stakeholder_links as l')
+    .innerJoin('stakeholders as s', (j) => j.onRef('s.id', '=', 'l.stakeholder_id').onRef('s.vendor_id', '=', 'l.vendor_id'))
+    .innerJoin('deals as d', (j) => j.onRef('d.id', '=', 's.deal_id').onRef('d.vendor_id', '=', 's.vendor_id'))
+    .innerJoin('vendors as v', 'v.id', 'l.vendor_id')
+    .select([
+      'l.id as link_id',
+      'l.vendor_id',
+      'v.name as vendor_name',
+      's.id as stakeholder_id',
+      's.name as stakeholder_name',
+      's.role',
+      's.email',
+      'd.id as deal_id',
+      'd.buyer_name',
+      'd.started_on',
+      'd.stage',
+    ])
+    .where('l.token_hash', '=', tokenHash)
+    .where('l.revoked_at', 'is', null)
+    .where('l.expires_at', '>', now)
+    .executeTakeFirst();
+}
+
+/** Whoever a link (live or not) belongs to, by the hash of its token. */
+export async function linkHolder(db: Executor, tokenHash: string) {
+  return db
+    .selectFrom('stakeholder_links as l')
+    .innerJoin('stakeholders as s', (j) => j.onRef('s.id', '=', 'l.stakeholder_id').onRef('s.vendor_id', '=', 'l.vendor_id'))
+    .select(['s.id', 's.vendor_id', 's.deal_id', 's.email'])
+    .where('l.token_hash', '=', tokenHash)
+    .executeTakeFirst();
+}
+
+/** Whether a request for a new link was already passed on for this person since `since`. */
+export async function linkRequestedSince(db: Executor, vendorId: string, stakeholderId: string, since: Date): Promise<boolean> {
+  const row = await db
+    .selectFrom('outbox')
+    .select('id')
+    .where('vendor_id', '=', vendorId)
+    .where('template', '=', 'link-request')
+    .where(sql<boolean>`params->>'stakeholderId' = ${stakeholderId}`)
+    .where('created_at', '>', since)
+    .executeTakeFirst();
+  return Boolean(row);
+}
+
+/** What an invitation mail shows, by its link. */
+export async function inviteMailData(db: Executor, linkId: string) {
+  return db
+    .selectFrom('stakeholder_links as l')
+    .innerJoin('stakeholders as s', (j) => j.onRef('s.id', '=', 'l.stakeholder_id').onRef('s.vendor_id', '=', 'l.vendor_id'))
+    .innerJoin('deals as d', (j) => j.onRef('d.id', '=', 's.deal_id').onRef('d.vendor_id', '=', 's.vendor_id'))
+    .innerJoin('vendors as v', 'v.id', 'l.vendor_id')
+    .select([
+      'l.id',
+      'l.vendor_id',
+      'l.revoked_at',
+      'l.expires_at',
+      's.id as stakeholder_id',
+      's.name',
+      's.role',
+      's.reminders_paused',
+      'd.buyer_name',
+      'd.stage',
+      'd.reminders_paused as deal_paused',
+      'v.name as vendor_name',
+    ])
+    .where('l.id', '=', linkId)
+    .executeTakeFirst();
+}
+
+/** Gives a link its secret (only the hash is kept) as its mail is composed. */
+export async function setLinkSecret(db: Executor, vendorId: string, linkId: string, tokenHash: string, at: Date): Promise<void> {
+  await db.updateTable('stakeholder_links').set({ token_hash: tokenHash, last_sent_at: at }).where('id', '=', linkId).where('vendor_id', '=', vendorId).execute();
+}
+
+export async function stakeholderName(db: Executor, vendorId: string, id: string): Promise<string | undefined> {
+  return (await db.selectFrom('stakeholders').select('name').where('vendor_id', '=', vendorId).where('id', '=', id).executeTakeFirst())?.name;
+}
+
+/** What a "new link requested" mail shows. */
+export async function linkRequestMailData(db: Executor, vendorId: string, stakeholderId: string) {
+  return db
+    .selectFrom('stakeholders as s')
+    .innerJoin('deals as d', (j) => j.onRef('d.id', '=', 's.deal_id').onRef('d.vendor_id', '=', 's.vendor_id'))
+    .select(['s.name', 's.role', 'd.id as deal_id', 'd.buyer_name'])
+    .where('s.vendor_id', '=', vendorId)
+    .where('s.id', '=', stakeholderId)
+    .executeTakeFirst();
+}
