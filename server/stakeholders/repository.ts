@@ -202,13 +202,18 @@ export async function undeliveredInvites(db: Executor, vendorId: string, dealId:
     .execute();
 }
 
-/** A live link by the hash of its token, with its person, deal and workspace. */
-export async function findLiveLink(db: Executor, tokenHash: string, now: Date) {
+/** Links joined to their person, that person's deal, and the workspace. */
+function linksWithDeal(db: Executor) {
   return db
     .selectFrom('stakeholder_links as l')
     .innerJoin('stakeholders as s', (j) => j.onRef('s.id', '=', 'l.stakeholder_id').onRef('s.vendor_id', '=', 'l.vendor_id'))
     .innerJoin('deals as d', (j) => j.onRef('d.id', '=', 's.deal_id').onRef('d.vendor_id', '=', 's.vendor_id'))
-    .innerJoin('vendors as v', 'v.id', 'l.vendor_id')
+    .innerJoin('vendors as v', 'v.id', 'l.vendor_id');
+}
+
+/** A live link by the hash of its token, with its person, deal and workspace. */
+export async function findLiveLink(db: Executor, tokenHash: string, now: Date) {
+  return linksWithDeal(db)
     .select([
       'l.id as link_id',
       'l.vendor_id',
@@ -253,11 +258,7 @@ export async function linkRequestedSince(db: Executor, vendorId: string, stakeho
 
 /** What an invitation mail shows, by its link. */
 export async function inviteMailData(db: Executor, linkId: string) {
-  return db
-    .selectFrom('stakeholder_links as l')
-    .innerJoin('stakeholders as s', (j) => j.onRef('s.id', '=', 'l.stakeholder_id').onRef('s.vendor_id', '=', 'l.vendor_id'))
-    .innerJoin('deals as d', (j) => j.onRef('d.id', '=', 's.deal_id').onRef('d.vendor_id', '=', 's.vendor_id'))
-    .innerJoin('vendors as v', 'v.id', 'l.vendor_id')
+  return linksWithDeal(db)
     .select([
       'l.id',
       'l.vendor_id',
