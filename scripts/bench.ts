@@ -31,7 +31,14 @@ const dir = process.env.DATABASE_URL ? undefined : mkdtempSync(join(tmpdir(), 'p
 const config = loadConfig({ ...process.env, DATA_DIR: dir ?? './data', LOG_LEVEL: process.env.BENCH_LOG ? 'warn' : 'silent', NODE_ENV: 'development' });
 const handle = await openDatabase(config);
 const sent: MailMessage[] = [];
-const app = await buildApp({ config, db: handle.db, clock: systemClock, mail: { send: async (m) => void sent.push(m) }, sessionSecret: "b".repeat(40), ...(process.env.BENCH_LOG ? { logStream: process.stderr } : { logger: false as const }) });
+const app = await buildApp({
+  config,
+  db: handle.db,
+  clock: systemClock,
+  mail: { send: async (m) => void sent.push(m) },
+  sessionSecret: 'b'.repeat(40),
+  ...(process.env.BENCH_LOG ? { logStream: process.stderr } : { logger: false as const }),
+});
 const address = await app.listen({ host: '127.0.0.1', port: 0 });
 
 // Seed: a workspace, a published profile, one deal, PEOPLE invited stakeholders.
@@ -40,7 +47,9 @@ await createApiKey(handle.db, systemClock, ws.vendorId, ws.userId, 'bench');
 await transaction(handle.db, (trx) => publishProfile(trx, systemClock, ws.vendorId, ws.userId));
 const dealId = await transaction(handle.db, (trx) => createDeal(trx, systemClock, ws.vendorId, ws.userId, { buyer_name: 'Big Bank' }));
 for (let i = 0; i < PEOPLE; i++) {
-  await transaction(handle.db, (trx) => addStakeholder(trx, systemClock, 45, ws.vendorId, dealId, { name: `Person ${i}`, email: `p${i}@bank.example`, role: 'security', invite: true }));
+  await transaction(handle.db, (trx) =>
+    addStakeholder(trx, systemClock, 45, ws.vendorId, dealId, { name: `Person ${i}`, email: `p${i}@bank.example`, role: 'security', invite: true }),
+  );
 }
 while ((await app.services.worker.runOnce()) > 0);
 const paths = sent.map((m) => new URL(/http:\/\/\S+\/r\/\S+/.exec(m.text)![0]).pathname);
@@ -102,9 +111,17 @@ async function scenario(name: string, next: (n: number) => [string, string, stri
 }
 
 console.log(`# ${CLIENTS} clients, ${SECONDS} s per scenario, ${PEOPLE} links, ${process.env.DATABASE_URL ? 'PostgreSQL' : 'embedded PGlite'}`);
-const page = await scenario('respondent page', (n) => ['GET', paths[n % PEOPLE]], (s) => s === 200);
+const page = await scenario(
+  'respondent page',
+  (n) => ['GET', paths[n % PEOPLE]],
+  (s) => s === 200,
+);
 const verdicts = ['confirm', 'not_mine'];
-const answer = await scenario('save an answer', (n) => ['POST', `${paths[n % PEOPLE]}/answer/data_residency`, `verdict=${verdicts[Math.floor(n / PEOPLE) % 2]}`], (s) => s === 303 || s === 429);
+const answer = await scenario(
+  'save an answer',
+  (n) => ['POST', `${paths[n % PEOPLE]}/answer/data_residency`, `verdict=${verdicts[Math.floor(n / PEOPLE) % 2]}`],
+  (s) => s === 303 || s === 429,
+);
 
 await app.close();
 agent.destroy();

@@ -82,8 +82,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           }
         : deps.logger,
     // A hop count trusts that many proxies nearest to us, never the client's own claims.
-    trustProxy:
-      typeof config.TRUST_PROXY === 'number' ? (_addr: string, hop: number) => hop < (config.TRUST_PROXY as number) : config.TRUST_PROXY,
+    trustProxy: typeof config.TRUST_PROXY === 'number' ? (_addr: string, hop: number) => hop < (config.TRUST_PROXY as number) : config.TRUST_PROXY,
     bodyLimit: 256 * 1024,
     routerOptions: { ignoreTrailingSlash: true },
     // Fastify's own client errors (a bad %-escape, an over-long path parameter,
@@ -169,15 +168,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     global: false,
     // Windows move with the injected clock, as every other rule about time does.
     store: clockStore(deps.clock),
-    errorResponseBuilder: (_req, ctx) =>
-      new DomainError('rate_limited', `Too many requests. Please wait ${Math.ceil(ctx.ttl / 1000)} seconds and try again.`),
+    errorResponseBuilder: (_req, ctx) => new DomainError('rate_limited', `Too many requests. Please wait ${Math.ceil(ctx.ttl / 1000)} seconds and try again.`),
   });
 
   // 2. Shared pieces: one error path, a not-found page, assets, health.
   app.setErrorHandler((err, req, reply) => handleError(err, req, reply));
-  app.setNotFoundHandler((req, reply) =>
-    handleError(new DomainError('not_found', 'There is nothing at this address.'), req, reply),
-  );
+  app.setNotFoundHandler((req, reply) => handleError(new DomainError('not_found', 'There is nothing at this address.'), req, reply));
 
   const css = readFileSync(join(ROOT, 'templates', 'assets', 'app.css'));
   app.get('/assets/app.css', (_req, reply) => {
@@ -210,10 +206,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(profileRoutes);
   await app.register(dealRoutes);
   await app.register(respondRoutes);
-  await app.register(async (api) => {
-    await api.register(apiAuth);
-    await api.register(apiRoutes);
-  }, { prefix: '/api/v1' });
+  await app.register(
+    async (api) => {
+      await api.register(apiAuth);
+      await api.register(apiRoutes);
+    },
+    { prefix: '/api/v1' },
+  );
 
   return app;
 }

@@ -35,7 +35,10 @@ const schema = z.object({
   TRUST_PROXY: z
     .string()
     .trim()
-    .refine((v) => v === 'false' || /^[1-9]$/.test(v) || /^[0-9a-fA-F.:/]+(,\s*[0-9a-fA-F.:/]+)*$/.test(v), 'must be false, a hop count from 1 to 9, or a comma-separated list of proxy addresses')
+    .refine(
+      (v) => v === 'false' || /^[1-9]$/.test(v) || /^[0-9a-fA-F.:/]+(,\s*[0-9a-fA-F.:/]+)*$/.test(v),
+      'must be false, a hop count from 1 to 9, or a comma-separated list of proxy addresses',
+    )
     .transform((v): false | number | string[] => (v === 'false' ? false : /^\d$/.test(v) ? Number(v) : v.split(',').map((s) => s.trim())))
     .default(false),
   /** How long a respondent's personal link stays valid. */
@@ -50,9 +53,7 @@ const schema = z.object({
   MAX_HEAP_MB: z.coerce.number().int().min(64).max(65_536).default(1_536),
 });
 
-export type Config = Readonly<
-  Omit<z.output<typeof schema>, 'PUBLIC_URL'> & { PUBLIC_URL: string; secureCookies: boolean }
->;
+export type Config = Readonly<Omit<z.output<typeof schema>, 'PUBLIC_URL'> & { PUBLIC_URL: string; secureCookies: boolean }>;
 
 export class ConfigError extends Error {}
 

@@ -7,7 +7,19 @@ import { transaction } from '../db/index.js';
 import { parse } from '../lib/validate.js';
 import { sessionOf } from '../auth/session.js';
 import { getDraft, listVersions, mergeIntoDraft, publishProfile, saveDraft, warningsFor } from '../profiles/service.js';
-import { changeClaim, changeStage, createDeal, dealSettingsInput, dealInput, getDeal, listDeals, loadTracking, stageInput, stakeholderInput, updateDealSettings } from '../deals/service.js';
+import {
+  changeClaim,
+  changeStage,
+  createDeal,
+  dealSettingsInput,
+  dealInput,
+  getDeal,
+  listDeals,
+  loadTracking,
+  stageInput,
+  stakeholderInput,
+  updateDealSettings,
+} from '../deals/service.js';
 import { loadDealDetail } from '../deals/detail.js';
 import { computeTracking } from '../deals/tracking.js';
 import { addStakeholder, extendInput, extendLinks, resendLink, revokeLinks, setStakeholderReminders } from '../stakeholders/service.js';

@@ -143,9 +143,7 @@ function dataResidencySentence(values: ClaimValues): string {
   const storage = list(values, 'storage_regions');
   const exclusions = withoutNone(list(values, 'residency_exclusions'));
   let storageText =
-    storage.length > 0
-      ? `We store prompts, files and vector stores in ${regions(storage)}`
-      : 'We have not stated where prompts, files and vector stores are stored';
+    storage.length > 0 ? `We store prompts, files and vector stores in ${regions(storage)}` : 'We have not stated where prompts, files and vector stores are stored';
   if (exclusions.length > 0) {
     storageText += `; ${joinWords(phrases(EXCLUSION_PHRASES, exclusions))} may be kept elsewhere`;
   }
@@ -163,10 +161,7 @@ function dataResidencySentence(values: ClaimValues): string {
       inferenceText = `Inference stays in-country, in ${where}`;
       break;
     case 'global_routing':
-      inferenceText =
-        inference.length > 0
-          ? `Inference may be routed globally, including to ${where}`
-          : 'Inference may be routed globally';
+      inferenceText = inference.length > 0 ? `Inference may be routed globally, including to ${where}` : 'Inference may be routed globally';
       break;
     default: // data_zone
       inferenceText = `Inference runs within a data zone covering ${where}`;
@@ -184,16 +179,10 @@ function dataResidencySentence(values: ClaimValues): string {
           : 'under modified abuse monitoring, prompts are not kept or reviewed by people';
       break;
     case 'customer_configurable':
-      retentionText =
-        days > 0
-          ? `you choose how long prompts are kept (by default ${count(days, 'days')})`
-          : 'you choose how long prompts are kept (by default not at all)';
+      retentionText = days > 0 ? `you choose how long prompts are kept (by default ${count(days, 'days')})` : 'you choose how long prompts are kept (by default not at all)';
       break;
     default: // standard_abuse_logs
-      retentionText =
-        days > 0
-          ? `prompts are kept in abuse-monitoring logs for ${count(days, 'days')}`
-          : 'prompts are checked for abuse but not kept';
+      retentionText = days > 0 ? `prompts are kept in abuse-monitoring logs for ${count(days, 'days')}` : 'prompts are checked for abuse but not kept';
   }
   sentences.push(`${inferenceText}; ${retentionText}.`);
 
@@ -370,15 +359,9 @@ const PERSONNEL_PHRASES: Record<string, string> = {
 
 function modelAccessSentence(values: ClaimValues): string {
   const protocols = withoutNone(list(values, 'sso_protocols'));
-  const sso =
-    protocols.length > 0
-      ? `Users sign in through ${joinWords(optionLabels(SSO_OPTIONS, protocols), 'or')} single sign-on`
-      : 'Users sign in without single sign-on';
+  const sso = protocols.length > 0 ? `Users sign in through ${joinWords(optionLabels(SSO_OPTIONS, protocols), 'or')} single sign-on` : 'Users sign in without single sign-on';
   const provisioning = phrase(PROVISIONING_PHRASES, str(values, 'user_provisioning'));
-  const mfa =
-    values['mfa_enforced'] === true
-      ? 'multi-factor authentication is enforced'
-      : 'multi-factor authentication is not enforced';
+  const mfa = values['mfa_enforced'] === true ? 'multi-factor authentication is enforced' : 'multi-factor authentication is not enforced';
   const first = `${sso} and ${provisioning}; ${mfa}.`;
 
   const authz = phrase(AUTHZ_PHRASES, str(values, 'authz_granularity'));
@@ -528,10 +511,7 @@ const INDEMNITY_CONDITION_PHRASES: Record<string, string> = {
 function trainingDataSentence(values: ClaimValues): string {
   const use = phrase(TRAINING_USE_PHRASES, str(values, 'customer_data_training_use'));
   const sources = list(values, 'training_data_sources');
-  const sourcesText =
-    sources.length > 0
-      ? `our training data comes from ${joinWords(phrases(SOURCE_PHRASES, sources))}`
-      : 'we do not disclose our training data sources';
+  const sourcesText = sources.length > 0 ? `our training data comes from ${joinWords(phrases(SOURCE_PHRASES, sources))}` : 'we do not disclose our training data sources';
   const first = `${use}; ${sourcesText}.`;
 
   const name = str(values, 'upstream_model_name');
@@ -717,10 +697,7 @@ function governanceSentence(values: ClaimValues): string {
   const policy = phrase(VERSION_POLICY_PHRASES, str(values, 'model_version_policy'));
   const days = int(values, 'deprecation_notice_days');
   const channels = list(values, 'change_channels');
-  let notice =
-    days > 0
-      ? `we announce deprecations ${count(days, 'days')} ahead`
-      : 'deprecations may take effect without advance notice';
+  let notice = days > 0 ? `we announce deprecations ${count(days, 'days')} ahead` : 'deprecations may take effect without advance notice';
   if (channels.length > 0) {
     notice += days > 0 ? ' through ' : ', announced through ';
     notice += joinWords(phrases(CHANNEL_PHRASES, channels));
@@ -728,10 +705,7 @@ function governanceSentence(values: ClaimValues): string {
   const second = `${policy}; ${notice}.`;
 
   const docs = withoutNone(list(values, 'model_documentation'));
-  const third =
-    docs.length > 0
-      ? `We publish ${joinWords(phrases(DOCUMENTATION_PHRASES, docs))}.`
-      : 'We publish no model documentation.';
+  const third = docs.length > 0 ? `We publish ${joinWords(phrases(DOCUMENTATION_PHRASES, docs))}.` : 'We publish no model documentation.';
   return `${first} ${second} ${third}`;
 }
 
@@ -740,13 +714,7 @@ const aiGovernance: ConcernDef = {
   title: 'AI governance framework',
   severity: 'high',
   summary: 'How the vendor manages AI risk, changes and retires models, documents them, and where it sits under the EU AI Act.',
-  frameworks: [
-    'ISO/IEC 42001:2023 (AI management systems)',
-    'NIST AI RMF 1.0 (NIST AI 100-1, 2023)',
-    'NIST AI 600-1 (2024), Generative AI Profile',
-    EU_AI_ACT,
-    CSA_AICM,
-  ],
+  frameworks: ['ISO/IEC 42001:2023 (AI management systems)', 'NIST AI RMF 1.0 (NIST AI 100-1, 2023)', 'NIST AI 600-1 (2024), Generative AI Profile', EU_AI_ACT, CSA_AICM],
   fields: [
     {
       key: 'ai_management_system',
@@ -892,14 +860,8 @@ const TENANT_PHRASES: Record<string, string> = {
 function adversarialSentence(values: ClaimValues): string {
   const inputs = withoutNone(list(values, 'input_guardrails'));
   const outputs = withoutNone(list(values, 'output_controls'));
-  const inputText =
-    inputs.length > 0
-      ? `Our input guardrails cover ${joinWords(phrases(INPUT_GUARDRAIL_PHRASES, inputs))}`
-      : 'We run no input guardrails';
-  const outputText =
-    outputs.length > 0
-      ? `outputs pass through ${joinWords(phrases(OUTPUT_CONTROL_PHRASES, outputs))}`
-      : 'outputs are not filtered';
+  const inputText = inputs.length > 0 ? `Our input guardrails cover ${joinWords(phrases(INPUT_GUARDRAIL_PHRASES, inputs))}` : 'We run no input guardrails';
+  const outputText = outputs.length > 0 ? `outputs pass through ${joinWords(phrases(OUTPUT_CONTROL_PHRASES, outputs))}` : 'outputs are not filtered';
   let first = `${inputText}, and ${outputText}`;
   if (inputs.length > 0 || outputs.length > 0) {
     first += `; ${phrase(CONFIGURABILITY_PHRASES, str(values, 'guardrail_configurability'))}`;
@@ -913,10 +875,7 @@ function adversarialSentence(values: ClaimValues): string {
       : `${phrase(RED_TEAM_PARTY_PHRASES, str(values, 'red_team_party'))} ${phrase(RED_TEAM_CADENCE_PHRASES, cadence)}, and ${phrase(RED_TEAM_EVIDENCE_PHRASES, str(values, 'red_team_evidence'))}.`;
 
   const abuse = withoutNone(list(values, 'abuse_controls'));
-  const abuseText =
-    abuse.length > 0
-      ? `We limit abuse with ${joinWords(phrases(ABUSE_PHRASES, abuse))}`
-      : 'We apply no abuse controls';
+  const abuseText = abuse.length > 0 ? `We limit abuse with ${joinWords(phrases(ABUSE_PHRASES, abuse))}` : 'We apply no abuse controls';
   const third = `${abuseText}, and keep your indexed data ${phrase(TENANT_PHRASES, str(values, 'tenant_isolation'))}.`;
   return `${first} ${second} ${third}`;
 }
@@ -1086,15 +1045,9 @@ function auditSentence(values: ClaimValues): string {
     const held = joinWords(optionLabels(CERTIFICATIONS, certs));
     const coversAll = certs.length === coveringAi.length && certs.every((c) => coveringAi.includes(c));
     if (coveringAi.length === 0) {
-      first =
-        certs.length === 1
-          ? `We hold ${held}, which does not cover the AI service.`
-          : `We hold ${held}, but none of them covers the AI service.`;
+      first = certs.length === 1 ? `We hold ${held}, which does not cover the AI service.` : `We hold ${held}, but none of them covers the AI service.`;
     } else if (coversAll) {
-      first =
-        certs.length === 1
-          ? `We hold ${held}, which covers the AI service.`
-          : `We hold ${held}, all of which cover the AI service.`;
+      first = certs.length === 1 ? `We hold ${held}, which covers the AI service.` : `We hold ${held}, all of which cover the AI service.`;
     } else {
       const verb = coveringAi.length === 1 ? 'covers' : 'cover';
       first = `We hold ${held}; ${joinWords(optionLabels(CERTIFICATIONS, coveringAi))} ${verb} the AI service.`;
@@ -1228,11 +1181,4 @@ const auditCompliance: ConcernDef = {
   sentence: auditSentence,
 };
 
-export const CONCERNS: readonly ConcernDef[] = [
-  dataResidency,
-  modelAccessControls,
-  trainingDataProvenance,
-  aiGovernance,
-  adversarialRisk,
-  auditCompliance,
-];
+export const CONCERNS: readonly ConcernDef[] = [dataResidency, modelAccessControls, trainingDataProvenance, aiGovernance, adversarialRisk, auditCompliance];

@@ -5,14 +5,7 @@
 import { LINE_UNSAFE, LONE_SURROGATE } from '../lib/text.js';
 import { z } from 'zod';
 import { CERTIFICATIONS, CONCERNS, REGIONS } from './catalog.js';
-import type {
-  ClaimValues,
-  ConcernDef,
-  CrossFieldWarning,
-  FieldDef,
-  FieldValue,
-  Option,
-} from './types.js';
+import type { ClaimValues, ConcernDef, CrossFieldWarning, FieldDef, FieldValue, Option } from './types.js';
 
 export * from './types.js';
 export { CATALOG_VERSION, CERTIFICATIONS, CONCERNS, CORRECTION_KINDS, REGIONS } from './catalog.js';
@@ -30,8 +23,7 @@ export function getField(concern: ConcernDef, key: string): FieldDef | undefined
 // ---------------------------------------------------------------------------
 // Validation
 
-const FORBIDDEN_TEXT_MESSAGE =
-  'Must be a single line of plain text: line breaks, tabs, control characters and text-direction overrides are not allowed.';
+const FORBIDDEN_TEXT_MESSAGE = 'Must be a single line of plain text: line breaks, tabs, control characters and text-direction overrides are not allowed.';
 
 const NONE_ALONE_MESSAGE = '"None" cannot be combined with other choices.';
 
@@ -213,10 +205,7 @@ export function crossFieldWarnings(claims: Record<string, ClaimValues>): CrossFi
   const warnings: CrossFieldWarning[] = [];
 
   // (a) Zero data retention, yet prompts are logged.
-  if (
-    valueAt(claims, 'data_residency', 'prompt_retention') === 'zero_data_retention' &&
-    listAt(claims, 'audit_compliance', 'ai_event_logging').includes('prompts')
-  ) {
+  if (valueAt(claims, 'data_residency', 'prompt_retention') === 'zero_data_retention' && listAt(claims, 'audit_compliance', 'ai_event_logging').includes('prompts')) {
     warnings.push({
       code: 'zdr_with_prompt_logging',
       message: 'Prompt retention says zero data retention, but AI event logging records prompts.',
@@ -234,8 +223,7 @@ export function crossFieldWarnings(claims: Record<string, ClaimValues>): CrossFi
   ) {
     warnings.push({
       code: 'disableable_guardrails_void_indemnity',
-      message:
-        'Customers can switch the guardrails off, but the IP indemnity only applies while safety filters stay on.',
+      message: 'Customers can switch the guardrails off, but the IP indemnity only applies while safety filters stay on.',
       fields: [
         { concern: 'adversarial_risk', field: 'guardrail_configurability' },
         { concern: 'training_data_provenance', field: 'indemnity_conditions' },
@@ -245,11 +233,7 @@ export function crossFieldWarnings(claims: Record<string, ClaimValues>): CrossFi
 
   // (c) Data stored only in the EU/EEA, yet inference may be routed anywhere.
   const storage = listAt(claims, 'data_residency', 'storage_regions');
-  if (
-    storage.length > 0 &&
-    storage.every((r) => r === 'EU_EEA') &&
-    valueAt(claims, 'data_residency', 'inference_scope') === 'global_routing'
-  ) {
+  if (storage.length > 0 && storage.every((r) => r === 'EU_EEA') && valueAt(claims, 'data_residency', 'inference_scope') === 'global_routing') {
     warnings.push({
       code: 'eu_storage_global_inference',
       message: 'Data is stored only in the EU/EEA, but inference may be routed globally, so prompts can leave the EU/EEA.',
@@ -262,11 +246,7 @@ export function crossFieldWarnings(claims: Record<string, ClaimValues>): CrossFi
 
   // (d) Data stored in the EU/EEA and reachable from elsewhere, yet no transfer mechanism is claimed to be needed.
   const outside = listAt(claims, 'data_residency', 'remote_access_jurisdictions').filter((r) => r !== 'EU_EEA');
-  if (
-    storage.includes('EU_EEA') &&
-    outside.length > 0 &&
-    listAt(claims, 'data_residency', 'transfer_mechanisms').includes('none_needed')
-  ) {
+  if (storage.includes('EU_EEA') && outside.length > 0 && listAt(claims, 'data_residency', 'transfer_mechanisms').includes('none_needed')) {
     warnings.push({
       code: 'foreign_access_without_transfer_mechanism',
       message: `EU/EEA data can be reached from outside the EU/EEA (${labels(REGIONS, outside)}), but the transfer mechanisms say none is needed.`,

@@ -54,10 +54,7 @@ export function connectPostgres(url: string, poolSize = 10): DatabaseHandle {
  * file keeps a second process from opening the same data directory.
  */
 export async function openPglite(dir: string | undefined): Promise<DatabaseHandle> {
-  const [{ PGlite, types }, { PGliteDialect }] = await Promise.all([
-    import('@electric-sql/pglite'),
-    import('kysely-pglite-dialect'),
-  ]);
+  const [{ PGlite, types }, { PGliteDialect }] = await Promise.all([import('@electric-sql/pglite'), import('kysely-pglite-dialect')]);
   let release = () => {};
   let dataDir: string | undefined;
   if (dir) {
@@ -83,7 +80,7 @@ export async function openPglite(dir: string | undefined): Promise<DatabaseHandl
 }
 
 export class LockedError extends Error {
-  override name = "LockedError";
+  override name = 'LockedError';
 }
 
 /** Locks this process holds, so a second open in the same process is refused too. */
@@ -110,9 +107,7 @@ function takeLock(path: string): () => void {
       // Our own pid in a lock we do not hold is left over from an earlier run
       // (containers start as the same pid every time): stale, like a dead pid.
       if (holder && holder !== process.pid && isAlive(holder)) {
-        throw new LockedError(
-          `The data directory is in use by process ${holder} (${absolute}). Stop that process first, or set DATA_DIR to another directory.`,
-        );
+        throw new LockedError(`The data directory is in use by process ${holder} (${absolute}). Stop that process first, or set DATA_DIR to another directory.`);
       }
       rmSync(absolute, { force: true });
     }

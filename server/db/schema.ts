@@ -81,7 +81,6 @@ export interface ProfileVersionsTable {
   published_by: string | null;
 }
 
-
 export interface DealsTable {
   id: string;
   vendor_id: string;
@@ -100,7 +99,6 @@ export interface DealsTable {
   digest_sent_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
-
 export interface DealClaimsTable {
   vendor_id: string;
   deal_id: string;
@@ -111,7 +109,6 @@ export interface DealClaimsTable {
   tailored: boolean;
   created_at: Timestamp;
 }
-
 
 export interface StakeholdersTable {
   id: string;
@@ -141,7 +138,6 @@ export interface StakeholderLinksTable {
 
 export type Verdict = 'confirm' | 'correct' | 'not_mine';
 export type CorrectionKind = 'factual_error' | 'requirement_gap' | 'not_applicable';
-
 
 export type SignalType = 'answer' | 'delegation' | 'claim_change' | 'checkpoint_override' | 'stage_change';
 

@@ -80,12 +80,7 @@ export async function listDeals(db: Executor, vendorId: string) {
         .where('signals.vendor_id', '=', vendorId)
         .where('signals.verdict', '=', 'correct')
         .as('corrections'),
-      eb
-        .selectFrom('signals')
-        .select(eb.fn.countAll<number>().as('n'))
-        .whereRef('signals.deal_id', '=', 'deals.id')
-        .where('signals.vendor_id', '=', vendorId)
-        .as('signals'),
+      eb.selectFrom('signals').select(eb.fn.countAll<number>().as('n')).whereRef('signals.deal_id', '=', 'deals.id').where('signals.vendor_id', '=', vendorId).as('signals'),
     ])
     .where('deals.vendor_id', '=', vendorId)
     .orderBy('deals.created_at', 'desc')
@@ -98,13 +93,7 @@ export async function updateDeal(db: Executor, vendorId: string, dealId: string,
 
 /** Moves the stage only if it is still `from`; false when someone else moved it first. */
 export async function moveStage(trx: Executor, vendorId: string, dealId: string, from: DealStage, to: DealStage): Promise<boolean> {
-  const r = await trx
-    .updateTable('deals')
-    .set({ stage: to })
-    .where('vendor_id', '=', vendorId)
-    .where('id', '=', dealId)
-    .where('stage', '=', from)
-    .executeTakeFirst();
+  const r = await trx.updateTable('deals').set({ stage: to }).where('vendor_id', '=', vendorId).where('id', '=', dealId).where('stage', '=', from).executeTakeFirst();
   return Number(r.numUpdatedRows) > 0;
 }
 

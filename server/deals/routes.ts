@@ -37,7 +37,14 @@ export default async function dealRoutes(app: FastifyInstance) {
     });
   });
 
-  async function renderNew(req: FastifyRequest, reply: FastifyReply, values: Body, errors: Record<string, string> = {}, tailorErrors: Record<string, Record<string, string>> = {}, status = 200) {
+  async function renderNew(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    values: Body,
+    errors: Record<string, string> = {},
+    tailorErrors: Record<string, Record<string, string>> = {},
+    status = 200,
+  ) {
     const { vendorId } = sessionOf(req);
     const versions = await listVersions(db, vendorId);
     const asked = Number(values.profile_version);
@@ -53,9 +60,7 @@ export default async function dealRoutes(app: FastifyInstance) {
     const body = (req.body ?? {}) as Body;
     // Only concerns whose tailoring fields were on the form (marked by a hidden input) count:
     // an absent checkbox group must not read as "none of these".
-    const overrides = Object.fromEntries(
-      CONCERNS.filter((c) => body[`t.${c.key}._present`] === '1').map((c) => [c.key, readConcernForm(c, body, `t.${c.key}`)]),
-    );
+    const overrides = Object.fromEntries(CONCERNS.filter((c) => body[`t.${c.key}._present`] === '1').map((c) => [c.key, readConcernForm(c, body, `t.${c.key}`)]));
     const parsed = dealInput.safeParse({
       buyer_name: body.buyer_name,
       buyer_domain: typeof body.buyer_domain === 'string' && body.buyer_domain.trim() !== '' ? body.buyer_domain : undefined,
@@ -130,7 +135,12 @@ export default async function dealRoutes(app: FastifyInstance) {
 
   app.post<DealParams>('/app/deals/:id/settings', form, async (req, reply) => {
     const body = (req.body ?? {}) as Body;
-    const days = ([] as unknown[]).concat(body.reminder_days ?? []).join(',').split(/[,\s]+/).filter(Boolean).map(Number);
+    const days = ([] as unknown[])
+      .concat(body.reminder_days ?? [])
+      .join(',')
+      .split(/[,\s]+/)
+      .filter(Boolean)
+      .map(Number);
     const parsed = dealSettingsInput.safeParse({ reminders_paused: body.reminders_paused === 'yes', share_corrections: body.share_corrections === 'yes', reminder_days: days });
     if (!parsed.success) return renderDeal(req, reply, req.params.id, { settingsError: `Reminder days ${parsed.error.issues[0].message}.` }, 400);
     await updateDealSettings(db, sessionOf(req).vendorId, req.params.id, parsed.data);
@@ -140,7 +150,10 @@ export default async function dealRoutes(app: FastifyInstance) {
   app.post<DealParams>('/app/deals/:id/stage', form, async (req, reply) => {
     const session = sessionOf(req);
     const body = (req.body ?? {}) as Body;
-    const parsed = stageInput.safeParse({ stage: body.stage, override_reason: typeof body.override_reason === 'string' && body.override_reason.trim() ? body.override_reason : undefined });
+    const parsed = stageInput.safeParse({
+      stage: body.stage,
+      override_reason: typeof body.override_reason === 'string' && body.override_reason.trim() ? body.override_reason : undefined,
+    });
     if (!parsed.success) return renderDeal(req, reply, req.params.id, { stageError: parsed.error.issues[0].message }, 400);
     try {
       await transaction(db, (trx) => changeStage(trx, clock, session.vendorId, req.params.id, session.userId, parsed.data));

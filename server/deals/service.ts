@@ -65,9 +65,7 @@ function validateOverrides(base: ProfileClaims, overrides: Record<string, Record
       problems.push(...zodDetails(parsed.error, `overrides.${key}`));
       continue;
     }
-    const changed = Object.fromEntries(
-      Object.entries(parsed.data as ClaimValues).filter(([f, v]) => v !== undefined && !sameValue(v, base[key].values[f])),
-    );
+    const changed = Object.fromEntries(Object.entries(parsed.data as ClaimValues).filter(([f, v]) => v !== undefined && !sameValue(v, base[key].values[f])));
     if (Object.keys(changed).length) clean[key] = changed;
   }
   if (problems.length) throw invalidInput('tailoring', problems);
@@ -211,11 +209,7 @@ export async function changeClaim(
 }
 
 /** Loads the tracking input of the given deals of a vendor in four queries, however many deals. */
-export async function loadTracking(
-  db: Executor,
-  vendorId: string,
-  deals: { id: string; stage: DealStage; started_on: string }[],
-): Promise<Map<string, TrackingInput>> {
+export async function loadTracking(db: Executor, vendorId: string, deals: { id: string; stage: DealStage; started_on: string }[]): Promise<Map<string, TrackingInput>> {
   const dealIds = deals.map((d) => d.id);
   const [claims, stakeholders, answers, facts] = await Promise.all([
     repo.claimRevisions(db, vendorId, dealIds),

@@ -62,12 +62,16 @@ export function newDealView(input: {
           key: c.key,
           title: c.title,
           tailored: Boolean(tailorErrors[c.key]) || Object.values(tailoring[c.key] ?? {}).some((v) => v !== undefined),
-          fields: fieldViews(c, { ...chosen.claims[c.key].values, ...tailoring[c.key] }, {
-            prefix: `t.${c.key}`,
-            errors: tailorErrors[c.key],
-            baseline: chosen.claims[c.key].values,
-            idPrefix: `t-${c.key}-`,
-          }),
+          fields: fieldViews(
+            c,
+            { ...chosen.claims[c.key].values, ...tailoring[c.key] },
+            {
+              prefix: `t.${c.key}`,
+              errors: tailorErrors[c.key],
+              baseline: chosen.claims[c.key].values,
+              idPrefix: `t-${c.key}-`,
+            },
+          ),
         }))
       : [],
   };
@@ -89,14 +93,35 @@ export function signalView(s: DealDetail['signals'][number]) {
         changes: describeChanges(s.concern!, s.changes),
       };
     case 'delegation':
-      return { ...base, pill: 'event', label: 'Handed over', who: s.stakeholder_name, detail: `to ${s.target_name}${s.target_role ? ` (${ROLE_LABELS[s.target_role]})` : ''}`, changes: [] };
+      return {
+        ...base,
+        pill: 'event',
+        label: 'Handed over',
+        who: s.stakeholder_name,
+        detail: `to ${s.target_name}${s.target_role ? ` (${ROLE_LABELS[s.target_role]})` : ''}`,
+        changes: [],
+      };
     case 'claim_change':
-      return { ...base, pill: 'event', label: 'Claim changed', who: s.actor_name ?? 'API', detail: `now revision ${s.claim_revision}; earlier answers need re-confirmation`, changes: describeChanges(s.concern!, s.changes) };
+      return {
+        ...base,
+        pill: 'event',
+        label: 'Claim changed',
+        who: s.actor_name ?? 'API',
+        detail: `now revision ${s.claim_revision}; earlier answers need re-confirmation`,
+        changes: describeChanges(s.concern!, s.changes),
+      };
     case 'checkpoint_override':
       return { ...base, pill: 'correct', label: 'Checkpoint overridden', who: s.actor_name ?? 'API', changes: [] };
     case 'stage_change': {
       const [c] = s.changes;
-      return { ...base, pill: 'event', label: 'Stage changed', who: s.actor_name ?? 'API', detail: `${STAGE_LABELS[c.claimed as DealStage]} → ${STAGE_LABELS[c.corrected as DealStage]}`, changes: [] };
+      return {
+        ...base,
+        pill: 'event',
+        label: 'Stage changed',
+        who: s.actor_name ?? 'API',
+        detail: `${STAGE_LABELS[c.claimed as DealStage]} → ${STAGE_LABELS[c.corrected as DealStage]}`,
+        changes: [],
+      };
     }
   }
 }

@@ -54,17 +54,9 @@ export const paragraph = (max: number) =>
     .string()
     .trim()
     .max(max, `must be at most ${max} characters`)
-    .refine(
-      (s) => !PARAGRAPH_UNSAFE.test(s) && !LONE_SURROGATE.test(s),
-      'must not contain control characters',
-    );
+    .refine((s) => !PARAGRAPH_UNSAFE.test(s) && !LONE_SURROGATE.test(s), 'must not contain control characters');
 
-export const email = z
-  .string()
-  .trim()
-  .toLowerCase()
-  .max(254, 'must be at most 254 characters')
-  .pipe(z.email('must be a valid email address'));
+export const email = z.string().trim().toLowerCase().max(254, 'must be at most 254 characters').pipe(z.email('must be a valid email address'));
 
 export const domain = z
   .string()

@@ -144,6 +144,6 @@ export function championPageView(ctx: LinkContext, d: DealDetail) {
             comment: s.comment,
             changes: describeChanges(s.concern!, s.changes),
           }))
-        : [],
+      : [],
   };
 }

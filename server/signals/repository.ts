@@ -14,12 +14,8 @@ export async function insertSignals(trx: Executor, rows: Insertable<SignalsTable
 export async function listDealSignals(db: Executor, vendorId: string, dealId: string) {
   return db
     .selectFrom('signals')
-    .leftJoin('stakeholders', (j) =>
-      j.onRef('stakeholders.id', '=', 'signals.stakeholder_id').onRef('stakeholders.vendor_id', '=', 'signals.vendor_id'),
-    )
-    .leftJoin('stakeholders as target', (j) =>
-      j.onRef('target.id', '=', 'signals.target_stakeholder_id').onRef('target.vendor_id', '=', 'signals.vendor_id'),
-    )
+    .leftJoin('stakeholders', (j) => j.onRef('stakeholders.id', '=', 'signals.stakeholder_id').onRef('stakeholders.vendor_id', '=', 'signals.vendor_id'))
+    .leftJoin('stakeholders as target', (j) => j.onRef('target.id', '=', 'signals.target_stakeholder_id').onRef('target.vendor_id', '=', 'signals.vendor_id'))
     .leftJoin('users as actor', (j) => j.onRef('actor.id', '=', 'signals.actor_user_id').onRef('actor.vendor_id', '=', 'signals.vendor_id'))
     .select([
       'signals.id',

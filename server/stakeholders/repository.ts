@@ -12,13 +12,7 @@ export async function findStakeholder(db: Executor, vendorId: string, dealId: st
 }
 
 export async function findByEmail(db: Executor, vendorId: string, dealId: string, email: string) {
-  return db
-    .selectFrom('stakeholders')
-    .select(['id', 'role'])
-    .where('vendor_id', '=', vendorId)
-    .where('deal_id', '=', dealId)
-    .where('email', '=', email)
-    .executeTakeFirst();
+  return db.selectFrom('stakeholders').select(['id', 'role']).where('vendor_id', '=', vendorId).where('deal_id', '=', dealId).where('email', '=', email).executeTakeFirst();
 }
 
 /** Inserts unless the address is already on the deal; undefined then (the unique key decides races). */
@@ -121,11 +115,7 @@ export async function dueReminders(db: Executor, now: Date, limit: number) {
       .where(sql<boolean>`s.invited_at + make_interval(days => d.reminder_days[s.reminders_sent + 1]) <= ${now}`)
       // Any answer (including "not mine") ends the silence.
       .where(({ not, exists, selectFrom }) =>
-        not(
-          exists(
-            selectFrom('signals as g').select('g.id').whereRef('g.vendor_id', '=', 's.vendor_id').whereRef('g.stakeholder_id', '=', 's.id').where('g.type', '=', 'answer'),
-          ),
-        ),
+        not(exists(selectFrom('signals as g').select('g.id').whereRef('g.vendor_id', '=', 's.vendor_id').whereRef('g.stakeholder_id', '=', 's.id').where('g.type', '=', 'answer'))),
       )
       // A revoked or expired link ends them too.
       .where(({ exists, selectFrom }) =>
