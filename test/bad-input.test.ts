@@ -110,8 +110,7 @@ t.test('the respondent sees what was wrong, and nothing is recorded', async (t) 
   const dealId = await openDeal(vendor);
   const { path } = await inviteStakeholder(ctx, vendor, dealId, { email: 'carla@bank.example' });
   const claim = (await vendor.api('GET', `/api/v1/deals/${dealId}`)).json().concerns[0].claim;
-  const post = (values: Record<string, unknown>, concern = 'data_residency') =>
-    app.inject({ method: 'POST', url: `${path}/answer/${concern}`, ...form(values as never) });
+  const post = (values: Record<string, unknown>, concern = 'data_residency') => app.inject({ method: 'POST', url: `${path}/answer/${concern}`, ...form(values as never) });
 
   const noVerdict = await post({});
   t.equal(noVerdict.statusCode, 400);

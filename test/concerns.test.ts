@@ -56,20 +56,16 @@ t.test('catalogue shape', async (t) => {
     CORRECTION_KINDS.map((k) => k.value),
     ['factual_error', 'requirement_gap', 'not_applicable'],
   );
-  t.same(CONCERN_KEYS, [
-    'data_residency',
-    'model_access_controls',
-    'training_data_provenance',
-    'ai_governance',
-    'adversarial_risk',
-    'audit_compliance',
-  ]);
+  t.same(CONCERN_KEYS, ['data_residency', 'model_access_controls', 'training_data_provenance', 'ai_governance', 'adversarial_risk', 'audit_compliance']);
   t.equal(getConcern('nope'), undefined);
   for (const def of CONCERNS) {
     t.ok(def.frameworks.length > 0, `${def.key} lists frameworks`);
     const keys = def.fields.map((f) => f.key);
     t.equal(new Set(keys).size, keys.length, `${def.key} field keys are unique`);
-    t.ok(def.fields.some((f) => f.critical), `${def.key} has a critical field`);
+    t.ok(
+      def.fields.some((f) => f.critical),
+      `${def.key} has a critical field`,
+    );
     for (const f of def.fields) {
       if (f.type === 'one_of' || f.type === 'any_of') {
         const values = f.options.map((o) => o.value);
@@ -113,7 +109,10 @@ t.test('claimSchema', async (t) => {
 
   const badEnum = schema.safeParse({ ...def.defaults, inference_scope: 'moon_base' });
   t.notOk(badEnum.success, 'bad enum rejected');
-  t.same(badEnum.error?.issues.map((i) => i.path), [['inference_scope']]);
+  t.same(
+    badEnum.error?.issues.map((i) => i.path),
+    [['inference_scope']],
+  );
   t.match(z.prettifyError(badEnum.error!), /inference_scope/, 'the message names the field path');
 
   const badRegion = schema.safeParse({ ...def.defaults, storage_regions: ['US', 'MARS'] });
@@ -164,16 +163,8 @@ t.test('diffClaim', async (t) => {
   t.same(diffClaim(def, claimed, corrected), [{ field: 'inference_regions', claimed: ['US'], corrected: ['EU_EEA'] }]);
 
   t.same(diffClaim(def, claimed, { ...claimed }), [], 'no change, no diff');
-  t.same(
-    diffClaim(def, claimed, { ...claimed, remote_access_jurisdictions: ['IN', 'US', 'EU_EEA'] }),
-    [],
-    'arrays compare as sets',
-  );
-  t.same(
-    diffClaim(def, { ...claimed, storage_regions: ['US', 'US'] }, claimed),
-    [],
-    'duplicates do not count as a change',
-  );
+  t.same(diffClaim(def, claimed, { ...claimed, remote_access_jurisdictions: ['IN', 'US', 'EU_EEA'] }), [], 'arrays compare as sets');
+  t.same(diffClaim(def, { ...claimed, storage_regions: ['US', 'US'] }, claimed), [], 'duplicates do not count as a change');
 
   const several = diffClaim(def, claimed, {
     ...claimed,
@@ -189,9 +180,7 @@ t.test('diffClaim', async (t) => {
 
   const access = concern('model_access_controls');
   const before = defaultClaims().model_access_controls;
-  t.same(diffClaim(access, before, { ...before, mfa_enforced: false }), [
-    { field: 'mfa_enforced', claimed: true, corrected: false },
-  ]);
+  t.same(diffClaim(access, before, { ...before, mfa_enforced: false }), [{ field: 'mfa_enforced', claimed: true, corrected: false }]);
 });
 
 t.test('formatValue', async (t) => {
@@ -291,7 +280,11 @@ t.test('cross-field warnings', async (t) => {
   d.data_residency.remote_access_jurisdictions = ['EU_EEA', 'IN'];
   d.data_residency.transfer_mechanisms = ['none_needed'];
   const dWarnings = crossFieldWarnings(d);
-  t.same(dWarnings.map((w) => w.code), ['foreign_access_without_transfer_mechanism'], '(d) fires');
+  t.same(
+    dWarnings.map((w) => w.code),
+    ['foreign_access_without_transfer_mechanism'],
+    '(d) fires',
+  );
   t.match(dWarnings[0].message, /India/, '(d) names the jurisdiction');
   d.data_residency.remote_access_jurisdictions = ['EU_EEA'];
   t.same(codes(d), [], '(d) quiet when access stays in the EU/EEA');
@@ -299,7 +292,11 @@ t.test('cross-field warnings', async (t) => {
   const e = defaultClaims();
   e.audit_compliance.certifications_covering_ai = ['soc2_type2', 'iso42001'];
   const eWarnings = crossFieldWarnings(e);
-  t.same(eWarnings.map((w) => w.code), ['ai_certification_not_held'], '(e) fires');
+  t.same(
+    eWarnings.map((w) => w.code),
+    ['ai_certification_not_held'],
+    '(e) fires',
+  );
   t.match(eWarnings[0].message, /ISO\/IEC 42001/);
   t.same(eWarnings[0].fields, [
     { concern: 'audit_compliance', field: 'certifications' },
@@ -329,10 +326,7 @@ t.test('sentences', async (t) => {
     }
   }
   const residency = concern('data_residency');
-  t.match(
-    residency.sentence(residency.defaults),
-    /^We store prompts, files and vector stores in the United States.*Inference runs within a data zone covering the United States/,
-  );
+  t.match(residency.sentence(residency.defaults), /^We store prompts, files and vector stores in the United States.*Inference runs within a data zone covering the United States/);
 });
 
 t.test('sentences read cleanly for every single option of every field', async (t) => {
@@ -395,16 +389,10 @@ t.test('sentence wording for a few specific claims', async (t) => {
     training.sentence({ ...training.defaults, upstream_model: 'named_third_party', upstream_model_name: 'Acme Model 3' }),
     /The model is built on the third-party model Acme Model 3\./,
   );
-  t.match(
-    training.sentence({ ...training.defaults, ip_indemnity_scope: 'none' }),
-    /We offer no intellectual-property indemnity\.$/,
-  );
+  t.match(training.sentence({ ...training.defaults, ip_indemnity_scope: 'none' }), /We offer no intellectual-property indemnity\.$/);
 
   const audit = concern('audit_compliance');
-  t.match(
-    audit.sentence({ ...audit.defaults, certifications: ['iso27001'], certifications_covering_ai: ['iso27001'] }),
-    /^We hold ISO\/IEC 27001, which covers the AI service\./,
-  );
+  t.match(audit.sentence({ ...audit.defaults, certifications: ['iso27001'], certifications_covering_ai: ['iso27001'] }), /^We hold ISO\/IEC 27001, which covers the AI service\./);
   t.match(
     audit.sentence({ ...audit.defaults, certifications: ['soc2_type2', 'iso27001'], certifications_covering_ai: [] }),
     /^We hold SOC 2 Type II and ISO\/IEC 27001, but none of them covers the AI service\./,
@@ -416,10 +404,7 @@ t.test('sentence wording for a few specific claims', async (t) => {
   t.match(audit.sentence({ ...audit.defaults, breach_notification_hours: 24 }), /within 24 hours/);
 
   const residency = concern('data_residency');
-  t.match(
-    residency.sentence({ ...residency.defaults, prompt_retention: 'zero_data_retention' }),
-    /zero data retention/,
-  );
+  t.match(residency.sentence({ ...residency.defaults, prompt_retention: 'zero_data_retention' }), /zero data retention/);
   t.match(
     residency.sentence({ ...residency.defaults, remote_access_jurisdictions: ['US'], transfer_mechanisms: ['none_needed'] }),
     /from the United States; we consider no transfer mechanism necessary\./,

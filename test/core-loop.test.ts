@@ -23,7 +23,10 @@ t.test('a correction travels from the emailed link to the signals API', async (t
   t.equal(page.statusCode, 200);
   t.match(page.body, 'Acme AI&#x27;s security posture for Big Bank');
   t.match(page.body, 'Inference');
-  const before = await db.selectFrom('signals').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  const before = await db
+    .selectFrom('signals')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
   t.equal(before.n, 0, 'opening the link is not engagement');
 
   const deal = (await vendor.api('GET', `/api/v1/deals/${dealId}`)).json();
@@ -80,8 +83,7 @@ t.test('answers can be confirmed, revised and marked not mine; each revision is 
   const dealId = await openDeal(vendor);
   const { path } = await inviteStakeholder(ctx, vendor, dealId, { email: 'sam@bank.example', role: 'security' });
 
-  const send = (concern: string, values: Record<string, unknown>) =>
-    app.inject({ method: 'POST', url: `${path}/answer/${concern}`, ...form(values as never) });
+  const send = (concern: string, values: Record<string, unknown>) => app.inject({ method: 'POST', url: `${path}/answer/${concern}`, ...form(values as never) });
 
   t.equal((await send('model_access_controls', { verdict: 'confirm' })).statusCode, 303);
   t.equal((await send('model_access_controls', { verdict: 'confirm' })).statusCode, 303, 'a double submit is accepted');

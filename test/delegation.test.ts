@@ -12,8 +12,7 @@ t.test('handing concerns to a colleague', async (t) => {
   const dealId = await openDeal(vendor);
   const ciso = await inviteStakeholder(ctx, vendor, dealId, { name: 'Carla Ciso', email: 'carla@bank.example', role: 'ciso' });
 
-  const handOver = (values: Record<string, unknown>, path = ciso.path) =>
-    app.inject({ method: 'POST', url: `${path}/delegate`, ...form(values as never) });
+  const handOver = (values: Record<string, unknown>, path = ciso.path) => app.inject({ method: 'POST', url: `${path}/delegate`, ...form(values as never) });
 
   const res = await handOver({ concerns: ['audit_compliance', 'training_data_provenance'], name: 'Pat Privacy', email: 'pat@bank.example', role: 'privacy' });
   t.equal(res.statusCode, 303);

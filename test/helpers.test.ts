@@ -41,7 +41,10 @@ t.test('mail sent over SMTP arrives parsed in the sink', async (t) => {
   t.ok(m.headers.get('message-id'));
   t.same(linksIn(m.text), ['https://portal.test/r/abc123', 'http://portal.test/x?y=1']);
 
-  await t.rejects(sink.waitFor((m) => m.to === 'nobody@buyer.test', 50), /no matching mail within 50 ms/);
+  await t.rejects(
+    sink.waitFor((m) => m.to === 'nobody@buyer.test', 50),
+    /no matching mail within 50 ms/,
+  );
 
   // Outage and recovery on the same port.
   sink.clear();
@@ -78,9 +81,7 @@ t.test('sign-up end to end: outbox, mail, link, session, CSRF', async (t) => {
   t.equal(home.statusCode, 200);
   const csrf = csrfFrom(home.body);
   t.ok(csrf);
-  const out = jar.collect(
-    await app.inject({ method: 'POST', url: '/signout', ...form({ _csrf: csrf }, jar.headers()) }),
-  );
+  const out = jar.collect(await app.inject({ method: 'POST', url: '/signout', ...form({ _csrf: csrf }, jar.headers()) }));
   t.equal(out.statusCode, 303);
   t.equal(jar.get('pp_session'), undefined, 'session cookie cleared');
 });

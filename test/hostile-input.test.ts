@@ -4,7 +4,7 @@
 import t from 'tap';
 import { sql } from 'kysely';
 import { testApp } from './helpers/app.js';
-import { form } from './helpers/http.js';
+import { decodeEntities, form } from './helpers/http.js';
 import { linksIn } from './helpers/smtp.js';
 import { claimForm, inviteStakeholder, openDeal, signUpVendor } from './helpers/vendor.js';
 
@@ -27,8 +27,20 @@ const PAYLOADS: Record<string, unknown> = {
   boolean: true,
 };
 
-/** Markers that would mean a payload reached HTML unescaped. */
-const RAW = ['<script>alert(1)', '<img src=x onerror', "' onmouseover='", '{{{body}}}'.replace('{{{body}}}', '\u0000never')];
+/**
+ * Markers that would mean a payload reached HTML unescaped, each with the
+ * payload it comes from. The last one is a double quote that got through
+ * while the angle brackets were escaped: an escaper that forgets quotes lets
+ * `value="{{x}}"` break out of its attribute, which the raw markers miss.
+ */
+const RAW: [payload: keyof typeof PAYLOADS, marker: string][] = [
+  ['script', '<script>alert(1)'],
+  ['attribute', '<img src=x onerror'],
+  ['quote', "' onmouseover='"],
+  ['attribute', '"&gt;&lt;img'],
+];
+/** Every markup payload in one string, for the fields whose latest value a page shows. */
+const ALL_MARKUP = [PAYLOADS.script, PAYLOADS.attribute, PAYLOADS.quote, PAYLOADS.template].join(' ');
 
 async function tableCounts(db: import('../server/db/index.js').DB) {
   const { rows } = await sql<{ t: string; n: number }>`
@@ -74,9 +86,21 @@ t.test('hostile input is refused cleanly or stored and shown escaped, everywhere
         ...form({ verdict: 'correct', kind: 'requirement_gap', comment: asText(v), ...claimForm(claimOf('audit_compliance'), { breach_notification_hours: 24 }) }),
       }),
     'answer field value': (v, i) =>
-      app.inject({ method: 'POST', url: `${ciso.path}/answer/data_residency`, remoteAddress: ip(i), ...form({ verdict: 'correct', kind: 'factual_error', ...claimForm(claimOf('data_residency'), { inference_scope: asText(v) }) }) }),
-    'delegate name': (v, i) => app.inject({ method: 'POST', url: `${ciso.path}/delegate`, remoteAddress: ip(i), ...form({ concerns: 'adversarial_risk', name: asText(v), email: `d${i}@bank.example`, role: 'security' }) }),
-    'delegate email': (v, i) => app.inject({ method: 'POST', url: `${ciso.path}/delegate`, remoteAddress: ip(i), ...form({ concerns: 'adversarial_risk', name: 'D', email: asText(v), role: 'security' }) }),
+      app.inject({
+        method: 'POST',
+        url: `${ciso.path}/answer/data_residency`,
+        remoteAddress: ip(i),
+        ...form({ verdict: 'correct', kind: 'factual_error', ...claimForm(claimOf('data_residency'), { inference_scope: asText(v) }) }),
+      }),
+    'delegate name': (v, i) =>
+      app.inject({
+        method: 'POST',
+        url: `${ciso.path}/delegate`,
+        remoteAddress: ip(i),
+        ...form({ concerns: 'adversarial_risk', name: asText(v), email: `d${i}@bank.example`, role: 'security' }),
+      }),
+    'delegate email': (v, i) =>
+      app.inject({ method: 'POST', url: `${ciso.path}/delegate`, remoteAddress: ip(i), ...form({ concerns: 'adversarial_risk', name: 'D', email: asText(v), role: 'security' }) }),
     'renew email': (v, i) => app.inject({ method: 'POST', url: `${ciso.path}/renew`, remoteAddress: ip(i), ...form({ email: asText(v) }) }),
   };
 
@@ -106,12 +130,21 @@ t.test('hostile input is refused cleanly or stored and shown escaped, everywhere
   const multiLine = ['profile narrative', 'override reason', 'answer comment'];
   for (const [field, values] of Object.entries(acceptedIn)) {
     if (multiLine.includes(field)) continue;
-    t.notOk(values.some((v) => /[\r\n]/.test(v)), `${field}: line breaks never get into a one-line field`);
+    t.notOk(
+      values.some((v) => /[\r\n]/.test(v)),
+      `${field}: line breaks never get into a one-line field`,
+    );
   }
   t.notOk(accepted.includes(PAYLOADS.rtl as string), 'no field takes bidi overrides');
-  // The respondent page and the editor show the latest value: make it a hostile one.
-  await vendor.api('PUT', '/api/v1/profile', { concerns: { data_residency: { narrative: PAYLOADS.script } } });
-  await app.inject({ method: 'POST', url: `${ciso.path}/answer/model_access_controls`, remoteAddress: ip(0), ...form({ verdict: 'confirm', comment: PAYLOADS.attribute as string }) });
+  // The respondent page and the editor show the latest value: make it every hostile one.
+  t.equal((await vendor.api('PUT', '/api/v1/profile', { concerns: { data_residency: { narrative: ALL_MARKUP } } })).statusCode, 200, 'the editor takes all the markup at once');
+  const answered = await app.inject({
+    method: 'POST',
+    url: `${ciso.path}/answer/model_access_controls`,
+    remoteAddress: ip(0),
+    ...form({ verdict: 'confirm', comment: ALL_MARKUP }),
+  });
+  t.equal(answered.statusCode, 303, 'so does a comment');
   t.equal((await sql<{ n: number }>`select count(*)::int n from signals`.execute(db)).rows[0].n > 0, true, 'the signals table survived the SQL fragments');
 
   // Every page that shows what was typed.
@@ -126,13 +159,24 @@ t.test('hostile input is refused cleanly or stored and shown escaped, everywhere
     respondent: (await app.inject({ method: 'GET', url: ciso.path })).body,
     champion: (await app.inject({ method: 'GET', url: champ.path })).body,
   };
-  for (const m of smtp.messages) pages[`mail “${m.subject}” (html)`] = m.html;
+  // Each page shows every payload (so each check below has something to catch), and shows it escaped.
   for (const [where, html] of Object.entries(pages)) {
-    for (const raw of RAW) t.notOk(html.includes(raw), `${where}: no unescaped ${JSON.stringify(raw)}`);
+    const seen = decodeEntities(html);
+    for (const [payload, raw] of RAW) {
+      t.ok(seen.includes(PAYLOADS[payload] as string), `${where}: shows the ${payload} payload as text`);
+      t.notOk(html.includes(raw), `${where}: no unescaped ${JSON.stringify(raw)}`);
+    }
+  }
+  // Every mail, not one per subject: the invitations that name a hostile stakeholder share their subject with harmless ones.
+  for (const [n, m] of smtp.messages.entries()) {
+    for (const [, raw] of RAW) t.notOk(m.html.includes(raw), `mail ${n + 1} “${m.subject}” (html): no unescaped ${JSON.stringify(raw)}`);
+  }
+  for (const [payload, raw] of RAW) {
+    const showing = smtp.messages.filter((m) => decodeEntities(m.html).includes(PAYLOADS[payload] as string)).length;
+    t.ok(showing > 0, `${showing} mails show the ${payload} payload, so the mail checks for ${JSON.stringify(raw)} have something to catch`);
   }
   t.match(pages.deal, '&lt;script&gt;alert(1)&lt;/script&gt;', 'markup is shown as text on the deal page');
-  t.match(pages.deal, '{{7*7}}', 'template syntax is shown, not run');
-  t.notMatch(pages.deal, />49</, 'and not evaluated');
+  t.ok(decodeEntities(pages.deal).includes(PAYLOADS.template as string), 'template syntax is shown verbatim on the deal page: no part of it was run');
   t.match(pages.respondent, '&quot;&gt;&lt;img src&#x3D;x onerror&#x3D;alert(1)&gt;', 'the respondent sees their own comment as text');
   t.match(pages.champion, '&lt;script&gt;alert(1)&lt;/script&gt;', 'the champion too, when corrections are shared');
   t.match(pages.profile, '&lt;script&gt;alert(1)&lt;/script&gt;', 'narratives are escaped in the editor');
@@ -149,5 +193,7 @@ t.test('hostile input is refused cleanly or stored and shown escaped, everywhere
   t.ok(digest, 'a digest carried the hostile comments');
   t.match(digest!.text, '<script>alert(1)</script>', 'shown as typed in plain text');
   t.match(digest!.html, '&lt;script&gt;', 'escaped in HTML');
-  t.ok(linksIn(digest!.text).every((l) => l.startsWith('http://portal.test/')), 'links in mail point only at the portal');
+  t.match(digest!.text, PAYLOADS.template as string, 'template syntax is not run in plain-text mail either');
+  const links = linksIn(digest!.text);
+  t.ok(links.length > 0 && links.every((l) => l.startsWith('http://portal.test/')), `links in mail point only at the portal (${links.join(', ')})`);
 });

@@ -85,9 +85,20 @@ t.test('stopping the worker finishes the mail in hand and hands the rest back', 
   await stopped;
   await pass;
   const rows = await db.selectFrom('outbox').select(['status', 'attempts', 'next_attempt_at']).where('template', '=', 'invite').orderBy('id').execute();
-  t.same(rows.map((r) => r.status), ['sent', 'pending', 'pending', 'pending'], 'the mail in hand was finished; the rest wait');
-  t.same(rows.slice(1).map((r) => r.attempts), [0, 0, 0], 'handed back without spending an attempt');
-  t.ok(rows.slice(1).every((r) => r.next_attempt_at <= ctx.clock.now()), 'and due at once for another worker');
+  t.same(
+    rows.map((r) => r.status),
+    ['sent', 'pending', 'pending', 'pending'],
+    'the mail in hand was finished; the rest wait',
+  );
+  t.same(
+    rows.slice(1).map((r) => r.attempts),
+    [0, 0, 0],
+    'handed back without spending an attempt',
+  );
+  t.ok(
+    rows.slice(1).every((r) => r.next_attempt_at <= ctx.clock.now()),
+    'and due at once for another worker',
+  );
   t.equal(ctx.smtp.messages.filter((m) => m.to.endsWith('@bank.example')).length, 1);
   await ctx.drainMail();
   t.equal(ctx.smtp.messages.filter((m) => m.to.endsWith('@bank.example')).length, 4, 'another worker sends the rest, once each');

@@ -102,7 +102,6 @@ t.test('resending restarts the cadence', async (t) => {
   t.equal(reminders(ctx, 'carla@bank.example').length, 2, 'day 3 after the resend');
 });
 
-
 t.test('reminders overdue after a pause arrive as one', async (t) => {
   const { ctx, vendor, dealId } = await setup(t);
   await inviteStakeholder(ctx, vendor, dealId, { email: 'carla@bank.example' });

@@ -1,7 +1,7 @@
 // The command-line scripts and the embedded database's lock, run as a user would.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildApp } from '../server/app.js';
@@ -66,4 +66,27 @@ t.test('migrate applies migrations to an empty data directory', async (t) => {
   const first = run('scripts/migrate.ts', [], { DATA_DIR: dir });
   t.equal(first.status, 0, first.stderr);
   t.match(first.stdout, 'Migrations are up to date.');
+});
+
+t.test('.ci/run ends with "N passed, N failed, N skipped", read from tap\'s last summary line', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pp-ci-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // Sourcing the script defines its functions without running it.
+  const lastLine = (log: string, what: string) => {
+    const file = join(dir, 'npm-test.log');
+    writeFileSync(file, log);
+    const res = spawnSync('bash', ['-c', 'source .ci/run && parse_tap_summary "$1" && summary_line', 'ci-run', file], { encoding: 'utf8' });
+    t.equal(res.status, 0, `${what}: the parser runs${res.stderr ? ` (stderr: ${res.stderr.trim()})` : ''}`);
+    return res.stdout;
+  };
+  const cases: [log: string, line: string, what: string][] = [
+    ['ok 1 - a\n# { total: 13, pass: 11, fail: 1, skip: 1 }\n# time=1ms\n', '11 passed, 1 failed, 1 skipped', 'all three counts'],
+    ['# { total: 20, skip: 2, todo: 1, pass: 17 }\n', '17 passed, 0 failed, 2 skipped', 'keys in any order, todo ignored, an absent fail is 0'],
+    ['# { total: 5, pass: 5 }\r\n', '5 passed, 0 failed, 0 skipped', 'an absent skip is 0'],
+    ['\x1b[2m# { total: 3, pass: 1, fail: 1, skip: 1 }\x1b[0m\n', '1 passed, 1 failed, 1 skipped', 'colour codes are ignored'],
+    ['# { total: 9, pass: 9, skip: 4 }\nmore output\n# { total: 2, pass: 1, skip: 1 }\n', '1 passed, 0 failed, 1 skipped', 'the last summary line wins'],
+    ['TAP version 14\nBail out!\n', '0 passed, 1 failed, 0 skipped', 'no summary line counts as a failure'],
+  ];
+  for (const [log, line, what] of cases) t.equal(lastLine(log, what), `${line}\n`, `${what}: "${line}"`);
+  t.match(readFileSync('.ci/run', 'utf8'), '\n  summary_line\n  exit "$rc"\n}', 'main prints that line last, just before it exits');
 });

@@ -58,7 +58,10 @@ t.test('mail scanners opening every link change nothing', async (t) => {
   t.equal((await app.inject({ method: 'POST', url: signin })).statusCode, 303, 'the sign-in link still works once');
   ctx.clock.advance(3 * DAY);
   await ctx.drainMail();
-  t.ok(smtp.messages.some((m) => m.to === 'carla@bank.example' && m.subject.startsWith('Reminder')), 'a scanned-only link still counts as silence');
+  t.ok(
+    smtp.messages.some((m) => m.to === 'carla@bank.example' && m.subject.startsWith('Reminder')),
+    'a scanned-only link still counts as silence',
+  );
 });
 
 t.test('public endpoints are rate-limited per address and per link', async (t) => {
@@ -90,7 +93,8 @@ t.test('public endpoints are rate-limited per address and per link', async (t) =
   for (let i = 0; i < 61; i++) last = (await app.inject({ method: 'GET', url: ciso.path, ...from('192.0.2.1') })).statusCode;
   t.equal(last, 429, 'link page views');
   // Answers: thirty a minute per link and address.
-  for (let i = 0; i < 31; i++) last = (await app.inject({ method: 'POST', url: `${ciso.path}/answer/data_residency`, ...form({ verdict: 'confirm' }), ...from('192.0.2.2') })).statusCode;
+  for (let i = 0; i < 31; i++)
+    last = (await app.inject({ method: 'POST', url: `${ciso.path}/answer/data_residency`, ...form({ verdict: 'confirm' }), ...from('192.0.2.2') })).statusCode;
   t.equal(last, 429, 'answer submissions');
   // Guessing tokens: 120 a minute per address, whatever the token.
   for (let i = 0; i < 121; i++) last = (await app.inject({ method: 'GET', url: `/r/${String(i).padStart(43, 'A')}`, ...from('192.0.2.3') })).statusCode;
@@ -122,7 +126,7 @@ t.test('headers and cookies over plain HTTP', async (t) => {
     t.notMatch(res.body, /<script(?![^>]*src=)/i, 'no inline script in the page');
     t.notMatch(res.body, /style="/i, 'no inline style in the page');
   }
-  const cookie = String(vendor.jar.get('pp_session') ? (await signUpSetCookie(ctx)) : '');
+  const cookie = String(vendor.jar.get('pp_session') ? await signUpSetCookie(ctx) : '');
   t.match(cookie, /HttpOnly/i);
   t.match(cookie, /SameSite=Lax/i);
   t.notMatch(cookie, /Secure/i, 'not Secure over plain HTTP (the browser would drop it)');

@@ -33,7 +33,21 @@ t.test('no raw token, API key or link secret is stored anywhere', async (t) => {
   const secrets = smtp.messages.flatMap((m) => linksIn(m.text)).map((l) => l.split('/').pop()!);
   secrets.push(vendor.apiKey);
   t.ok(secrets.length >= 4, 'sign-up, invitation and sign-in links plus the API key');
-  const tables = ['vendors', 'users', 'login_tokens', 'api_keys', 'app_secrets', 'profiles', 'profile_versions', 'deals', 'deal_claims', 'stakeholders', 'stakeholder_links', 'signals', 'outbox'];
+  const tables = [
+    'vendors',
+    'users',
+    'login_tokens',
+    'api_keys',
+    'app_secrets',
+    'profiles',
+    'profile_versions',
+    'deals',
+    'deal_claims',
+    'stakeholders',
+    'stakeholder_links',
+    'signals',
+    'outbox',
+  ];
   let dump = '';
   for (const table of tables) {
     const { rows } = await sql<{ r: string }>`SELECT row_to_json(x)::text AS r FROM ${sql.table(table)} x`.execute(db);
@@ -41,5 +55,8 @@ t.test('no raw token, API key or link secret is stored anywhere', async (t) => {
   }
   t.ok(dump.length > 1000, 'the dump has content');
   for (const s of secrets) t.notOk(dump.includes(s), `secret ${s.slice(0, 4)}… is not in the database`);
-  t.ok(secrets.every((s) => s.replace(/^pp_/, '').length === 43), 'every secret carries 256 bits (43 base64url characters)');
+  t.ok(
+    secrets.every((s) => s.replace(/^pp_/, '').length === 43),
+    'every secret carries 256 bits (43 base64url characters)',
+  );
 });

@@ -15,7 +15,12 @@ t.test('every vendor route refuses another vendor’s ids with a 404', async (t)
   const dealId = await openDeal(a, { buyer_name: 'Alphabank Secret' });
   const person = await inviteStakeholder(ctx, a, dealId, { name: 'Xenia Hidden', email: 'xenia@alphabank.example', role: 'ciso' });
   await openDeal(b, { buyer_name: 'Beta Bank' });
-  const keyA = await db.selectFrom('api_keys as k').innerJoin('users as u', 'u.vendor_id', 'k.vendor_id').select('k.id').where('u.email', '=', 'admin@alpha.test').executeTakeFirstOrThrow();
+  const keyA = await db
+    .selectFrom('api_keys as k')
+    .innerJoin('users as u', 'u.vendor_id', 'k.vendor_id')
+    .select('k.id')
+    .where('u.email', '=', 'admin@alpha.test')
+    .executeTakeFirstOrThrow();
 
   const ids: Record<string, (url: string) => string> = {
     id: (url) => (url.startsWith('/app/settings/api-keys') ? keyA.id : dealId),
@@ -53,7 +58,15 @@ t.test('every vendor route refuses another vendor’s ids with a 404', async (t)
     const theirs = await call(b, r.method, r.url, url);
     t.equal(theirs.statusCode, 404, `${r.method} ${r.url} answers 404 to another vendor`);
     t.notMatch(theirs.body, /Alphabank|Xenia|alphabank\.example/, `${r.method} ${r.url} leaks nothing`);
-    const missing = await call(b, r.method, r.url, url.replace(dealId, '00000000-0000-4000-8000-000000000000').replace(person.id, '00000000-0000-4000-8000-000000000001').replace(keyA.id, '00000000-0000-4000-8000-000000000002'));
+    const missing = await call(
+      b,
+      r.method,
+      r.url,
+      url
+        .replace(dealId, '00000000-0000-4000-8000-000000000000')
+        .replace(person.id, '00000000-0000-4000-8000-000000000001')
+        .replace(keyA.id, '00000000-0000-4000-8000-000000000002'),
+    );
     t.equal(missing.statusCode, 404, `${r.method} ${r.url} answers 404 for a missing id too`);
     if (url.startsWith('/api/')) t.same(theirs.json(), missing.json(), `${r.method} ${r.url}: the same body as for a missing id`);
     seen.push(`${r.method} ${r.url}`);

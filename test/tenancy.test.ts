@@ -24,7 +24,11 @@ t.test('vendor B cannot see or touch vendor A’s data', async (t) => {
     t.same(theirs.json(), none.json(), 'and says exactly what a missing id says');
   }
   const list = (await b.api('GET', '/api/v1/deals')).json().deals;
-  t.same(list.map((d: { buyer_name: string }) => d.buyer_name), ['Beta’s Bank'], 'B lists only its own deals');
+  t.same(
+    list.map((d: { buyer_name: string }) => d.buyer_name),
+    ['Beta’s Bank'],
+    'B lists only its own deals',
+  );
   t.notMatch((await b.api('GET', '/api/v1/profile')).body, 'Alpha');
 
   for (const url of [`/app/deals/${dealId}`]) {
@@ -54,7 +58,17 @@ t.test('the database refuses cross-tenant references', async (t) => {
   await t.rejects(
     db
       .insertInto('stakeholders')
-      .values({ id: crypto.randomUUID(), vendor_id: vendorB, deal_id: dealA, name: 'x', email: 'x@x.example', role: 'ciso', delegated_by: null, created_at: new Date(), invited_at: null })
+      .values({
+        id: crypto.randomUUID(),
+        vendor_id: vendorB,
+        deal_id: dealA,
+        name: 'x',
+        email: 'x@x.example',
+        role: 'ciso',
+        delegated_by: null,
+        created_at: new Date(),
+        invited_at: null,
+      })
       .execute(),
     /foreign key/,
     'a stakeholder of vendor B cannot point at vendor A’s deal',

@@ -1,6 +1,6 @@
 // The alignment checkpoint, the champion's page, claim changes, the week
 // timeline, correction digests and the link lifecycle, driven as people would.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { testApp, type TestApp } from './helpers/app.js';
 import { form } from './helpers/http.js';
 import { linksIn } from './helpers/smtp.js';
@@ -9,8 +9,15 @@ import { CONCERN_KEYS } from '../server/concerns/index.js';
 
 const DAY = 86_400_000;
 const MIN = 60_000;
-const answer = (ctx: TestApp, path: string, concern: string, values: Record<string, unknown>) =>
-  ctx.app.inject({ method: 'POST', url: `${path}/answer/${concern}`, ...form(values as never) });
+/**
+ * Posts the respondent's answer form and asserts the status: 303 (saved, back
+ * to the page) unless the caller expects a refusal and says which.
+ */
+async function answer(t: Test, ctx: TestApp, path: string, concern: string, values: Record<string, unknown>, status = 303, message?: string) {
+  const res = await ctx.app.inject({ method: 'POST', url: `${path}/answer/${concern}`, ...form(values as never) });
+  t.equal(res.statusCode, status, message ?? `answer ${String(values.verdict)} on ${concern}: ${status}`);
+  return res;
+}
 
 t.test('negotiation waits for security on every concern, unless overridden with a reason', async (t) => {
   const ctx = await testApp(t);
@@ -24,7 +31,7 @@ t.test('negotiation waits for security on every concern, unless overridden with 
 
   for (const role of ['legal', 'compliance']) {
     const p = await inviteStakeholder(ctx, vendor, dealId, { email: `${role}@bank.example`, role });
-    for (const c of CONCERN_KEYS) await answer(ctx, p.path, c, { verdict: 'confirm' });
+    for (const c of CONCERN_KEYS) await answer(t, ctx, p.path, c, { verdict: 'confirm' });
   }
   t.equal((await vendor.api('GET', `/api/v1/deals/${dealId}`)).json().risk.no_security_stakeholder, true, 'legal and compliance are not security roles');
 
@@ -37,8 +44,8 @@ t.test('negotiation waits for security on every concern, unless overridden with 
   const ciso = await inviteStakeholder(ctx, vendor, dealId, { email: 'carla@bank.example', role: 'ciso' });
   t.equal((await vendor.api('GET', `/api/v1/deals/${dealId}`)).json().risk.no_security_stakeholder, false, 'a CISO clears the risk flag');
   ctx.clock.advance(8 * DAY); // week 2
-  for (const c of CONCERN_KEYS.slice(0, 5)) await answer(ctx, ciso.path, c, { verdict: 'confirm' });
-  await answer(ctx, ciso.path, 'audit_compliance', { verdict: 'not_mine' });
+  for (const c of CONCERN_KEYS.slice(0, 5)) await answer(t, ctx, ciso.path, c, { verdict: 'confirm' });
+  await answer(t, ctx, ciso.path, 'audit_compliance', { verdict: 'not_mine' });
   const page = await vendor.post(`/app/deals/${dealId}/stage`, { stage: 'negotiation' });
   t.equal(page.statusCode, 409, 'the page refuses too');
   t.match(page.body, 'Security has not yet confirmed or corrected every concern: Audit and compliance.', '"not mine" is not substantive');
@@ -54,7 +61,7 @@ t.test('negotiation waits for security on every concern, unless overridden with 
 
   // A substantive answer on the last concern makes the checkpoint ready.
   await vendor.api('POST', `/api/v1/deals/${dealId}/stage`, { stage: 'evaluation' });
-  await answer(ctx, ciso.path, 'audit_compliance', { verdict: 'confirm' });
+  await answer(t, ctx, ciso.path, 'audit_compliance', { verdict: 'confirm' });
   list = (await vendor.api('GET', '/api/v1/deals')).json().deals[0];
   t.match(list, { stage: 'evaluation', week: 2, concerns_open: 0, checkpoint: { state: 'ready' } });
   t.equal((await vendor.api('POST', `/api/v1/deals/${dealId}/stage`, { stage: 'negotiation' })).statusCode, 200, 'no override needed now');
@@ -66,7 +73,7 @@ t.test('changing a claim after answers makes them stale and asks for re-confirma
   const vendor = await signUpVendor(ctx);
   const dealId = await openDeal(vendor);
   const ciso = await inviteStakeholder(ctx, vendor, dealId, { email: 'carla@bank.example', role: 'ciso' });
-  await answer(ctx, ciso.path, 'audit_compliance', { verdict: 'confirm' });
+  await answer(t, ctx, ciso.path, 'audit_compliance', { verdict: 'confirm' });
 
   const bad = await vendor.api('PUT', `/api/v1/deals/${dealId}/claims/audit_compliance`, { breach_notification_hours: -1 });
   t.equal(bad.statusCode, 400);
@@ -92,7 +99,7 @@ t.test('changing a claim after answers makes them stale and asks for re-confirma
   // Through the page form too.
   const form2 = await vendor.post(`/app/deals/${dealId}/claims/audit_compliance`, claimFormC({ ...audit.claim, breach_notification_hours: 48 }));
   t.equal(form2.statusCode, 303);
-  await answer(ctx, ciso.path, 'audit_compliance', { verdict: 'confirm' });
+  await answer(t, ctx, ciso.path, 'audit_compliance', { verdict: 'confirm' });
   const after = (await vendor.api('GET', `/api/v1/deals/${dealId}`)).json().concerns.find((c: { concern: string }) => c.concern === 'audit_compliance');
   t.match(after, { status: 'confirmed', claim_revision: 3, answers: [{ verdict: 'confirm', stale: false }] }, 're-confirmed');
 });
@@ -112,8 +119,13 @@ t.test('the champion sees status, never addresses, and corrections only when sha
   t.match(mail.subject, 'follow your security team');
 
   const claim = (await vendor.api('GET', `/api/v1/deals/${dealId}`)).json().concerns[0].claim;
-  await answer(ctx, ciso.path, 'data_residency', { verdict: 'correct', kind: 'requirement_gap', comment: 'Secret detail: EU only', ...claimForm(claim, { inference_regions: ['EU_EEA'] }) });
-  await answer(ctx, ciso.path, 'model_access_controls', { verdict: 'confirm' });
+  await answer(t, ctx, ciso.path, 'data_residency', {
+    verdict: 'correct',
+    kind: 'requirement_gap',
+    comment: 'Secret detail: EU only',
+    ...claimForm(claim, { inference_regions: ['EU_EEA'] }),
+  });
+  await answer(t, ctx, ciso.path, 'model_access_controls', { verdict: 'confirm' });
 
   const page = await ctx.app.inject({ method: 'GET', url: champ.path });
   t.equal(page.statusCode, 200);
@@ -127,8 +139,7 @@ t.test('the champion sees status, never addresses, and corrections only when sha
   t.notMatch(page.body, /@bank\.example/, 'no email address');
   t.notMatch(page.body, 'Secret detail', 'no correction content by default');
   t.notMatch(page.body, '<form', 'read-only');
-  const post = await answer(ctx, champ.path, 'data_residency', { verdict: 'confirm' });
-  t.equal(post.statusCode, 403, 'the champion cannot answer');
+  await answer(t, ctx, champ.path, 'data_residency', { verdict: 'confirm' }, 403, 'the champion cannot answer');
 
   await vendor.post(`/app/deals/${dealId}/settings`, { share_corrections: 'yes', reminder_days: '3, 7' });
   const shared = await ctx.app.inject({ method: 'GET', url: champ.path });
@@ -143,9 +154,9 @@ t.test('the timeline groups signals by week and names the first security signals
   const dealId = await openDeal(vendor, { buyer_name: 'Big Bank', started_on: '2026-03-02' });
   const ciso = await inviteStakeholder(ctx, vendor, dealId, { email: 'carla@bank.example', role: 'ciso' });
   const claim = (await vendor.api('GET', `/api/v1/deals/${dealId}`)).json().concerns[0].claim;
-  await answer(ctx, ciso.path, 'model_access_controls', { verdict: 'confirm' });
+  await answer(t, ctx, ciso.path, 'model_access_controls', { verdict: 'confirm' });
   ctx.clock.advance(9 * DAY);
-  await answer(ctx, ciso.path, 'data_residency', { verdict: 'correct', kind: 'requirement_gap', ...claimForm(claim, { inference_regions: ['EU_EEA'] }) });
+  await answer(t, ctx, ciso.path, 'data_residency', { verdict: 'correct', kind: 'requirement_gap', ...claimForm(claim, { inference_regions: ['EU_EEA'] }) });
   const page = await vendor.page(`/app/deals/${dealId}`);
   t.match(page.body, 'First security signal in week 1. First security correction in week 2.');
   const weeks = [...page.body.matchAll(/<h3>Week (\d+)<\/h3>/g)].map((m) => Number(m[1]));
@@ -163,10 +174,15 @@ t.test('corrections reach the deal owner in batched digests', async (t) => {
   const claimOf = (k: string) => claims.find((c: { concern: string }) => c.concern === k).claim;
   const digests = () => ctx.smtp.messages.filter((m) => m.to === 'owner@vendor.test' && /correction/.test(m.subject));
 
-  await answer(ctx, ciso.path, 'data_residency', { verdict: 'correct', kind: 'requirement_gap', ...claimForm(claimOf('data_residency'), { inference_regions: ['EU_EEA'] }) });
+  await answer(t, ctx, ciso.path, 'data_residency', { verdict: 'correct', kind: 'requirement_gap', ...claimForm(claimOf('data_residency'), { inference_regions: ['EU_EEA'] }) });
   ctx.clock.advance(1 * MIN);
-  await answer(ctx, ciso.path, 'audit_compliance', { verdict: 'correct', kind: 'requirement_gap', comment: 'DORA: 24 hours.', ...claimForm(claimOf('audit_compliance'), { breach_notification_hours: 24 }) });
-  await answer(ctx, ciso.path, 'model_access_controls', { verdict: 'confirm' });
+  await answer(t, ctx, ciso.path, 'audit_compliance', {
+    verdict: 'correct',
+    kind: 'requirement_gap',
+    comment: 'DORA: 24 hours.',
+    ...claimForm(claimOf('audit_compliance'), { breach_notification_hours: 24 }),
+  });
+  await answer(t, ctx, ciso.path, 'model_access_controls', { verdict: 'confirm' });
   await ctx.drainMail();
   t.equal(digests().length, 0, 'a burst is gathered first');
   ctx.clock.advance(5 * MIN);
@@ -179,7 +195,7 @@ t.test('corrections reach the deal owner in batched digests', async (t) => {
   t.match(first.html, `/app/deals/${dealId}`);
 
   ctx.clock.advance(2 * MIN);
-  await answer(ctx, ciso.path, 'adversarial_risk', { verdict: 'correct', kind: 'factual_error', ...claimForm(claimOf('adversarial_risk'), { red_team_party: 'internal' }) });
+  await answer(t, ctx, ciso.path, 'adversarial_risk', { verdict: 'correct', kind: 'factual_error', ...claimForm(claimOf('adversarial_risk'), { red_team_party: 'internal' }) });
   ctx.clock.advance(6 * MIN);
   await ctx.drainMail();
   t.equal(digests().length, 1, 'at most one digest per 15 minutes');
@@ -246,11 +262,10 @@ t.test('an answer given on a claim that has since changed is not recorded agains
   const revision = /action="[^"]+\/answer\/data_residency"[^>]*>\s*<input type="hidden" name="revision" value="(\d+)"/.exec(page.body)?.[1];
   t.equal(revision, '1', 'the form carries the claim revision it shows');
   await vendor.api('PUT', `/api/v1/deals/${dealId}/claims/data_residency`, { storage_regions: ['EU_EEA'] });
-  const late = await answer(ctx, ciso.path, 'data_residency', { verdict: 'confirm', revision: '1' });
-  t.equal(late.statusCode, 409);
+  const late = await answer(t, ctx, ciso.path, 'data_residency', { verdict: 'confirm', revision: '1' }, 409, 'an answer on the old revision is refused');
   t.match(late.body, 'The vendor changed this claim while you were answering.');
   t.equal((await ctx.db.selectFrom('signals').selectAll().where('type', '=', 'answer').execute()).length, 0, 'nothing recorded');
-  t.equal((await answer(ctx, ciso.path, 'data_residency', { verdict: 'confirm', revision: '2' })).statusCode, 303, 'answering the new claim works');
+  await answer(t, ctx, ciso.path, 'data_residency', { verdict: 'confirm', revision: '2' }, 303, 'answering the new claim works');
 });
 
 t.test('a correction that arrives while a digest is being sent gets the next digest', async (t) => {
@@ -260,14 +275,18 @@ t.test('a correction that arrives while a digest is being sent gets the next dig
   const ciso = await inviteStakeholder(ctx, vendor, dealId, { email: 'carla@bank.example', role: 'ciso' });
   const claims = (await vendor.api('GET', `/api/v1/deals/${dealId}`)).json().concerns;
   const claimOf = (k: string) => claims.find((c: { concern: string }) => c.concern === k).claim;
-  await answer(ctx, ciso.path, 'data_residency', { verdict: 'correct', kind: 'requirement_gap', ...claimForm(claimOf('data_residency'), { inference_regions: ['EU_EEA'] }) });
+  await answer(t, ctx, ciso.path, 'data_residency', { verdict: 'correct', kind: 'requirement_gap', ...claimForm(claimOf('data_residency'), { inference_regions: ['EU_EEA'] }) });
   ctx.clock.advance(5 * MIN);
   // A second instance sends the digest; while its SMTP call is under way, another correction arrives.
   const { buildApp } = await import('../server/app.js');
   const slowMail = {
     send: async (m: Parameters<typeof ctx.mail.send>[0]) => {
       if (m.subject.includes('correction')) {
-        await answer(ctx, ciso.path, 'audit_compliance', { verdict: 'correct', kind: 'requirement_gap', ...claimForm(claimOf('audit_compliance'), { breach_notification_hours: 24 }) });
+        await answer(t, ctx, ciso.path, 'audit_compliance', {
+          verdict: 'correct',
+          kind: 'requirement_gap',
+          ...claimForm(claimOf('audit_compliance'), { breach_notification_hours: 24 }),
+        });
       }
       await ctx.mail.send(m);
     },

@@ -48,8 +48,7 @@ export function cookieJar(): CookieJar {
 
 /** The value of the `_csrf` hidden input in a page; throws when there is none. */
 export function csrfFrom(html: string): string {
-  const m =
-    /<input\b[^>]*\bname="_csrf"[^>]*\bvalue="([^"]*)"/i.exec(html) ?? /<input\b[^>]*\bvalue="([^"]*)"[^>]*\bname="_csrf"/i.exec(html);
+  const m = /<input\b[^>]*\bname="_csrf"[^>]*\bvalue="([^"]*)"/i.exec(html) ?? /<input\b[^>]*\bvalue="([^"]*)"[^>]*\bname="_csrf"/i.exec(html);
   if (!m) throw new Error('no _csrf field in the page');
   return decodeEntities(m[1]);
 }
@@ -78,7 +77,8 @@ export function form(
   return { payload: params.toString(), headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' } };
 }
 
-function decodeEntities(s: string): string {
+/** HTML text with character references decoded: what a person reading the page sees. */
+export function decodeEntities(s: string): string {
   return s
     .replace(/&#x([0-9a-f]+);/gi, (_m, h: string) => String.fromCodePoint(parseInt(h, 16)))
     .replace(/&#(\d+);/g, (_m, d: string) => String.fromCodePoint(Number(d)))

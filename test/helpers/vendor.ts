@@ -17,10 +17,7 @@ export interface TestVendor {
   api(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, body?: unknown): Promise<LightMyRequestResponse>;
 }
 
-export async function signUpVendor(
-  ctx: TestApp,
-  who: { workspace?: string; name?: string; email?: string } = {},
-): Promise<TestVendor> {
+export async function signUpVendor(ctx: TestApp, who: { workspace?: string; name?: string; email?: string } = {}): Promise<TestVendor> {
   const { app, smtp, drainMail } = ctx;
   const email = who.email ?? `admin-${Math.random().toString(36).slice(2, 8)}@vendor.test`;
   const jar = cookieJar();
