@@ -47,9 +47,6 @@ export const isClosed = (stage: DealStage): boolean => CLOSED_STAGES.includes(st
 // ---------------------------------------------------------------------------
 // Reminders
 
-/** Days after the invitation on which a silent person is reminded, unless the deal says otherwise. */
-export const DEFAULT_REMINDER_DAYS = [3, 7] as const;
-
 /**
  * Whether a person may be reminded at all: not the champion, not paused (for
  * them or for the deal), and the deal still open. Silence (no answer yet) and a
@@ -72,7 +69,6 @@ export const CATALOG_WORDING = Object.freeze({
   names: listInWords(CONCERNS.map((c) => inSentence(c.title))),
   /** The same list opening a sentence: "Data residency, model access controls, …" */
   sentenceNames: CONCERNS.map((c, i) => (i === 0 ? c.title : inSentence(c.title))).join(', '),
-  titles: CONCERNS.map((c) => c.title),
 });
 
 /** A title as it reads mid-sentence: "Data residency" → "data residency", but "AI governance" stays. */

@@ -236,7 +236,8 @@ export async function loadTracking(db: Executor, vendorId: string, deals: { id: 
   return out;
 }
 
-export const GATHER_MINUTES = 5;
+/** How long a digest waits to gather a burst of corrections. */
+const GATHER_MINUTES = 5;
 
 /**
  * The deal owner hears about corrections as they arrive, batched: a burst of
@@ -252,5 +253,5 @@ export async function queueDigest(trx: Executor, clock: Clock, vendorId: string,
   // and never sooner than one interval after the last digest.
   const gather = new Date(now.getTime() + Math.min(GATHER_MINUTES, intervalMinutes) * MINUTE);
   const spaced = deal.digest_sent_at ? new Date(deal.digest_sent_at.getTime() + intervalMinutes * MINUTE) : gather;
-  await enqueueDigest(trx, clock, spaced > gather ? spaced : gather, { template: 'digest', recipient: owner.email, vendorId, params: { dealId } });
+  await enqueueDigest(trx, clock, spaced > gather ? spaced : gather, { vendorId, dealId, recipient: owner.email });
 }

@@ -29,7 +29,7 @@ export function isApi(req: FastifyRequest): boolean {
 }
 
 /** Any error, as one of ours. */
-export function toDomainError(err: unknown, req: FastifyRequest): DomainError {
+function toDomainError(err: unknown, req: FastifyRequest): DomainError {
   if (err instanceof DomainError) return err;
   if (err instanceof ZodError) return new DomainError('invalid_input', 'Some values are not valid.', zodDetails(err));
   if (isDatabaseUnavailable(err)) return new DomainError('unavailable', MESSAGES.unavailable!);

@@ -19,8 +19,8 @@ export async function enqueueMail(db: Executor, clock: Clock, mail: OutboxMail):
 }
 
 /** Queues a deal's digest due at `at`, unless one is already waiting to be sent. */
-export async function enqueueDigest(db: Executor, clock: Clock, at: Date, mail: OutboxMail): Promise<void> {
-  await repo.insertDigestOnce(db, clock.now(), at, mail);
+export async function enqueueDigest(db: Executor, clock: Clock, at: Date, digest: { vendorId: string; dealId: string; recipient: string }): Promise<void> {
+  await repo.insertDigestOnce(db, clock.now(), at, digest);
 }
 
 export const MAX_ATTEMPTS = 8;

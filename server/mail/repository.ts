@@ -28,14 +28,14 @@ export async function insertMail(db: Executor, now: Date, mail: OutboxMail): Pro
 }
 
 /**
- * Queues a mail unless one with the same conflict key is already waiting:
- * the unique index on pending digests (params->>'dealId') makes a burst of
- * corrections join the one digest already queued.
+ * Queues a deal's digest unless one is already waiting: the unique index on
+ * pending digests (params->>'dealId') makes a burst of corrections join the
+ * one digest already queued.
  */
-export async function insertDigestOnce(db: Executor, now: Date, at: Date, mail: OutboxMail): Promise<void> {
+export async function insertDigestOnce(db: Executor, now: Date, at: Date, digest: { vendorId: string; dealId: string; recipient: string }): Promise<void> {
   await sql`
     INSERT INTO outbox (vendor_id, template, recipient, params, next_attempt_at, created_at)
-    VALUES (${mail.vendorId}, ${mail.template}, ${mail.recipient}, ${JSON.stringify(mail.params)}::jsonb, ${at}, ${now})
+    VALUES (${digest.vendorId}, 'digest', ${digest.recipient}, ${JSON.stringify({ dealId: digest.dealId })}::jsonb, ${at}, ${now})
     ON CONFLICT ((params->>'dealId')) WHERE template = 'digest' AND status = 'pending' AND attempts = 0 DO NOTHING
   `.execute(db);
 }

@@ -57,7 +57,6 @@ export async function recordSignals(trx: Executor, clock: Clock, deal: SignalDea
 }
 
 export const listDealSignals = repo.listDealSignals;
-export type DealSignal = Awaited<ReturnType<typeof repo.listDealSignals>>[number];
 export const latestAnswers = repo.latestAnswers;
 export const signalFacts = repo.signalFacts;
 export const hasAnswered = repo.hasAnswered;

@@ -18,7 +18,6 @@ import { dealOwner, getDeal, type StakeholderInput } from '../deals/service.js';
 import { handedConcerns, recordSignals } from '../signals/service.js';
 import * as repo from './repository.js';
 
-export type { LinkState } from './repository.js';
 export type LinkReason = 'invite' | 'reminder' | 'delegation';
 
 /** A stakeholder of this deal of this vendor, or a 404 (the deal first, so an unknown deal reads as such). */
@@ -110,7 +109,6 @@ export async function setStakeholderReminders(db: Executor, vendorId: string, de
 }
 
 export const dealStakeholders = repo.dealStakeholders;
-export type DealStakeholder = Awaited<ReturnType<typeof repo.dealStakeholders>>[number];
 export const undeliveredInvites = repo.undeliveredInvites;
 
 const REMINDER_BATCH = 100;
