@@ -188,10 +188,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Every HTML form is posted by our own pages, url-encoded. Refusing other
   // origins stops login CSRF on the link pages (which have no session yet);
   // refusing other body types keeps objects out of code that expects strings.
+  const ownOrigin = new URL(config.PUBLIC_URL).origin;
   app.addHook('onRequest', async (req) => {
     if (req.method !== 'POST' || isApi(req)) return;
     const site = req.headers['sec-fetch-site'];
-    if (site !== undefined && site !== 'same-origin') {
+    const origin = req.headers.origin;
+    // Browsers without Fetch Metadata still send Origin on a cross-site POST ("null" from sandboxes and redirects).
+    if ((site !== undefined && site !== 'same-origin') || (site === undefined && origin !== undefined && origin !== ownOrigin)) {
       throw new DomainError('cross_site', 'This form can only be sent from the portal’s own pages.');
     }
     const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();

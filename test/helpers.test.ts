@@ -6,6 +6,7 @@ import { testApp } from './helpers/app.js';
 import { databaseKind, testDatabase } from './helpers/db.js';
 import { cookieJar, csrfFrom, form } from './helpers/http.js';
 import { linksIn, smtpSink } from './helpers/smtp.js';
+import { spendSignInLink } from './helpers/vendor.js';
 
 t.test('testApp starts and answers /healthz', async (t) => {
   const { app } = await testApp(t);
@@ -74,7 +75,7 @@ t.test('sign-up end to end: outbox, mail, link, session, CSRF', async (t) => {
   const link = linksIn(mail.text).find((u) => u.startsWith('http://portal.test/auth/link/'));
   if (!link) throw new Error(`no sign-up link in: ${mail.text}`);
   const path = new URL(link).pathname;
-  const spent = jar.collect(await app.inject({ method: 'POST', url: path }));
+  const spent = await spendSignInLink(app, path, jar);
   t.equal(spent.statusCode, 303);
   t.ok(jar.get('pp_session'), 'session cookie stored');
   const home = jar.collect(await app.inject({ method: 'GET', url: '/app', headers: jar.headers() }));

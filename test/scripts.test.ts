@@ -8,6 +8,7 @@ import { buildApp } from '../server/app.js';
 import { loadConfig } from '../server/config.js';
 import { migrateToLatest, openPglite } from '../server/db/index.js';
 import { systemClock } from '../server/lib/clock.js';
+import { spendSignInLink } from './helpers/vendor.js';
 
 const run = (script: string, args: string[], env: Record<string, string>) =>
   spawnSync(process.execPath, ['--import', 'tsx', script, ...args], {
@@ -43,7 +44,7 @@ t.test('create-workspace prints a sign-in link and an API key that work', async 
     logger: false,
   });
   t.teardown(() => app.close());
-  const signIn = await app.inject({ method: 'POST', url: link! });
+  const signIn = await spendSignInLink(app, link!);
   t.equal(signIn.statusCode, 303, 'the printed link signs in');
   const profile = await app.inject({ method: 'GET', url: '/api/v1/profile', headers: { authorization: `Bearer ${key}` } });
   t.equal(profile.statusCode, 200, 'the printed key opens the API');

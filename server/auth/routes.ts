@@ -1,12 +1,13 @@
 // Sign-up and sign-in by emailed link. The link's page is a GET that only
 // shows a button; the POST behind the button spends the link. Mail scanners
 // that open every link therefore never use one up.
-import type { FastifyInstance } from 'fastify';
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { transaction } from '../db/index.js';
 import { DomainError } from '../lib/errors.js';
 import { email, fieldErrors, line } from '../lib/validate.js';
-import { TOKEN_PATTERN } from '../lib/tokens.js';
+import { TOKEN_PATTERN, newToken } from '../lib/tokens.js';
 import { seeOther, sendPage } from '../lib/render.js';
 import { endSession, optionalSession, requireSession, startSession } from './session.js';
 import { peekLoginToken, requestSignin, requestSignup, spendLoginToken } from './service.js';
@@ -21,6 +22,28 @@ function safeNext(next: unknown): string {
 
 /** An unknown, spent or expired link: the error handler shows the "This link no longer works" page. */
 const deadLink = () => new DomainError('link_invalid', 'This sign-in link is unknown, spent or expired.');
+
+/**
+ * The sign-in POST is bound to the browser that opened the link: the GET page
+ * sets a nonce cookie and its form echoes it. A form planted elsewhere (even
+ * one served from our own origin, such as a crafted error page) has no nonce,
+ * so it cannot sign a victim into someone else's workspace (login CSRF).
+ */
+const NONCE_COOKIE = 'pp_link_nonce';
+
+function linkNonce(req: FastifyRequest, reply: FastifyReply): string {
+  const existing = req.cookies[NONCE_COOKIE];
+  // One nonce per browser, reused across tabs, so two open sign-in pages both work.
+  const nonce = existing && TOKEN_PATTERN.test(existing) ? existing : newToken();
+  reply.setCookie(NONCE_COOKIE, nonce, { path: '/auth/link', httpOnly: true, sameSite: 'strict', secure: reply.server.services.config.secureCookies, maxAge: 15 * 60 });
+  return nonce;
+}
+
+function sameNonce(req: FastifyRequest): boolean {
+  const cookie = Buffer.from(req.cookies[NONCE_COOKIE] ?? '');
+  const field = Buffer.from(String((req.body as { nonce?: unknown } | undefined)?.nonce ?? ''));
+  return cookie.length > 0 && cookie.length === field.length && timingSafeEqual(cookie, field);
+}
 
 const publicFormLimit = { rateLimit: { max: 10, timeWindow: '10 minutes' } };
 
@@ -62,13 +85,18 @@ export default async function authRoutes(app: FastifyInstance) {
   app.get<{ Params: { token: string } }>('/auth/link/:token', { config: linkLimit }, async (req, reply) => {
     const link = TOKEN_PATTERN.test(req.params.token) ? await peekLoginToken(db, clock, req.params.token) : undefined;
     if (!link) throw deadLink();
-    return sendPage(req, reply, 'link-confirm', { title: link.purpose === 'signup' ? 'Create your workspace' : 'Sign in', purpose: link.purpose });
+    const nonce = linkNonce(req, reply);
+    return sendPage(req, reply, 'link-confirm', { title: link.purpose === 'signup' ? 'Create your workspace' : 'Sign in', purpose: link.purpose, nonce });
   });
 
   app.post<{ Params: { token: string } }>('/auth/link/:token', { config: linkLimit }, async (req, reply) => {
     const { token } = req.params;
+    if (!sameNonce(req)) {
+      throw new DomainError('cross_site', 'Open the link from your email again and press the button on the page it shows.');
+    }
     const spent = TOKEN_PATTERN.test(token) ? await transaction(db, (trx) => spendLoginToken(trx, clock, token)) : undefined;
     if (!spent) throw deadLink();
+    reply.clearCookie(NONCE_COOKIE, { path: '/auth/link' });
     await startSession(reply, spent.userId, spent.vendorId);
     return seeOther(reply, '/app');
   });

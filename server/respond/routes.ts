@@ -9,7 +9,7 @@ import { getConcern } from '../concerns/index.js';
 import { readConcernForm } from '../lib/concern-form.js';
 import { DomainError, isInvalidInput, notFound } from '../lib/errors.js';
 import { seeOther, sendPage } from '../lib/render.js';
-import { hashToken } from '../lib/tokens.js';
+import { TOKEN_PATTERN, hashToken } from '../lib/tokens.js';
 import { byField, email, fieldErrors } from '../lib/validate.js';
 import { isChampion } from '../rules.js';
 import { currentClaims } from '../deals/service.js';
@@ -73,10 +73,19 @@ export default async function respondRoutes(app: FastifyInstance) {
   });
 
   // Asking for a new link answers the same whatever was asked: it never tells whether the address is known.
-  app.post<{ Params: Params }>('/r/:token/renew', { config: perLink(5) }, async (req, reply) => {
-    const parsed = z.object({ email }).safeParse(req.body ?? {});
+  // A fixed address with the old token in a hidden field: a token from a URL never becomes part of a form's action.
+  const renewLimit = {
+    rateLimit: {
+      max: 5,
+      timeWindow: '1 minute',
+      hook: 'preHandler' as const,
+      keyGenerator: (req: FastifyRequest) => `${req.ip}:${hashToken(String((req.body as { token?: unknown } | undefined)?.token ?? '')).slice(0, 16)}`,
+    },
+  };
+  app.post('/r/renew', { config: renewLimit }, async (req, reply) => {
+    const parsed = z.object({ token: z.string().regex(TOKEN_PATTERN), email }).safeParse(req.body ?? {});
     if (parsed.success) {
-      await transaction(db, (trx) => requestNewLink(trx, clock, req.params.token, parsed.data.email));
+      await transaction(db, (trx) => requestNewLink(trx, clock, parsed.data.token, parsed.data.email));
       app.services.worker.nudge();
     }
     return sendPage(req, reply, 'link-requested', { title: 'Request sent', bare: true });

@@ -1,6 +1,6 @@
 // A vendor workspace set up the way a person does it: sign up through the
 // emailed link, then create an API key on the settings page.
-import type { LightMyRequestResponse } from 'fastify';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import type { TestApp } from './app.js';
 import { cookieJar, csrfFrom, form, type CookieJar, type FormValue } from './http.js';
 import { linksIn } from './smtp.js';
@@ -15,6 +15,16 @@ export interface TestVendor {
   post(url: string, values?: Record<string, FormValue>): Promise<LightMyRequestResponse>;
   /** Call the JSON API with this vendor's key. */
   api(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, body?: unknown): Promise<LightMyRequestResponse>;
+}
+
+/**
+ * Uses a sign-in or sign-up link as a browser does: the GET page sets a nonce
+ * cookie, and its button posts the nonce back. Returns the POST's answer.
+ */
+export async function spendSignInLink(app: FastifyInstance, path: string, jar: CookieJar = cookieJar()): Promise<LightMyRequestResponse> {
+  const page = jar.collect(await app.inject({ method: 'GET', url: path, headers: jar.headers() }));
+  const nonce = /<input type="hidden" name="nonce" value="([^"]*)">/.exec(page.body)?.[1] ?? '';
+  return jar.collect(await app.inject({ method: 'POST', url: path, ...form({ nonce }, jar.headers()) }));
 }
 
 export async function signUpVendor(ctx: TestApp, who: { workspace?: string; name?: string; email?: string } = {}): Promise<TestVendor> {
@@ -32,7 +42,7 @@ export async function signUpVendor(ctx: TestApp, who: { workspace?: string; name
   const link = linksIn(mail.text).find((l) => l.includes('/auth/link/'));
   if (!link) throw new Error('no sign-up link in the mail');
   const path = new URL(link).pathname;
-  const spent = jar.collect(await app.inject({ method: 'POST', url: path }));
+  const spent = await spendSignInLink(app, path, jar);
   if (spent.statusCode !== 303) throw new Error(`spending the sign-up link answered ${spent.statusCode}`);
 
   const page = (url: string) => app.inject({ method: 'GET', url, headers: jar.headers() }).then((r) => jar.collect(r));
