@@ -20,6 +20,7 @@ import type { Services } from './services.js';
 import { MailWorker } from './mail/outbox.js';
 import type { MailTransport } from './mail/transport.js';
 import { clockStore } from './lib/rate-limit-store.js';
+import { cookieSigner, jwtSecret, keyId } from './auth/keys.js';
 import { MAILS } from './mails.js';
 import { scheduleReminders } from './stakeholders/service.js';
 import { Views } from './views.js';
@@ -38,7 +39,10 @@ export interface AppDeps {
   db: DB;
   clock: Clock;
   mail: MailTransport;
+  /** Signs session and CSRF cookies (SESSION_SECRET). */
   sessionSecret: string;
+  /** After a rotation: the old secret, still accepted for verification until `until` (by the injected clock). */
+  previousSessionSecret?: { secret: string; until: Date };
   /** false for silence; otherwise the portal's logger (level from config), written to logStream or stdout. */
   logger?: false;
   logStream?: NodeJS.WritableStream;
@@ -97,6 +101,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     clock: deps.clock,
     views,
     worker: undefined as unknown as MailWorker,
+    sessionKeyId: keyId(deps.sessionSecret),
   };
   services.worker = new MailWorker(
     deps.db,
@@ -140,10 +145,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     hsts: config.secureCookies ? { maxAge: 31_536_000, includeSubDomains: true } : false,
     crossOriginEmbedderPolicy: false,
   });
-  await app.register(cookie, { secret: deps.sessionSecret });
+  const keys = { current: deps.sessionSecret, previous: deps.previousSessionSecret };
+  await app.register(cookie, { secret: cookieSigner(keys, deps.clock) });
   await app.register(formbody, { bodyLimit: 128 * 1024 });
   await app.register(jwt, {
-    secret: deps.sessionSecret,
+    secret: jwtSecret(keys, deps.clock),
     cookie: { cookieName: 'pp_session', signed: false },
     sign: { expiresIn: '12h' },
   });

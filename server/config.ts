@@ -24,8 +24,16 @@ const schema = z.object({
   /** SMTP; without it mail is written to DATA_DIR/outbox and its links printed. */
   SMTP_URL: smtpUrl.optional(),
   MAIL_FROM: z.string().min(3).default('Posture Portal <no-reply@posture-portal.local>'),
-  /** Signs session cookies. Without it a random secret is kept in the database. */
+  /**
+   * Signs session cookies. Required in production. Without it (local use only)
+   * a random secret is kept in the database, and a copy of the database could
+   * then forge sessions: the server warns loudly at start.
+   */
   SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** After rotating SESSION_SECRET: the old value, still accepted (never used to sign) until SESSION_SECRET_PREVIOUS_UNTIL. */
+  SESSION_SECRET_PREVIOUS: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** When the previous secret stops being accepted: an ISO 8601 time such as 2026-12-05T12:00:00Z. Sessions last 12 hours. */
+  SESSION_SECRET_PREVIOUS_UNTIL: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 time with a zone, such as 2026-12-05T12:00:00Z' }).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /**
    * Behind a reverse proxy: how many hops to trust (e.g. 1), or a comma-separated
@@ -69,6 +77,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (c.NODE_ENV === 'production' && !c.SMTP_URL) {
     // Without SMTP, mailed links are printed to the log: fine on a laptop, a leak in production.
     throw new ConfigError('Invalid configuration:\n  SMTP_URL: is required when NODE_ENV is production');
+  }
+  if (c.NODE_ENV === 'production' && !c.SESSION_SECRET) {
+    // The fallback keeps the key in the database, where a copy of the database could forge any session.
+    throw new ConfigError('Invalid configuration:\n  SESSION_SECRET: is required when NODE_ENV is production (32 or more random characters)');
+  }
+  if (Boolean(c.SESSION_SECRET_PREVIOUS) !== Boolean(c.SESSION_SECRET_PREVIOUS_UNTIL)) {
+    throw new ConfigError('Invalid configuration:\n  SESSION_SECRET_PREVIOUS_UNTIL: set it together with SESSION_SECRET_PREVIOUS, to say until when the old secret is accepted');
+  }
+  if (c.SESSION_SECRET_PREVIOUS && !c.SESSION_SECRET) {
+    throw new ConfigError('Invalid configuration:\n  SESSION_SECRET: is required when SESSION_SECRET_PREVIOUS is set');
   }
   const publicUrl = (c.PUBLIC_URL ?? `http://localhost:${c.PORT}`).replace(/\/+$/, '');
   return Object.freeze({ ...c, PUBLIC_URL: publicUrl, secureCookies: publicUrl.startsWith('https://') });

@@ -5,7 +5,7 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { buildApp } from './app.js';
 import { LockedError } from './db/index.js';
 import { systemClock } from './lib/clock.js';
-import { mailTransport, openDatabase, sessionSecret } from './runtime.js';
+import { mailTransport, openDatabase, sessionSecrets } from './runtime.js';
 
 async function main() {
   let config: Config;
@@ -28,7 +28,15 @@ async function main() {
   }
 
   const mail = mailTransport(config, (line) => process.stdout.write(`${line}\n`));
-  const app = await buildApp({ config, db: handle.db, clock: systemClock, mail, sessionSecret: await sessionSecret(config, handle.db) });
+  const { stored, ...secrets } = await sessionSecrets(config, handle.db);
+  if (stored) {
+    process.stderr.write(
+      '\nWARNING: SESSION_SECRET is not set, so the key that signs sessions is kept in the database.\n' +
+        'Anyone with a copy of the database could sign in as any user. This is for local use only;\n' +
+        'set SESSION_SECRET (32+ random characters, e.g. `openssl rand -base64 48`) anywhere else.\n\n',
+    );
+  }
+  const app = await buildApp({ config, db: handle.db, clock: systemClock, mail, ...secrets });
   app.services.worker.start();
 
   let closing = false;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Config } from './config.js';
 import { connectPostgres, migrateToLatest, openPglite, type DatabaseHandle, type DB } from './db/index.js';
 import { folderTransport, smtpTransport, type MailTransport } from './mail/transport.js';
-import { keepSecret } from './auth/repository.js';
+import { forgetStoredSessionSecret, storedSessionSecret } from './auth/service.js';
 
 export async function openDatabase(config: Config): Promise<DatabaseHandle> {
   const handle = config.DATABASE_URL ? connectPostgres(config.DATABASE_URL) : await openPglite(config.DATA_DIR);
@@ -23,11 +23,19 @@ export function mailTransport(config: Config, print: (line: string) => void): Ma
 }
 
 /**
- * The secret that signs session cookies: SESSION_SECRET when set, otherwise
- * one generated on first start and kept in the database, so every instance
- * behind a load balancer shares it without configuration.
+ * The secrets that sign session cookies. SESSION_SECRET (required in
+ * production), plus the previous one during a rotation. For local use only,
+ * without SESSION_SECRET, one is generated on first start and kept in the
+ * database: `stored` tells the caller to warn.
  */
-export async function sessionSecret(config: Config, db: DB): Promise<string> {
-  if (config.SESSION_SECRET) return config.SESSION_SECRET;
-  return keepSecret(db, 'session', randomBytes(48).toString('base64url'));
+export async function sessionSecrets(config: Config, db: DB): Promise<{ sessionSecret: string; previousSessionSecret?: { secret: string; until: Date }; stored: boolean }> {
+  if (!config.SESSION_SECRET) return { sessionSecret: await storedSessionSecret(db, randomBytes(48).toString('base64url')), stored: true };
+  // Once the operator sets a secret, the stored one (if any) has no use left: drop it from the database.
+  await forgetStoredSessionSecret(db);
+  const previous = config.SESSION_SECRET_PREVIOUS && config.SESSION_SECRET_PREVIOUS_UNTIL;
+  return {
+    sessionSecret: config.SESSION_SECRET,
+    previousSessionSecret: previous ? { secret: config.SESSION_SECRET_PREVIOUS!, until: new Date(config.SESSION_SECRET_PREVIOUS_UNTIL!) } : undefined,
+    stored: false,
+  };
 }

@@ -12,6 +12,8 @@ export interface Services {
   clock: Clock;
   views: Views;
   worker: MailWorker;
+  /** Names the key that signs new session tokens (see auth/keys.ts). */
+  sessionKeyId: string;
 }
 
 declare module 'fastify' {

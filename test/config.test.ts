@@ -42,5 +42,35 @@ t.test('proxies are trusted by hop count or address, never wholesale', async (t)
 
 t.test('production refuses to print mailed links to the log', async (t) => {
   t.throws(() => loadConfig({ NODE_ENV: 'production' }), /SMTP_URL: is required when NODE_ENV is production/);
-  t.ok(loadConfig({ NODE_ENV: 'production', SMTP_URL: 'smtp://mail:25' }));
+  t.ok(loadConfig({ NODE_ENV: 'production', SMTP_URL: 'smtp://mail:25', SESSION_SECRET: 's'.repeat(40) }));
+});
+
+t.test('production needs a session secret of its own; rotation needs an end', async (t) => {
+  const prod = { NODE_ENV: 'production', SMTP_URL: 'smtp://mail.example:587' };
+  t.throws(() => loadConfig(prod), /SESSION_SECRET: is required when NODE_ENV is production/, 'no key kept in the database in production');
+  t.equal(loadConfig({ ...prod, SESSION_SECRET: 's'.repeat(40) }).SESSION_SECRET, 's'.repeat(40));
+  t.equal(loadConfig({}).SESSION_SECRET, undefined, 'local use still starts without one');
+  t.throws(() => loadConfig({ SESSION_SECRET: 's'.repeat(40), SESSION_SECRET_PREVIOUS: 'p'.repeat(40) }), /SESSION_SECRET_PREVIOUS_UNTIL: set it together/);
+  t.throws(
+    () => loadConfig({ SESSION_SECRET: 's'.repeat(40), SESSION_SECRET_PREVIOUS: 'p'.repeat(40), SESSION_SECRET_PREVIOUS_UNTIL: 'tomorrow' }),
+    /SESSION_SECRET_PREVIOUS_UNTIL: must be an ISO 8601 time/,
+  );
+  t.throws(
+    () => loadConfig({ SESSION_SECRET_PREVIOUS: 'p'.repeat(40), SESSION_SECRET_PREVIOUS_UNTIL: '2026-12-06T12:00:00Z' }),
+    /SESSION_SECRET: is required when SESSION_SECRET_PREVIOUS/,
+  );
+  const rotating = loadConfig({ SESSION_SECRET: 's'.repeat(40), SESSION_SECRET_PREVIOUS: 'p'.repeat(40), SESSION_SECRET_PREVIOUS_UNTIL: '2026-12-06T12:00:00Z' });
+  t.equal(rotating.SESSION_SECRET_PREVIOUS_UNTIL, '2026-12-06T12:00:00Z');
+});
+
+t.test('the server refuses to start in production without SESSION_SECRET', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pp-config-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const run = spawnSync(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+    env: { PATH: process.env.PATH, NODE_ENV: 'production', SMTP_URL: 'smtp://127.0.0.1:1', DATA_DIR: dir },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  t.equal(run.status, 2);
+  t.match(run.stderr, /SESSION_SECRET: is required when NODE_ENV is production/);
 });

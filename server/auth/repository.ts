@@ -215,3 +215,7 @@ export async function keepSecret(db: Executor, name: string, candidate: string):
   const row = await db.selectFrom('app_secrets').select('value').where('name', '=', name).executeTakeFirstOrThrow();
   return row.value;
 }
+
+export async function dropSecret(db: Executor, name: string): Promise<void> {
+  await db.deleteFrom('app_secrets').where('name', '=', name).execute();
+}

@@ -199,3 +199,13 @@ export async function revokeApiKey(db: Executor, clock: Clock, vendorId: string,
   const revoked = uuid.safeParse(id).success && (await repo.revokeApiKey(db, vendorId, id, clock.now()));
   if (!revoked) throw notFound('That API key');
 }
+
+/** Local use without SESSION_SECRET: the session key generated on first start, shared by every instance through the database. */
+export function storedSessionSecret(db: Executor, candidate: string): Promise<string> {
+  return repo.keepSecret(db, 'session', candidate);
+}
+
+/** With SESSION_SECRET set, a key left in the database from local use is of no use to anyone but a thief. */
+export function forgetStoredSessionSecret(db: Executor): Promise<void> {
+  return repo.dropSecret(db, 'session');
+}

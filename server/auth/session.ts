@@ -20,8 +20,8 @@ declare module 'fastify' {
 
 declare module '@fastify/jwt' {
   interface FastifyJWT {
-    payload: { sub: string; vid: string; ep: number };
-    user: { sub: string; vid: string; ep: number };
+    payload: { sub: string; vid: string; ep: number; kid: string };
+    user: { sub: string; vid: string; ep: number; kid: string };
   }
 }
 
@@ -75,7 +75,7 @@ export async function optionalSession(req: FastifyRequest) {
 
 export async function startSession(reply: FastifyReply, userId: string, vendorId: string) {
   const epoch = await currentSessionEpoch(reply.server.services.db, vendorId, userId);
-  const token = await reply.jwtSign({ sub: userId, vid: vendorId, ep: epoch });
+  const token = await reply.jwtSign({ sub: userId, vid: vendorId, ep: epoch, kid: reply.server.services.sessionKeyId });
   const secure = reply.server.services.config.secureCookies;
   reply.setCookie(SESSION_COOKIE, token, { path: '/', httpOnly: true, sameSite: 'lax', secure, maxAge: 12 * 3600 });
 }
