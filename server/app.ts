@@ -20,6 +20,7 @@ import type { Services } from './services.js';
 import { MailWorker } from './mail/outbox.js';
 import type { MailTransport } from './mail/transport.js';
 import { clockStore } from './lib/rate-limit-store.js';
+import { FailureLimit } from './lib/failure-limit.js';
 import { cookieSigner, jwtSecret, keyId } from './auth/keys.js';
 import { MAILS } from './mails.js';
 import { scheduleReminders } from './stakeholders/service.js';
@@ -102,6 +103,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     views,
     worker: undefined as unknown as MailWorker,
     sessionKeyId: keyId(deps.sessionSecret),
+    // 120 failed lookups a minute per address: far above a person mistyping, far below guessing at scale.
+    failures: new FailureLimit(deps.clock, 120, 60_000),
   };
   services.worker = new MailWorker(
     deps.db,

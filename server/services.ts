@@ -5,6 +5,7 @@ import type { DB } from './db/index.js';
 import type { Clock } from './lib/clock.js';
 import type { MailWorker } from './mail/outbox.js';
 import type { Views } from './views.js';
+import type { FailureLimit } from './lib/failure-limit.js';
 
 export interface Services {
   config: Config;
@@ -12,6 +13,8 @@ export interface Services {
   clock: Clock;
   views: Views;
   worker: MailWorker;
+  /** Failed link and API-key lookups per client address, checked before each lookup. */
+  failures: FailureLimit;
   /** Names the key that signs new session tokens (see auth/keys.ts). */
   sessionKeyId: string;
 }

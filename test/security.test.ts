@@ -152,3 +152,50 @@ async function signUpSetCookie(ctx: TestApp): Promise<string> {
   const res = await spendSignInLink(ctx.app, path);
   return ([] as string[]).concat(res.headers['set-cookie'] ?? []).find((c) => c.startsWith('pp_session=')) ?? '';
 }
+
+t.test('past the failed-lookup cap, even a right guess is not served', async (t) => {
+  const ctx = await testApp(t);
+  const { app } = ctx;
+  const vendor = await signUpVendor(ctx, { email: 'ada@vendor.test' });
+  const dealId = await openDeal(vendor);
+  const ciso = await inviteStakeholder(ctx, vendor, dealId, { email: 'carla@bank.example' });
+  await app.inject({ method: 'POST', url: '/signin', ...form({ email: 'ada@vendor.test' }) });
+  await ctx.drainMail();
+  const signin = new URL(linksIn(ctx.smtp.messages.at(-1)!.text)[0]).pathname;
+  const guesser = { remoteAddress: '203.0.113.9' };
+
+  for (let i = 0; i < 120; i++) {
+    // Sign-in link pages have their own, lower per-address limit (30 a minute); mix a few in.
+    const kind = i < 10 ? `/auth/link/${String(i).padStart(43, 'B')}` : `/r/${String(i).padStart(43, 'A')}`;
+    t.equal((await app.inject({ method: 'GET', url: kind, ...guesser })).statusCode, 404);
+  }
+  const hit = await app.inject({ method: 'GET', url: ciso.path, ...guesser });
+  t.equal(hit.statusCode, 429, 'a real respondent link guessed after the cap is refused, not served');
+  t.notMatch(hit.body, 'Carla', 'and shows nothing of it');
+  t.ok(Number(hit.headers['retry-after']) > 0 && Number(hit.headers['retry-after']) <= 60, 'with Retry-After');
+  t.equal((await app.inject({ method: 'POST', url: `${ciso.path}/answer/data_residency`, ...form({ verdict: 'confirm' }), ...guesser })).statusCode, 429, 'answers too');
+  t.equal((await app.inject({ method: 'GET', url: signin, ...guesser })).statusCode, 429, 'sign-in links share the cap');
+  const signals = await ctx.db.selectFrom('signals').select('id').execute();
+  t.same(signals, [], 'nothing recorded past the cap');
+
+  t.equal((await app.inject({ method: 'GET', url: ciso.path, remoteAddress: '203.0.113.10' })).statusCode, 200, 'another address is not affected');
+  ctx.clock.advance(61_000);
+  t.equal((await app.inject({ method: 'GET', url: ciso.path, ...guesser })).statusCode, 200, 'and the cap lifts after a minute');
+});
+
+t.test('bad API keys are limited per address before any lookup', async (t) => {
+  const ctx = await testApp(t);
+  const vendor = await signUpVendor(ctx);
+  const call = (key: string, remoteAddress: string) => ctx.app.inject({ method: 'GET', url: '/api/v1/deals', remoteAddress, headers: { authorization: `Bearer ${key}` } });
+  for (let i = 0; i < 120; i++) {
+    // A fresh key each time: a limiter keyed on the Authorization value would give each a fresh budget.
+    t.equal((await call(`pp_${String(i).padStart(43, 'x')}`, '198.51.100.77')).statusCode, 401);
+  }
+  const refused = await call(`pp_${'y'.repeat(43)}`, '198.51.100.77');
+  t.equal(refused.statusCode, 429, 'the next bad key is refused without a lookup');
+  t.equal(refused.json().error.code, 'rate_limited');
+  t.equal((await call(vendor.apiKey, '198.51.100.77')).statusCode, 429, 'even a valid key from that address waits out the window');
+  t.equal((await call(vendor.apiKey, '198.51.100.78')).statusCode, 200, 'a valid key from elsewhere works');
+  ctx.clock.advance(61_000);
+  t.equal((await call(vendor.apiKey, '198.51.100.77')).statusCode, 200, 'and from the address again after a minute');
+});

@@ -6,7 +6,7 @@ import { hashToken } from '../lib/tokens.js';
 import { authenticateApiKey } from './service.js';
 
 async function apiAuth(app: FastifyInstance) {
-  const { db, clock, config } = app.services;
+  const { db, clock, config, failures } = app.services;
   // Per key (by its hash), checked before the key is looked up, so a flood of bad keys is bounded too.
   app.addHook(
     'onRequest',
@@ -16,11 +16,14 @@ async function apiAuth(app: FastifyInstance) {
       keyGenerator: (req) => hashToken(req.headers.authorization ?? req.ip).slice(0, 32),
     }),
   );
-  app.addHook('onRequest', async (req) => {
+  app.addHook('onRequest', async (req, reply) => {
+    // Failed authentications per client address, before the lookup: a fresh bad key gets no fresh budget.
+    failures.check('api_key', req, reply);
     const header = req.headers.authorization ?? '';
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     const key = match ? await authenticateApiKey(db, clock, match[1]) : undefined;
     if (!key) {
+      failures.fail('api_key', req);
       throw new DomainError('unauthorized', 'Send a valid API key as "Authorization: Bearer <key>".');
     }
     req.session = { userId: null, vendorId: key.vendorId, vendorName: key.vendorName, userName: key.name, via: 'api_key' };

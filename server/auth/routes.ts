@@ -48,7 +48,7 @@ function sameNonce(req: FastifyRequest): boolean {
 const publicFormLimit = { rateLimit: { max: 10, timeWindow: '10 minutes' } };
 
 export default async function authRoutes(app: FastifyInstance) {
-  const { db, clock } = app.services;
+  const { db, clock, failures } = app.services;
 
   app.get('/', { preHandler: optionalSession }, (req, reply) => {
     if (req.session) return seeOther(reply, '/app');
@@ -83,8 +83,12 @@ export default async function authRoutes(app: FastifyInstance) {
   const linkLimit = { rateLimit: { max: 30, timeWindow: '1 minute' } };
 
   app.get<{ Params: { token: string } }>('/auth/link/:token', { config: linkLimit }, async (req, reply) => {
+    failures.check('link', req, reply);
     const link = TOKEN_PATTERN.test(req.params.token) ? await peekLoginToken(db, clock, req.params.token) : undefined;
-    if (!link) throw deadLink();
+    if (!link) {
+      failures.fail('link', req);
+      throw deadLink();
+    }
     const nonce = linkNonce(req, reply);
     return sendPage(req, reply, 'link-confirm', { title: link.purpose === 'signup' ? 'Create your workspace' : 'Sign in', purpose: link.purpose, nonce });
   });
@@ -94,8 +98,12 @@ export default async function authRoutes(app: FastifyInstance) {
     if (!sameNonce(req)) {
       throw new DomainError('cross_site', 'Open the link from your email again and press the button on the page it shows.');
     }
+    failures.check('link', req, reply);
     const spent = TOKEN_PATTERN.test(token) ? await transaction(db, (trx) => spendLoginToken(trx, clock, token)) : undefined;
-    if (!spent) throw deadLink();
+    if (!spent) {
+      failures.fail('link', req);
+      throw deadLink();
+    }
     reply.clearCookie(NONCE_COOKIE, { path: '/auth/link' });
     await startSession(reply, spent.userId, spent.vendorId);
     return seeOther(reply, '/app');

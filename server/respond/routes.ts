@@ -22,9 +22,6 @@ import { championPageView, respondentPageView, type AnswerFormState, type Handov
 type Params = { token: string };
 type AnswerParams = { token: string; concern: string };
 
-/** Failed link lookups one address may make per minute, whatever the token. */
-const MAX_GUESSES = 120;
-
 export default async function respondRoutes(app: FastifyInstance) {
   const { db, clock, config } = app.services;
   // Per link and address, so one noisy scanner cannot lock a colleague out.
@@ -35,21 +32,20 @@ export default async function respondRoutes(app: FastifyInstance) {
       keyGenerator: (req: FastifyRequest) => `${req.ip}:${hashToken((req.params as Params).token ?? '').slice(0, 16)}`,
     },
   });
-  // And failed lookups per address, so guessing tokens is bounded whatever the token.
-  const guesses = app.createRateLimit({ max: MAX_GUESSES, timeWindow: '1 minute', keyGenerator: (req) => `guess:${req.ip}` });
+  const { failures } = app.services;
 
-  /** The link resolved, or the dead-link page (counted as a guess). */
-  async function linkOf(req: FastifyRequest<{ Params: Params }>): Promise<LinkContext> {
+  /** The link resolved, or the dead-link page (counted as a failed lookup). Past the cap, nothing is looked up. */
+  async function linkOf(req: FastifyRequest<{ Params: Params }>, reply: FastifyReply): Promise<LinkContext> {
+    failures.check('link', req, reply);
     const ctx = await resolveLink(db, clock, req.params.token);
     if (ctx) return ctx;
-    const guess = await guesses(req);
-    if (!guess.isAllowed && guess.isExceeded) throw new DomainError('rate_limited', 'Too many requests. Please wait a minute and try again.');
+    failures.fail('link', req);
     throw new DomainError('link_invalid', 'This link no longer works.');
   }
 
   /** A respondent's link; the champion's page is read-only. */
-  async function respondentOf(req: FastifyRequest<{ Params: Params }>): Promise<LinkContext> {
-    const ctx = await linkOf(req);
+  async function respondentOf(req: FastifyRequest<{ Params: Params }>, reply: FastifyReply): Promise<LinkContext> {
+    const ctx = await linkOf(req, reply);
     if (isChampion(ctx.stakeholder.role)) throw new DomainError('champion_read_only', 'The champion’s page is read-only.');
     return ctx;
   }
@@ -65,7 +61,7 @@ export default async function respondRoutes(app: FastifyInstance) {
   }
 
   app.get<{ Params: Params }>('/r/:token', { config: perLink(60) }, async (req, reply) => {
-    const ctx = await linkOf(req);
+    const ctx = await linkOf(req, reply);
     if (isChampion(ctx.stakeholder.role)) {
       return sendPage(req, reply, 'champion', championPageView(ctx, await loadDealDetail(db, clock, ctx.vendorId, ctx.deal.id)));
     }
@@ -92,7 +88,7 @@ export default async function respondRoutes(app: FastifyInstance) {
   });
 
   app.post<{ Params: Params }>('/r/:token/delegate', { config: perLink(10) }, async (req, reply) => {
-    const ctx = await respondentOf(req);
+    const ctx = await respondentOf(req, reply);
     const body = (req.body ?? {}) as Record<string, unknown>;
     const values = { ...body, concerns: body.concerns === undefined ? [] : ([] as unknown[]).concat(body.concerns) };
     const parsed = delegationInput.safeParse(values);
@@ -108,7 +104,7 @@ export default async function respondRoutes(app: FastifyInstance) {
   });
 
   app.post<{ Params: AnswerParams }>('/r/:token/answer/:concern', { config: perLink(30) }, async (req, reply) => {
-    const ctx = await respondentOf(req);
+    const ctx = await respondentOf(req, reply);
     const concern = getConcern(req.params.concern);
     if (!concern) throw notFound('That concern');
     const body = (req.body ?? {}) as Record<string, unknown>;
