@@ -16,6 +16,7 @@ import { ping, type DB } from './db/index.js';
 import type { Clock } from './lib/clock.js';
 import { DomainError } from './lib/errors.js';
 import { handleError, isApi } from './lib/error-handler.js';
+import { requestDeadline } from './lib/deadline.js';
 import type { Services } from './services.js';
 import { MailWorker } from './mail/outbox.js';
 import type { MailTransport } from './mail/transport.js';
@@ -161,6 +162,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     cookieOpts: { path: '/', httpOnly: true, sameSite: 'lax', secure: config.secureCookies, signed: true },
     getToken: (req) => (req.body as Record<string, string> | undefined)?._csrf,
   });
+  // A request not answered in time gets 503 rather than waiting on a stalled database (/healthz exempt).
+  requestDeadline(app, config.REQUEST_DEADLINE_MS);
   // Under sustained overload, answer 503 quickly rather than queue without bound.
   // Liveness (/healthz) is exempt so a busy instance is not mistaken for a dead one.
   await app.register(underPressure, {

@@ -59,6 +59,10 @@ const schema = z.object({
   MAX_EVENT_LOOP_DELAY_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
   /** ... or the heap grows past this (MiB), instead of slowing down for everyone. */
   MAX_HEAP_MB: z.coerce.number().int().min(64).max(65_536).default(1_536),
+  /** A request not answered within this (ms) gets 503 instead of waiting on a stalled database. */
+  REQUEST_DEADLINE_MS: z.coerce.number().int().min(100).max(600_000).default(20_000),
+  /** PostgreSQL cancels a statement running longer than this (ms); the client gives up 5 s later. */
+  DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
 });
 
 export type Config = Readonly<Omit<z.output<typeof schema>, 'PUBLIC_URL'> & { PUBLIC_URL: string; secureCookies: boolean }>;

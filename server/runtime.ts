@@ -8,7 +8,7 @@ import { folderTransport, smtpTransport, type MailTransport } from './mail/trans
 import { forgetStoredSessionSecret, storedSessionSecret } from './auth/service.js';
 
 export async function openDatabase(config: Config): Promise<DatabaseHandle> {
-  const handle = config.DATABASE_URL ? connectPostgres(config.DATABASE_URL) : await openPglite(config.DATA_DIR);
+  const handle = config.DATABASE_URL ? connectPostgres(config.DATABASE_URL, undefined, { statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS }) : await openPglite(config.DATA_DIR);
   try {
     await migrateToLatest(handle.db);
   } catch (err) {

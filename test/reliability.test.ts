@@ -3,11 +3,13 @@
 // instances share one outbox, the process is told to stop mid-request, and
 // an overloaded process sheds load.
 import t from 'tap';
+import { sql } from 'kysely';
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { request } from 'node:http';
+import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildApp } from '../server/app.js';
@@ -21,21 +23,36 @@ import { backoffMs } from '../server/mail/outbox.js';
 
 const DAY = 86_400_000;
 
-/** A TCP proxy we can cut and restore, standing between the app and PostgreSQL. */
+/**
+ * A TCP proxy standing between the app and PostgreSQL. `cut` closes every
+ * connection and stops listening; `restore` listens again. `stall` drops the
+ * data in both directions but leaves the sockets open, as a network that
+ * loses packets without a reset does; `resume` forwards again.
+ */
 async function proxy(target: URL) {
   const sockets = new Set<Socket>();
   let server: Server | undefined;
   let port = 0;
+  let stalled = false;
   const open = () =>
     new Promise<void>((resolve) => {
       server = createServer((client) => {
         const upstream = connect(Number(target.port || 5432), target.hostname);
-        for (const s of [client, upstream]) {
-          sockets.add(s);
-          s.on('close', () => sockets.delete(s));
-          s.on('error', () => s.destroy());
+        for (const [from, to] of [
+          [client, upstream],
+          [upstream, client],
+        ]) {
+          sockets.add(from);
+          from.on('close', () => {
+            sockets.delete(from);
+            to.destroy();
+          });
+          from.on('error', () => from.destroy());
+          // By hand rather than pipe(), so a stall can drop what arrives.
+          from.on('data', (chunk) => {
+            if (!stalled) to.write(chunk);
+          });
         }
-        client.pipe(upstream).pipe(client);
       });
       server.listen(port, '127.0.0.1', () => {
         port = (server!.address() as { port: number }).port;
@@ -53,7 +70,16 @@ async function proxy(target: URL) {
         server!.close(() => resolve());
       }),
     restore: open,
+    stall: () => void (stalled = true),
+    resume: () => void (stalled = false),
   };
+}
+
+/** A response and how long it took. */
+async function timed<T>(work: Promise<T>): Promise<{ res: T; ms: number }> {
+  const start = Date.now();
+  const res = await work;
+  return { res, ms: Date.now() - start };
 }
 
 t.test('a database outage is a 503, and the app recovers by itself', async (t) => {
@@ -111,6 +137,142 @@ t.test('a database outage is a 503, and the app recovers by itself', async (t) =
   t.equal((await app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200);
   t.equal(await worker.runOnce(), 1, 'the same worker sends the invitation queued before the outage');
   t.equal(ctx.smtp.messages.filter((m) => m.to === 'olga@bank.example').length, 1, 'it arrives once');
+});
+
+t.test('a stalled database is a 503 within seconds, and no connection stays pinned', async (t) => {
+  const ctx = await testApp(t);
+  const url = testDatabaseUrl(ctx.handle);
+  if (!url) {
+    t.plan(0, 'embedded PGlite cannot stall (run with TEST_DATABASE_URL or Docker to test this)');
+    return;
+  }
+  const vendor = await signUpVendor(ctx);
+  const dealId = await openDeal(vendor);
+  const tcp = await proxy(new URL(url));
+  const viaProxy = new URL(url);
+  viaProxy.host = `127.0.0.1:${tcp.port}`;
+  // Short timeouts so the test takes seconds (by default 10 s statement, 15 s query, 5 s connect, 20 s request).
+  const handle = connectPostgres(viaProxy.toString(), 2, { statementTimeoutMs: 500, queryTimeoutMs: 1_000, connectTimeoutMs: 1_000 });
+  const config = { ...ctx.config, REQUEST_DEADLINE_MS: 10_000 };
+  const app = await buildApp({ config, db: handle.db, clock: ctx.clock, mail: ctx.mail, sessionSecret: ctx.sessionSecret, logger: false });
+  t.teardown(async () => {
+    // Cut first: should a query still wait on the stalled proxy, this ends it.
+    await tcp.cut().catch(() => {});
+    await app.close();
+    await handle.close();
+  });
+  const bearer = { authorization: `Bearer ${vendor.apiKey}` };
+  const api = () => app.inject({ method: 'GET', url: '/api/v1/deals', headers: bearer });
+  const dealsPage = () => app.inject({ method: 'GET', url: '/app', headers: vendor.jar.headers() });
+  const addStakeholder = (email: string) =>
+    app.inject({ method: 'POST', url: `/api/v1/deals/${dealId}/stakeholders`, headers: bearer, payload: { name: 'Sam Stall', email, role: 'ciso' } });
+
+  // Both pooled connections are open and idle when the network stalls.
+  const before = await Promise.all([api(), dealsPage()]);
+  t.same(
+    before.map((r) => r.statusCode),
+    [200, 200],
+    'working through the proxy',
+  );
+  // A slow statement, the network being fine: the server itself cancels it, and that counts as unavailable.
+  const slow = await sql`select pg_sleep(2)`.execute(handle.db).then(
+    () => undefined,
+    (err: unknown) => err as { code?: string },
+  );
+  t.equal(slow?.code, '57014', 'PostgreSQL cancels a statement past statement_timeout');
+  t.ok(isDatabaseUnavailable(slow), 'which counts as the database being unavailable');
+
+  tcp.stall();
+  const during = await Promise.all([timed(api()), timed(dealsPage()), timed(addStakeholder('sam@bank.example'))]);
+  for (const [what, { res, ms }] of [
+    ['the API', during[0]],
+    ['the deals page', during[1]],
+    ['a write in a transaction', during[2]],
+  ] as const) {
+    t.equal(res.statusCode, 503, `${what} answers 503 while the database is stalled`);
+    t.ok(res.headers['retry-after'], 'with Retry-After');
+    t.ok(ms < 4_000, `within seconds, not when TCP gives up (${ms} ms)`);
+  }
+  t.equal(during[0].res.json().error.code, 'unavailable');
+  t.match(during[1].res.body, 'cannot reach its database');
+  const alive = await timed(app.inject({ method: 'GET', url: '/healthz' }));
+  t.equal(alive.res.statusCode, 200, '/healthz says the process is alive');
+  t.ok(alive.ms < 1_000, `at once (${alive.ms} ms)`);
+  t.equal((await app.inject({ method: 'GET', url: '/readyz' })).statusCode, 503, '/readyz tells the load balancer to route elsewhere');
+
+  tcp.resume();
+  // As many requests at once as the pool has connections: a connection left waiting on the stall would fail one.
+  const after = await Promise.all([api(), dealsPage(), addStakeholder('sam@bank.example')]);
+  t.same(
+    after.map((r) => r.statusCode),
+    [200, 200, 201],
+    'once the network is back, requests succeed without a restart',
+  );
+  t.equal((await app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200);
+});
+
+t.test('a request not answered by its deadline gets 503, and its handler finishing later passes quietly', async (t) => {
+  let log = '';
+  const logStream = new Writable({
+    write(chunk, _enc, done) {
+      log += chunk.toString();
+      done();
+    },
+  });
+  const ctx = await testApp(t);
+  const config = { ...ctx.config, LOG_LEVEL: 'info' as const, REQUEST_DEADLINE_MS: 200 };
+  const app = await buildApp({ config, db: ctx.db, clock: ctx.clock, mail: ctx.mail, sessionSecret: ctx.sessionSecret, logStream });
+  t.teardown(() => app.close());
+  // Handlers that outlive the deadline, as one waiting on a stalled database does: each
+  // way of finishing later (sending, returning, failing) must not answer a second time.
+  const late = () => new Promise((resolve) => setTimeout(resolve, 1_000));
+  let finished = 0;
+  app.get('/api/v1/slow/send', async (_req, reply) => {
+    await late();
+    finished++;
+    return reply.send({ late: true });
+  });
+  app.get('/api/v1/slow/return', async () => {
+    await late();
+    finished++;
+    return { late: true };
+  });
+  app.get('/api/v1/slow/fail', async () => {
+    await late();
+    finished++;
+    throw new Error('Query read timeout');
+  });
+  app.get('/slow/page', async (_req, reply) => {
+    await late();
+    finished++;
+    return reply.send('late');
+  });
+
+  for (const url of ['/api/v1/slow/send', '/api/v1/slow/return', '/api/v1/slow/fail']) {
+    const { res, ms } = await timed(app.inject({ method: 'GET', url }));
+    t.equal(res.statusCode, 503, `${url} answers 503 at its deadline`);
+    t.ok(ms < 900, `before the handler finished (${ms} ms)`);
+    t.equal(res.json().error.code, 'unavailable');
+    t.ok(res.headers['retry-after'], 'with Retry-After');
+  }
+  const page = await app.inject({ method: 'GET', url: '/slow/page' });
+  t.equal(page.statusCode, 503, 'pages too');
+  t.match(page.body, 'could not answer in time');
+  t.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200, '/healthz answers');
+  t.equal((await app.inject({ method: 'GET', url: '/signin' })).statusCode, 200, 'a quick request is not affected');
+
+  await new Promise((resolve) => setTimeout(resolve, 1_100));
+  t.equal(finished, 4, 'every handler finished later');
+  const lines = log
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { level: number; msg: string; err?: { message?: string } });
+  t.equal(lines.filter((l) => l.msg === 'request deadline passed').length, 4, 'each deadline is logged once, as a warning');
+  t.same(
+    lines.filter((l) => l.level >= 50 || /already sent|sent = true/i.test(`${l.msg} ${l.err?.message ?? ''}`)),
+    [],
+    'no error, and no complaint that the reply was already sent',
+  );
 });
 
 t.test('reminders due during a mail outage wait, then go out once', async (t) => {

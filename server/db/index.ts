@@ -3,7 +3,7 @@
 // 'YYYY-MM-DD' strings, timestamptz as Date, jsonb parsed.
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Kysely, Migrator, PostgresDialect, sql, type MigrationProvider, type Transaction } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, sql, type MigrationProvider, type PostgresPool, type PostgresPoolClient, type Transaction } from 'kysely';
 import pg from 'pg';
 import { migrations } from '../../migrations/index.js';
 import type { Database } from './schema.js';
@@ -31,7 +31,32 @@ const INT8 = 20;
 const DATE = 1082;
 const NUMERIC = 1700;
 
-export function connectPostgres(url: string, poolSize = 10): DatabaseHandle {
+/**
+ * How long PostgreSQL work may take before it counts as "the database is
+ * unavailable". Without these a stalled network (packets dropped, no reset)
+ * holds every request, and the pooled connection it uses, for the ~15
+ * minutes TCP takes to give up.
+ */
+export interface PostgresTimeouts {
+  /** The server cancels a statement running longer than this (statement_timeout). */
+  statementTimeoutMs?: number;
+  /**
+   * The client stops waiting for an answer after this (pg's query_timeout): the
+   * server could not even say it cancelled, so the connection is thrown away.
+   * Defaults to the statement timeout plus 5 seconds.
+   */
+  queryTimeoutMs?: number;
+  /** The server ends a session left idle inside a transaction for this long. */
+  idleInTransactionMs?: number;
+  /** Opening a connection, or waiting for a free one in the pool. */
+  connectTimeoutMs?: number;
+  /** TCP keep-alive probes start after a connection has been quiet this long. */
+  keepAliveDelayMs?: number;
+}
+
+const DEFAULT_STATEMENT_TIMEOUT_MS = 10_000;
+
+export function connectPostgres(url: string, poolSize = 10, timeouts: PostgresTimeouts = {}): DatabaseHandle {
   const types = {
     getTypeParser(oid: number, format?: 'text' | 'binary') {
       if (oid === INT8 || oid === NUMERIC) return (v: string) => Number(v);
@@ -39,15 +64,61 @@ export function connectPostgres(url: string, poolSize = 10): DatabaseHandle {
       return pg.types.getTypeParser(oid, format as 'text');
     },
   };
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, types, connectionTimeoutMillis: 5_000 });
+  const statementTimeoutMs = timeouts.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolSize,
+    types,
+    connectionTimeoutMillis: timeouts.connectTimeoutMs ?? 5_000,
+    // Sent as startup parameters: the server enforces these two itself.
+    statement_timeout: statementTimeoutMs,
+    idle_in_transaction_session_timeout: timeouts.idleInTransactionMs ?? 30_000,
+    query_timeout: timeouts.queryTimeoutMs ?? statementTimeoutMs + 5_000,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: timeouts.keepAliveDelayMs ?? 10_000,
+  });
   // A client that loses its connection emits 'error'; without a listener that
   // would crash the process. Queries in flight still get the error, and the
   // pool replaces the client.
   pool.on('error', () => {});
   pool.on('connect', (client) => client.on('error', () => {}));
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: discardingTimedOut(pool) }) });
   return { db, kind: 'postgres', close: () => db.destroy() };
 }
+
+/**
+ * The pool as Kysely sees it, with one change. When pg gives up waiting for
+ * an answer (query_timeout) it rejects the query but keeps the connection,
+ * still waiting for that answer, so the next query on it would wait too; and
+ * Kysely releases a connection without saying anything went wrong. Here a
+ * client whose query timed out fails its later queries at once (a
+ * transaction's rollback, say) and is released with the error, which makes
+ * the pool close it (pg destroys the socket of a client ended mid-query) and
+ * open a fresh one when needed.
+ */
+function discardingTimedOut(pool: pg.Pool): PostgresPool {
+  return {
+    async connect() {
+      const client = await pool.connect();
+      let timedOut: Error | undefined;
+      const query = async (sql: string, parameters: readonly unknown[]) => {
+        if (timedOut) throw timedOut;
+        try {
+          return await client.query(sql, [...parameters]);
+        } catch (err) {
+          if (isReadTimeout(err)) timedOut = err;
+          throw err;
+        }
+      };
+      // Kysely only calls query(sql, parameters): the cursor form needs a cursor class, which we never configure.
+      return { query, release: () => client.release(timedOut) } as unknown as PostgresPoolClient;
+    },
+    end: () => pool.end(),
+  };
+}
+
+/** pg's own error when query_timeout passes without an answer. */
+const isReadTimeout = (err: unknown): err is Error => err instanceof Error && err.message === 'Query read timeout';
 
 /**
  * Embedded PostgreSQL in `dir` (or in memory when dir is undefined). A lock
@@ -136,14 +207,20 @@ export async function migrateToLatest(db: Kysely<any>): Promise<void> {
   }
 }
 
-/** SQLSTATE classes and socket errors that mean "the database is unreachable", not "the query is wrong". */
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', '57P01', '57P02', '57P03', '53300']);
+/**
+ * SQLSTATE classes and socket errors that mean "the database is unreachable, or
+ * too slow to answer", not "the query is wrong". 57014 is a cancelled statement:
+ * we never cancel our own, so it is statement_timeout (or an operator). 25P03
+ * ends a session left idle in a transaction (idle_in_transaction_session_timeout).
+ */
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', '57P01', '57P02', '57P03', '57014', '53300', '25P03']);
 
 export function isDatabaseUnavailable(err: unknown): boolean {
   const e = err as { code?: string; message?: string } | undefined;
   if (!e) return false;
   if (e.code && (UNAVAILABLE_CODES.has(e.code) || e.code.startsWith('08'))) return true;
-  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(e.message ?? '');
+  // pg's client-side errors have no code: a lost connection, no connection (or no free one in the pool) in time, no answer in time.
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout/i.test(e.message ?? '');
 }
 
 /** A cheap round trip, for readiness checks. */
