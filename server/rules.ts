@@ -25,8 +25,64 @@ export const isChampion = (role: StakeholderRole | null | undefined): boolean =>
 /** Whom a respondent may hand a concern to: anyone but a champion. */
 export const DELEGATE_ROLES = STAKEHOLDER_ROLES.filter((r) => r !== CHAMPION) as Exclude<StakeholderRole, 'champion'>[];
 
+// ---------------------------------------------------------------------------
+// Delegation: how far hand-overs reach, and whose answers count
+
 /** How many colleagues one respondent may add to a deal. */
 export const MAX_DELEGATES = 5;
+/** How many delegated people a deal may have in all, whoever added them. */
+export const MAX_DELEGATES_PER_DEAL = 10;
+/**
+ * How deep a chain of hand-overs may go: someone the vendor added is depth 0,
+ * their delegate depth 1, that delegate's delegate depth 2. A person at this
+ * depth cannot hand concerns on.
+ */
+export const MAX_DELEGATION_DEPTH = 2;
+
+/** Whether a person at this depth of the delegation chain may hand concerns to a colleague. */
+export const mayDelegate = (depth: number): boolean => depth < MAX_DELEGATION_DEPTH;
+
+/**
+ * Seniority of roles for hand-overs: a delegate never gets a higher rank than
+ * the person who delegated. The champion ranks lowest and is never a delegate.
+ */
+export const ROLE_RANK: Record<StakeholderRole, number> = { ciso: 4, security: 3, compliance: 2, privacy: 2, legal: 1, other: 1, champion: 0 };
+
+/** Whether someone with role `from` may hand a concern to a new colleague with role `to`. */
+export const mayDelegateRole = (from: StakeholderRole, to: StakeholderRole): boolean => !isChampion(from) && !isChampion(to) && ROLE_RANK[to] <= ROLE_RANK[from];
+
+/** The roles someone with this role may give a colleague they hand concerns to, in the usual order. */
+export const delegateRolesFor = (from: StakeholderRole) => DELEGATE_ROLES.filter((r) => mayDelegateRole(from, r));
+
+/** The domain of an email address (the part after its last "@"), lower case. */
+export const emailDomain = (address: string): string => address.slice(address.lastIndexOf('@') + 1).toLowerCase();
+
+/**
+ * A deal's buyer domains: the email domains of the people the vendor itself
+ * added to the deal (delegates do not widen them).
+ */
+export function buyerDomains(people: readonly { email: string; source: 'vendor' | 'delegated' }[]): string[] {
+  return [...new Set(people.filter((p) => p.source === 'vendor').map((p) => emailDomain(p.email)))];
+}
+
+/**
+ * Whether a new delegate's answers wait for the vendor's confirmation before
+ * they count: anyone outside the deal's buyer domains, and anyone in the
+ * security team (whose answers open the checkpoint). A delegate inside the
+ * buyer domains in another role counts at once.
+ */
+export function needsVendorConfirmation(delegate: { email: string; role: StakeholderRole }, domains: readonly string[]): boolean {
+  return isSecurityTeam(delegate.role) || !domains.includes(emailDomain(delegate.email));
+}
+
+/**
+ * Whether a person's answers count on the deal: in its tallies, the
+ * checkpoint, the first-signal weeks, the champion's page and the digests.
+ * People the vendor added are confirmed when added; a delegate who needs
+ * confirmation counts once the vendor confirms them. SQL states the same
+ * condition as `confirmed_at IS NOT NULL` on the speaker's stakeholder row.
+ */
+export const answersCount = (person: { confirmed_at: Date | null }): boolean => person.confirmed_at != null;
 
 // ---------------------------------------------------------------------------
 // Stages

@@ -22,7 +22,7 @@ import {
 } from '../deals/service.js';
 import { loadDealDetail } from '../deals/detail.js';
 import { computeTracking } from '../deals/tracking.js';
-import { addStakeholder, extendInput, extendLinks, resendLink, revokeLinks, setStakeholderReminders } from '../stakeholders/service.js';
+import { addStakeholder, confirmStakeholder, extendInput, extendLinks, resendLink, revokeLinks, setStakeholderReminders } from '../stakeholders/service.js';
 import { weekOfDeal } from '../rules.js';
 import { dealDetailJson, dealJson, profileJson, signalJson, trackingJson } from './views.js';
 
@@ -125,6 +125,12 @@ export default async function apiRoutes(app: FastifyInstance) {
     const { days } = parse(extendInput, req.body ?? {}, 'extension');
     await extendLinks(db, clock, sessionOf(req).vendorId, req.params.id, req.params.sid, days ?? config.LINK_TTL_DAYS);
     return { id: req.params.sid, extended_days: days ?? config.LINK_TTL_DAYS };
+  });
+
+  app.post<PersonParams>('/deals/:id/stakeholders/:sid/confirm', async (req) => {
+    const { vendorId } = sessionOf(req);
+    const result = await transaction(db, (trx) => confirmStakeholder(trx, clock, vendorId, req.params.id, req.params.sid, null));
+    return { id: result.id, confirmed_at: result.confirmedAt };
   });
 
   app.get<DealParams>('/deals/:id/signals', async (req) => {

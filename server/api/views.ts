@@ -1,6 +1,6 @@
 // The JSON shapes of /api/v1, built by pure functions from loaded data.
 // Documented in the README; keep them stable.
-import { weekOfDeal } from '../rules.js';
+import { answersCount, weekOfDeal } from '../rules.js';
 import type { Deal } from '../deals/service.js';
 import type { DealDetail } from '../deals/detail.js';
 import type { Tracking } from '../deals/tracking.js';
@@ -14,6 +14,7 @@ export function trackingJson(t: Tracking) {
     corrections: t.corrections,
     first_security_signal_week: t.firstSecuritySignalWeek,
     first_security_correction_week: t.firstSecurityCorrectionWeek,
+    awaiting_confirmation: t.awaitingConfirmation.map((s) => ({ stakeholder_id: s.id, name: s.name, role: s.role })),
   };
 }
 
@@ -53,6 +54,9 @@ export function dealDetailJson(d: DealDetail, now: Date) {
       role: s.role,
       source: s.source,
       delegated_by: s.delegated_by_id ? { id: s.delegated_by_id, name: s.delegated_by_name } : null,
+      delegation_depth: s.delegation_depth,
+      confirmed_at: s.confirmed_at,
+      counts: answersCount(s),
       engaged: d.tracking.engaged.has(s.id),
       invited_at: s.invited_at,
       link: { state: s.link_state, expires_at: s.link_expires_at },

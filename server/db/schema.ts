@@ -123,6 +123,10 @@ export interface StakeholdersTable {
   invited_at: Timestamp | null;
   reminders_paused: ColumnType<boolean, boolean | undefined, boolean>;
   reminders_sent: ColumnType<number, number | undefined, number>;
+  /** When the vendor confirmed that this person's answers count (rules.answersCount); set on insert for people the vendor adds. */
+  confirmed_at: Timestamp | null;
+  /** 0 for people the vendor added, 1 for their delegates, 2 for those delegates' delegates (rules.MAX_DELEGATION_DEPTH). */
+  delegation_depth: ColumnType<number, number | undefined, never>;
 }
 
 export interface StakeholderLinksTable {
@@ -139,7 +143,7 @@ export interface StakeholderLinksTable {
 export type Verdict = 'confirm' | 'correct' | 'not_mine';
 export type CorrectionKind = 'factual_error' | 'requirement_gap' | 'not_applicable';
 
-export type SignalType = 'answer' | 'delegation' | 'claim_change' | 'checkpoint_override' | 'stage_change';
+export type SignalType = 'answer' | 'delegation' | 'claim_change' | 'checkpoint_override' | 'stage_change' | 'stakeholder_confirmed';
 
 export interface SignalsTable {
   id: Generated<number>;

@@ -26,9 +26,9 @@ export async function loadDealDetail(db: Executor, clock: Clock, vendorId: strin
     stage: deal.stage,
     startedOn: deal.started_on,
     claims: claims.map((c) => ({ concern: c.concern, revision: c.revision })),
-    stakeholders: stakeholders.map((s) => ({ id: s.id, name: s.name, role: s.role })),
+    stakeholders: stakeholders.map((s) => ({ id: s.id, name: s.name, role: s.role, confirmed_at: s.confirmed_at })),
     answers: answers.map((a) => ({ stakeholder_id: a.stakeholder_id!, concern: a.concern!, verdict: a.verdict!, kind: a.kind, claim_revision: a.claim_revision! })),
-    firsts: signals.map((s) => ({ type: s.type, verdict: s.verdict, role: s.stakeholder_role, week: s.week })),
+    firsts: signals.map((s) => ({ type: s.type, verdict: s.verdict, stakeholder_id: s.stakeholder_id, role: s.stakeholder_role, week: s.week })),
     override: lastOverride ? { comment: lastOverride.comment ?? '', created_at: lastOverride.created_at } : undefined,
   });
   const answerOf = new Map(answers.map((a) => [`${a.stakeholder_id}:${a.concern}`, a]));

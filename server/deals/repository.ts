@@ -50,10 +50,10 @@ export async function claimRevisions(db: Executor, vendorId: string, dealIds: st
     .execute();
 }
 
-/** Id, name and role of every stakeholder of the given deals (what tracking needs). */
+/** Id, name, role and confirmation of every stakeholder of the given deals (what tracking needs). */
 export async function stakeholderRoles(db: Executor, vendorId: string, dealIds: string[]) {
   if (dealIds.length === 0) return [];
-  return db.selectFrom('stakeholders').select(['id', 'deal_id', 'name', 'role']).where('vendor_id', '=', vendorId).where('deal_id', 'in', dealIds).execute();
+  return db.selectFrom('stakeholders').select(['id', 'deal_id', 'name', 'role', 'confirmed_at']).where('vendor_id', '=', vendorId).where('deal_id', 'in', dealIds).execute();
 }
 
 export async function listDeals(db: Executor, vendorId: string) {
@@ -73,13 +73,6 @@ export async function listDeals(db: Executor, vendorId: string) {
         .whereRef('stakeholders.deal_id', '=', 'deals.id')
         .where('stakeholders.vendor_id', '=', vendorId)
         .as('stakeholders'),
-      eb
-        .selectFrom('signals')
-        .select(eb.fn.countAll<number>().as('n'))
-        .whereRef('signals.deal_id', '=', 'deals.id')
-        .where('signals.vendor_id', '=', vendorId)
-        .where('signals.verdict', '=', 'correct')
-        .as('corrections'),
       eb.selectFrom('signals').select(eb.fn.countAll<number>().as('n')).whereRef('signals.deal_id', '=', 'deals.id').where('signals.vendor_id', '=', vendorId).as('signals'),
     ])
     .where('deals.vendor_id', '=', vendorId)

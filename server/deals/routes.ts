@@ -10,7 +10,7 @@ import { seeOther, sendPage } from '../lib/render.js';
 import { byField, fieldErrors } from '../lib/validate.js';
 import { requireSession, sessionOf } from '../auth/session.js';
 import { getVersion, listVersions } from '../profiles/service.js';
-import { addStakeholder, extendLinks, resendLink, revokeLinks, setStakeholderReminders } from '../stakeholders/service.js';
+import { addStakeholder, confirmStakeholder, extendLinks, resendLink, revokeLinks, setStakeholderReminders } from '../stakeholders/service.js';
 import { loadDealDetail } from './detail.js';
 import { changeClaim, changeStage, createDeal, dealInput, dealSettingsInput, listDeals, loadTracking, stageInput, stakeholderInput, updateDealSettings } from './service.js';
 import { computeTracking } from './tracking.js';
@@ -125,6 +125,13 @@ export default async function dealRoutes(app: FastifyInstance) {
   app.post<PersonParams>('/app/deals/:id/stakeholders/:sid/extend', form, async (req, reply) => {
     await extendLinks(db, clock, sessionOf(req).vendorId, req.params.id, req.params.sid, config.LINK_TTL_DAYS);
     return back(reply, req.params.id, 'extended', '#stakeholders');
+  });
+
+  // One click counts a delegate's answers (rules.answersCount); again, it changes nothing.
+  app.post<PersonParams>('/app/deals/:id/stakeholders/:sid/confirm', form, async (req, reply) => {
+    const session = sessionOf(req);
+    await transaction(db, (trx) => confirmStakeholder(trx, clock, session.vendorId, req.params.id, req.params.sid, session.userId));
+    return back(reply, req.params.id, 'confirmed', '#stakeholders');
   });
 
   app.post<PersonParams>('/app/deals/:id/stakeholders/:sid/reminders', form, async (req, reply) => {

@@ -227,9 +227,9 @@ export async function loadTracking(db: Executor, vendorId: string, deals: { id: 
       stage: d.stage,
       startedOn: d.started_on,
       claims: mine(claims).map((c) => ({ concern: c.concern, revision: c.revision })),
-      stakeholders: mine(stakeholders).map((s) => ({ id: s.id, name: s.name, role: s.role })),
+      stakeholders: mine(stakeholders).map((s) => ({ id: s.id, name: s.name, role: s.role, confirmed_at: s.confirmed_at })),
       answers: mine(answers).map((a) => ({ stakeholder_id: a.stakeholder_id!, concern: a.concern!, verdict: a.verdict!, kind: a.kind, claim_revision: a.claim_revision! })),
-      firsts: mine(facts).map((s) => ({ type: s.type, verdict: s.verdict, role: s.role, week: s.week })),
+      firsts: mine(facts).map((s) => ({ type: s.type, verdict: s.verdict, stakeholder_id: s.stakeholder_id, role: s.role, week: s.week })),
       override: last ? { comment: last.comment ?? '', created_at: last.created_at } : undefined,
     });
   }

@@ -14,7 +14,11 @@ import {
   STAKEHOLDER_ROLES,
   STATUS_LABELS,
   VERDICT_LABELS,
+  answersCount,
+  buyerDomains,
+  emailDomain,
   isChampion,
+  isSecurityTeam,
   weekOfDeal,
   type DealStage,
 } from '../rules.js';
@@ -89,6 +93,7 @@ export function signalView(s: DealDetail['signals'][number]) {
         label: VERDICT_LABELS[s.verdict!],
         who: s.stakeholder_name,
         role: s.stakeholder_role ? ROLE_LABELS[s.stakeholder_role] : undefined,
+        uncounted: !answersCount({ confirmed_at: s.stakeholder_confirmed_at }),
         kind: s.kind ? KIND_SHORT[s.kind] : undefined,
         changes: describeChanges(s.concern!, s.changes),
       };
@@ -112,6 +117,15 @@ export function signalView(s: DealDetail['signals'][number]) {
       };
     case 'checkpoint_override':
       return { ...base, pill: 'correct', label: 'Checkpoint overridden', who: s.actor_name ?? 'API', changes: [] };
+    case 'stakeholder_confirmed':
+      return {
+        ...base,
+        pill: 'event',
+        label: 'Delegate confirmed',
+        who: s.actor_name ?? 'API',
+        detail: `${s.target_name}${s.target_role ? ` (${ROLE_LABELS[s.target_role]})` : ''} now counts`,
+        changes: [],
+      };
     case 'stage_change': {
       const [c] = s.changes;
       return {
@@ -136,7 +150,22 @@ const NOTICES: Record<string, string> = {
   settings: 'Deal settings saved.',
   stage: 'Stage changed.',
   claim: 'Claim changed. Earlier answers on it now ask for re-confirmation.',
+  confirmed: 'Confirmed. Their answers now count on this deal.',
 };
+
+/**
+ * Why a delegate's answers wait for the vendor: outside the buyer domains
+ * (those of the people the vendor added), or in the security team.
+ */
+function confirmationNote(s: { email: string; role: DealDetail['stakeholders'][number]['role']; delegated_by_name: string | null }, domains: string[]): string {
+  const by = s.delegated_by_name ?? 'a colleague';
+  if (!domains.includes(emailDomain(s.email))) {
+    const known = domains.length ? ` (${domains.join(', ')})` : '';
+    return `Added by ${by}, outside the buyer domain${known} — confirm to count their answers.`;
+  }
+  if (isSecurityTeam(s.role)) return `Added by ${by} as ${ROLE_LABELS[s.role]}: a delegate in a security role counts toward the checkpoint only once you confirm them.`;
+  return `Added by ${by} — confirm to count their answers.`;
+}
 
 /** What a form on the deal page sends back when it failed: its values and problems, shown in place. */
 export interface DealPageForm {
@@ -159,17 +188,25 @@ export function dealPageView(d: DealDetail, now: Date, query: Record<string, str
   const claimErrors = form.claimErrors ?? {};
   const claimValues = form.claimValues ?? {};
   const t = d.tracking;
+  const domains = buyerDomains(d.stakeholders);
+  const awaiting = t.awaitingConfirmation.map((s) => `${s.name} (${ROLE_LABELS[s.role]})`);
   return {
     title: d.deal.buyer_name,
     nav: 'deals',
     deal: { ...d.deal, stageLabel: STAGE_LABELS[d.deal.stage], week: weekOfDeal(d.deal.started_on, now), reminderDays: d.deal.reminder_days.join(', ') },
     notice: NOTICES[Object.keys(query).find((k) => query[k] === '1') ?? ''],
-    checkpoint: { ...t.checkpoint, label: CHECKPOINT_LABELS[t.checkpoint.state], ready: t.checkpoint.state === 'ready', open: t.checkpoint.state === 'open' },
+    checkpoint: {
+      ...t.checkpoint,
+      label: CHECKPOINT_LABELS[t.checkpoint.state],
+      ready: t.checkpoint.state === 'ready',
+      open: t.checkpoint.state === 'open',
+      awaiting: awaiting.length ? awaiting.join(', ') : undefined,
+    },
     risk: t.risk.noSecurityStakeholder,
     firstSignal: t.firstSecuritySignalWeek,
     firstCorrection: t.firstSecurityCorrectionWeek,
     stages: DEAL_STAGES.map((s) => ({ value: s, label: STAGE_LABELS[s], selected: s === (form.askedStage ?? d.deal.stage) })),
-    respondents: d.respondents,
+    respondents: d.respondents.map((s) => ({ ...s, awaiting: !answersCount(s) })),
     grid: d.grid.map((row) => ({
       ...row,
       statusLabel: STATUS_LABELS[row.status],
@@ -189,6 +226,8 @@ export function dealPageView(d: DealDetail, now: Date, query: Record<string, str
         roleLabel: ROLE_LABELS[s.role],
         champion: isChampion(s.role),
         foundBy: s.source === 'delegated' ? `Delegated by ${s.delegated_by_name}` : 'Added by vendor',
+        awaiting: !answersCount(s),
+        confirmNote: answersCount(s) ? undefined : confirmationNote(s, domains),
         answered: answered.get(s.id) ?? 0,
         invited: day(s.invited_at),
         linkLabel: LINK_LABELS[s.link_state],

@@ -82,6 +82,7 @@ export async function recordAnswer(trx: Executor, clock: Clock, ctx: LinkContext
   const [id] = await recordSignals(trx, clock, { vendorId: ctx.vendorId, dealId: ctx.deal.id, startedOn: ctx.deal.startedOn }, [
     { type: 'answer', stakeholderId: ctx.stakeholder.id, concern: concern.key, claimRevision: claim.revision, verdict, kind, comment, changes },
   ]);
-  if (verdict === 'correct') await queueDigest(trx, clock, ctx.vendorId, ctx.deal.id, digestMinutes);
+  // The owner's digest carries only corrections that count; someone awaiting confirmation is seen on the deal page.
+  if (verdict === 'correct' && ctx.stakeholder.counts) await queueDigest(trx, clock, ctx.vendorId, ctx.deal.id, digestMinutes);
   return { id, duplicate: false };
 }

@@ -3,7 +3,7 @@
 // hand-over form) and the champion's read-only status page.
 import { CORRECTION_KINDS, getConcern, type ClaimValues, type FieldChange } from '../concerns/index.js';
 import { describeChanges, fieldViews } from '../lib/concern-form.js';
-import { CHECKPOINT_LABELS, DELEGATE_ROLES, KIND_LONG, MAX_DELEGATES, ROLE_LABELS, STATUS_LABELS, VERDICT_LABELS, isSecurityTeam } from '../rules.js';
+import { CHECKPOINT_LABELS, KIND_LONG, MAX_DELEGATES, ROLE_LABELS, STATUS_LABELS, VERDICT_LABELS, answersCount, delegateRolesFor, isSecurityTeam, mayDelegate } from '../rules.js';
 import type { CurrentClaim } from '../deals/service.js';
 import type { DealDetail } from '../deals/detail.js';
 import type { StakeholderAnswer } from '../signals/service.js';
@@ -103,6 +103,8 @@ export function respondentPageView({ ctx, token, claims: unsorted, answers, hand
     formError: Boolean(form),
     delegated: query.delegated === '1',
     handover: {
+      // At the end of the delegation chain the page explains instead of offering the form.
+      allowed: mayDelegate(ctx.stakeholder.depth),
       open: Boolean(handover),
       error: handover?.message,
       errors: handover?.errors ?? {},
@@ -112,7 +114,7 @@ export function respondentPageView({ ctx, token, claims: unsorted, answers, hand
         title: getConcern(c.concern)!.title,
         checked: (handover?.values.concerns as string[] | undefined)?.includes(c.concern) ?? false,
       })),
-      roles: DELEGATE_ROLES.map((r) => ({ value: r, label: ROLE_LABELS[r], selected: handover?.values.role === r })),
+      roles: delegateRolesFor(ctx.stakeholder.role).map((r) => ({ value: r, label: ROLE_LABELS[r], selected: handover?.values.role === r })),
       max: MAX_DELEGATES,
     },
   };
@@ -122,7 +124,8 @@ export function respondentPageView({ ctx, token, claims: unsorted, answers, hand
 export function championPageView(ctx: LinkContext, d: DealDetail) {
   const share = d.deal.share_corrections;
   const t = d.tracking;
-  const security = d.stakeholders.filter((s) => isSecurityTeam(s.role));
+  // Only people whose answers count: a delegate awaiting the vendor's confirmation is not shown as the security team.
+  const security = d.stakeholders.filter((s) => isSecurityTeam(s.role) && answersCount(s));
   return {
     title: `Security review status for ${ctx.deal.buyerName}`,
     bare: true,
@@ -136,7 +139,7 @@ export function championPageView(ctx: LinkContext, d: DealDetail) {
     share,
     corrections: share
       ? d.signals
-          .filter((s) => s.type === 'answer' && s.verdict === 'correct')
+          .filter((s) => s.type === 'answer' && s.verdict === 'correct' && answersCount({ confirmed_at: s.stakeholder_confirmed_at }))
           .map((s) => ({
             concern: getConcern(s.concern!)?.title,
             who: s.stakeholder_name,

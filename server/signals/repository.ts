@@ -31,6 +31,7 @@ export async function listDealSignals(db: Executor, vendorId: string, dealId: st
       'stakeholders.id as stakeholder_id',
       'stakeholders.name as stakeholder_name',
       'stakeholders.role as stakeholder_role',
+      'stakeholders.confirmed_at as stakeholder_confirmed_at',
       'target.id as target_id',
       'target.name as target_name',
       'target.role as target_role',
@@ -59,13 +60,13 @@ export async function latestAnswers(db: Executor, vendorId: string, dealIds: str
     .execute();
 }
 
-/** Type, verdict, week, comment and the speaker's role of every signal of the given deals, oldest first. */
+/** Type, verdict, week, comment and the speaker (id and role) of every signal of the given deals, oldest first. */
 export async function signalFacts(db: Executor, vendorId: string, dealIds: string[]) {
   if (dealIds.length === 0) return [];
   return db
     .selectFrom('signals')
     .leftJoin('stakeholders', (j) => j.onRef('stakeholders.id', '=', 'signals.stakeholder_id').onRef('stakeholders.vendor_id', '=', 'signals.vendor_id'))
-    .select(['signals.deal_id', 'signals.type', 'signals.verdict', 'signals.week', 'signals.comment', 'signals.created_at', 'stakeholders.role'])
+    .select(['signals.deal_id', 'signals.type', 'signals.verdict', 'signals.week', 'signals.comment', 'signals.created_at', 'signals.stakeholder_id', 'stakeholders.role'])
     .where('signals.vendor_id', '=', vendorId)
     .where('signals.deal_id', 'in', dealIds)
     .orderBy('signals.id')
@@ -127,7 +128,10 @@ export async function delegationsAround(db: Executor, vendorId: string, dealId: 
     .execute();
 }
 
-/** A deal's corrections after signal `afterId`, oldest first, with who made them. */
+/**
+ * A deal's corrections after signal `afterId`, oldest first, with who made
+ * them: only those of people whose answers count (rules.answersCount).
+ */
 export async function correctionsAfter(db: Executor, vendorId: string, dealId: string, afterId: number) {
   return db
     .selectFrom('signals as g')
@@ -137,6 +141,7 @@ export async function correctionsAfter(db: Executor, vendorId: string, dealId: s
     .where('g.deal_id', '=', dealId)
     .where('g.type', '=', 'answer')
     .where('g.verdict', '=', 'correct')
+    .where('s.confirmed_at', 'is not', null)
     .where('g.id', '>', afterId)
     .orderBy('g.id')
     .execute();

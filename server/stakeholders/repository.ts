@@ -33,7 +33,46 @@ export async function countDelegatesOf(db: Executor, vendorId: string, stakehold
     .where('vendor_id', '=', vendorId)
     .where('delegated_by', '=', stakeholderId)
     .executeTakeFirstOrThrow();
-  return row.n;
+  return Number(row.n);
+}
+
+/** How many delegated people the deal has, whoever added them. */
+export async function countDealDelegates(db: Executor, vendorId: string, dealId: string): Promise<number> {
+  const row = await db
+    .selectFrom('stakeholders')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('vendor_id', '=', vendorId)
+    .where('deal_id', '=', dealId)
+    .where('source', '=', 'delegated')
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/** The addresses of the people the vendor itself added to the deal (the buyer domains come from these). */
+export async function vendorAddedPeople(db: Executor, vendorId: string, dealId: string) {
+  return db.selectFrom('stakeholders').select(['email', 'source']).where('vendor_id', '=', vendorId).where('deal_id', '=', dealId).where('source', '=', 'vendor').execute();
+}
+
+/**
+ * Locks the deal's row against other hand-overs for the rest of the
+ * transaction, so the per-deal limit holds. NO KEY UPDATE: answers and new
+ * people referencing the deal are not held up.
+ */
+export async function lockDealForDelegation(trx: Executor, vendorId: string, dealId: string): Promise<void> {
+  await trx.selectFrom('deals').select('id').where('vendor_id', '=', vendorId).where('id', '=', dealId).forNoKeyUpdate().execute();
+}
+
+/** Confirms that this person's answers count; resolves to the time it was done, or undefined when it already was. */
+export async function confirmStakeholder(db: Executor, vendorId: string, id: string, at: Date): Promise<Date | undefined> {
+  const row = await db
+    .updateTable('stakeholders')
+    .set({ confirmed_at: at })
+    .where('vendor_id', '=', vendorId)
+    .where('id', '=', id)
+    .where('confirmed_at', 'is', null)
+    .returning('confirmed_at')
+    .executeTakeFirst();
+  return row?.confirmed_at ?? undefined;
 }
 
 /** Locks the stakeholder's row for the rest of the transaction: their writes happen one at a time. */
@@ -160,6 +199,8 @@ export async function dealStakeholders(db: Executor, vendorId: string, dealId: s
       's.invited_at',
       's.reminders_paused',
       's.reminders_sent',
+      's.confirmed_at',
+      's.delegation_depth',
       'by.id as delegated_by_id',
       'by.name as delegated_by_name',
       // The best state among the person's links: one that works beats an expired one beats a revoked one.
@@ -212,6 +253,8 @@ export async function findLiveLink(db: Executor, tokenHash: string, now: Date) {
       's.name as stakeholder_name',
       's.role',
       's.email',
+      's.confirmed_at',
+      's.delegation_depth',
       'd.id as deal_id',
       'd.buyer_name',
       'd.started_on',

@@ -12,7 +12,20 @@ import { DomainError, invalid, notFound } from '../lib/errors.js';
 import { hashToken, TOKEN_PATTERN } from '../lib/tokens.js';
 import { email, line, uuid } from '../lib/validate.js';
 import { CONCERN_KEYS } from '../concerns/index.js';
-import { DELEGATE_ROLES, MAX_DELEGATES, isChampion, type StakeholderRole } from '../rules.js';
+import {
+  DELEGATE_ROLES,
+  MAX_DELEGATES,
+  MAX_DELEGATES_PER_DEAL,
+  MAX_DELEGATION_DEPTH,
+  ROLE_LABELS,
+  answersCount,
+  buyerDomains,
+  isChampion,
+  mayDelegate,
+  mayDelegateRole,
+  needsVendorConfirmation,
+  type StakeholderRole,
+} from '../rules.js';
 import { enqueueMail } from '../mail/outbox.js';
 import { dealOwner, getDeal, type StakeholderInput } from '../deals/service.js';
 import { handedConcerns, recordSignals } from '../signals/service.js';
@@ -73,6 +86,8 @@ export async function addStakeholder(trx: Executor, clock: Clock, linkTtlDays: n
     delegated_by: null,
     created_at: clock.now(),
     invited_at: null,
+    // The vendor vouches for the people it adds.
+    confirmed_at: clock.now(),
   });
   if (!inserted) throw new DomainError('duplicate_stakeholder', `${input.email} is already a stakeholder on this deal.`);
   if (input.invite) {
@@ -101,6 +116,21 @@ export async function extendLinks(db: Executor, clock: Clock, vendorId: string, 
   if ((await repo.extendLinks(db, vendorId, s.id, new Date(clock.now().getTime() + days * DAY))) === 0) {
     throw new DomainError('no_link', 'This person has no link to extend. Send them a new one instead.');
   }
+}
+
+/**
+ * The vendor confirms that a delegate's answers count (rules.answersCount).
+ * Confirming someone already counted changes nothing; the first confirmation
+ * is recorded as a signal.
+ */
+export async function confirmStakeholder(trx: Executor, clock: Clock, vendorId: string, dealId: string, stakeholderId: string, userId: string | null) {
+  const s = await getStakeholder(trx, vendorId, dealId, stakeholderId);
+  const at = await repo.confirmStakeholder(trx, vendorId, s.id, clock.now());
+  if (at) {
+    const deal = await getDeal(trx, vendorId, dealId);
+    await recordSignals(trx, clock, { vendorId, dealId, startedOn: deal.started_on }, [{ type: 'stakeholder_confirmed', actorUserId: userId, targetStakeholderId: s.id }]);
+  }
+  return { id: s.id, confirmedAt: at ?? s.confirmed_at!, changed: Boolean(at) };
 }
 
 export async function setStakeholderReminders(db: Executor, vendorId: string, dealId: string, stakeholderId: string, paused: boolean) {
@@ -145,7 +175,16 @@ export interface LinkContext {
   linkId: string;
   vendorId: string;
   vendorName: string;
-  stakeholder: { id: string; name: string; role: StakeholderRole; email: string };
+  stakeholder: {
+    id: string;
+    name: string;
+    role: StakeholderRole;
+    email: string;
+    /** Place in the delegation chain: 0 if the vendor added them. */
+    depth: number;
+    /** Whether their answers count on the deal (rules.answersCount). */
+    counts: boolean;
+  };
   deal: { id: string; buyerName: string; startedOn: string; stage: string };
 }
 
@@ -158,7 +197,14 @@ export async function resolveLink(db: Executor, clock: Clock, token: string): Pr
     linkId: row.link_id,
     vendorId: row.vendor_id,
     vendorName: row.vendor_name,
-    stakeholder: { id: row.stakeholder_id, name: row.stakeholder_name, role: row.role, email: row.email },
+    stakeholder: {
+      id: row.stakeholder_id,
+      name: row.stakeholder_name,
+      role: row.role,
+      email: row.email,
+      depth: row.delegation_depth,
+      counts: answersCount(row),
+    },
     deal: { id: row.deal_id, buyerName: row.buyer_name, startedOn: row.started_on, stage: row.stage },
   };
 }
@@ -198,14 +244,31 @@ export type DelegationInput = z.infer<typeof delegationInput>;
 /**
  * A respondent hands concerns to a colleague. The colleague becomes a
  * stakeholder with a link of their own (or, if already on the deal, gets a new
- * link next to their existing one); each handed concern is a signal.
+ * link next to their existing one); each handed concern is a signal. Bounded
+ * by the rules: depth of the chain, people per respondent and per deal, and no
+ * higher role than the delegator's. A new colleague outside the deal's buyer
+ * domains, or in the security team, counts only once the vendor confirms them.
+ * Every refusal comes before any write.
  */
 export async function delegate(trx: Executor, clock: Clock, ttlDays: number, ctx: LinkContext, input: DelegationInput) {
+  if (!mayDelegate(ctx.stakeholder.depth)) {
+    throw invalid(
+      `You were asked by a colleague, and a hand-over can go only ${MAX_DELEGATION_DEPTH} steps from the people ${ctx.vendorName} invited. Answer what you can, or ask whoever handed you these concerns to pass them on.`,
+      [{ field: 'concerns', message: 'cannot be handed on further' }],
+    );
+  }
   if (input.email === ctx.stakeholder.email) {
     throw invalid('That is your own address: hand the concern to a colleague.', [{ field: 'email', message: 'is your own address' }]);
   }
-  // Serialise this respondent's delegations so the limit and the duplicate check hold.
+  if (!mayDelegateRole(ctx.stakeholder.role, input.role)) {
+    throw invalid(`A colleague you hand concerns to can have your role (${ROLE_LABELS[ctx.stakeholder.role]}) or a role below it, not ${ROLE_LABELS[input.role]}.`, [
+      { field: 'role', message: `choose ${ROLE_LABELS[ctx.stakeholder.role]} or a role below it` },
+    ]);
+  }
+  // Serialise this respondent's delegations so the limit and the duplicate check hold,
+  // and the deal's, so its limit holds across respondents.
   await lockRespondent(trx, ctx);
+  await repo.lockDealForDelegation(trx, ctx.vendorId, ctx.deal.id);
   let existing = await repo.findByEmail(trx, ctx.vendorId, ctx.deal.id, input.email);
   if (existing && isChampion(existing.role)) {
     throw invalid('That address cannot take over concerns on this deal. Choose someone on the security team.', [
@@ -219,6 +282,14 @@ export async function delegate(trx: Executor, clock: Clock, ttlDays: number, ctx
         { field: 'email', message: 'too many colleagues added' },
       ]);
     }
+    if ((await repo.countDealDelegates(trx, ctx.vendorId, ctx.deal.id)) >= MAX_DELEGATES_PER_DEAL) {
+      throw invalid(
+        `This review already has ${MAX_DELEGATES_PER_DEAL} colleagues added by hand-over, the most a deal can have. Hand the concern to someone already on it, or ask ${ctx.vendorName} to add them.`,
+        [{ field: 'email', message: 'no more colleagues can be added to this deal' }],
+      );
+    }
+    const now = clock.now();
+    const domains = buyerDomains(await repo.vendorAddedPeople(trx, ctx.vendorId, ctx.deal.id));
     // Another respondent may add the same address at this moment: the unique key decides, and we reuse theirs.
     const inserted = await repo.insertStakeholder(trx, {
       id: randomUUID(),
@@ -229,8 +300,10 @@ export async function delegate(trx: Executor, clock: Clock, ttlDays: number, ctx
       role: input.role,
       source: 'delegated',
       delegated_by: ctx.stakeholder.id,
-      created_at: clock.now(),
+      delegation_depth: ctx.stakeholder.depth + 1,
+      created_at: now,
       invited_at: null,
+      confirmed_at: needsVendorConfirmation(input, domains) ? null : now,
     });
     created = Boolean(inserted);
     existing = inserted ?? (await repo.findByEmail(trx, ctx.vendorId, ctx.deal.id, input.email));
