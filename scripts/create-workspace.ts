@@ -7,13 +7,13 @@ import { z } from 'zod';
 import { ConfigError, loadConfig } from '../server/config.js';
 import { openDatabase } from '../server/runtime.js';
 import { MINUTE, systemClock } from '../server/lib/clock.js';
-import { email, line } from '../server/lib/validate.js';
+import { email, name } from '../server/lib/validate.js';
 import { transaction } from '../server/db/index.js';
 import { createApiKey, createWorkspace, issueSigninLink, LOGIN_TTL_MS } from '../server/auth/service.js';
 
 const usage = 'Usage: npm run create-workspace -- --name "Company" --email admin@company.example [--admin "Admin Name"]';
 
-const input = z.object({ name: line(120), email, admin: line(120) });
+const input = z.object({ name: name(120), email, admin: name(120) });
 
 async function run() {
   const { values } = parseArgs({ options: { name: { type: 'string' }, email: { type: 'string' }, admin: { type: 'string' } } });

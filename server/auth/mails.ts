@@ -12,9 +12,9 @@ const MINUTES = LOGIN_TTL_MS / MINUTE;
 export const signupMail: Composer = async (row, { db, clock, views, config }) => {
   const minted = await mintLoginToken(db, clock, String(row.params.loginId));
   if (!minted) return null;
-  const workspace = (minted.payload as { workspace: string } | null)?.workspace ?? '';
-  const body = views.email('signup', { url: `${config.PUBLIC_URL}/auth/link/${minted.token}`, workspace, minutes: MINUTES });
-  // Anyone can ask for a sign-up mail to any address, so its subject carries no text they chose.
+  // Anyone can ask for a sign-up mail to any address, so it carries no text they chose (not even the
+  // workspace name, shown on the confirmation page instead): our mail must not relay a stranger's words.
+  const body = views.email('signup', { url: `${config.PUBLIC_URL}/auth/link/${minted.token}`, minutes: MINUTES });
   return { to: row.recipient, subject: 'Confirm your new Posture Portal workspace', ...body };
 };
 

@@ -108,7 +108,7 @@ export async function setLoginTokenSecret(db: Executor, loginId: string, tokenHa
 export async function findLiveLoginToken(db: Executor, tokenHash: string, now: Date) {
   return db
     .selectFrom('login_tokens')
-    .select(['purpose', 'email'])
+    .select(['purpose', 'email', 'payload'])
     .where('token_hash', '=', tokenHash)
     .where('used_at', 'is', null)
     .where('expires_at', '>', now)

@@ -5,14 +5,15 @@ import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { transaction } from '../db/index.js';
+import type { SignupPayload } from '../db/schema.js';
 import { DomainError } from '../lib/errors.js';
-import { email, fieldErrors, line } from '../lib/validate.js';
+import { email, fieldErrors, name } from '../lib/validate.js';
 import { TOKEN_PATTERN, newToken } from '../lib/tokens.js';
 import { seeOther, sendPage } from '../lib/render.js';
 import { endSession, optionalSession, requireSession, startSession } from './session.js';
 import { peekLoginToken, requestSignin, requestSignup, spendLoginToken } from './service.js';
 
-const signupBody = z.object({ workspace: line(120), name: line(120), email });
+const signupBody = z.object({ workspace: name(120), name: name(120), email });
 const signinBody = z.object({ email });
 
 /** Only same-site paths may be a post-sign-in destination. */
@@ -90,7 +91,9 @@ export default async function authRoutes(app: FastifyInstance) {
       throw deadLink();
     }
     const nonce = linkNonce(req, reply);
-    return sendPage(req, reply, 'link-confirm', { title: link.purpose === 'signup' ? 'Create your workspace' : 'Sign in', purpose: link.purpose, nonce });
+    // The workspace name a stranger chose is shown here, where the person who asked for it expects it, never in the mail.
+    const workspace = link.purpose === 'signup' ? (link.payload as SignupPayload | null)?.workspace : undefined;
+    return sendPage(req, reply, 'link-confirm', { title: link.purpose === 'signup' ? 'Create your workspace' : 'Sign in', purpose: link.purpose, workspace, nonce });
   });
 
   app.post<{ Params: { token: string } }>('/auth/link/:token', { config: linkLimit }, async (req, reply) => {

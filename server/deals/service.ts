@@ -8,7 +8,7 @@ import type { ProfileClaims } from '../db/schema.js';
 import type { Clock } from '../lib/clock.js';
 import { MINUTE } from '../lib/clock.js';
 import { DomainError, notFound } from '../lib/errors.js';
-import { domain, email, invalidInput, isoDate, line, paragraph, todayIso, uuid, zodDetails } from '../lib/validate.js';
+import { domain, email, invalidInput, isoDate, name, paragraph, todayIso, uuid, zodDetails } from '../lib/validate.js';
 import { CONCERNS, claimSchema, diffClaim, getConcern, partialClaimSchema, sameValue, type ClaimValues, type FieldChange } from '../concerns/index.js';
 import { DEAL_STAGES, STAKEHOLDER_ROLES, isGated, type DealStage } from '../rules.js';
 import { getVersion, listVersions } from '../profiles/service.js';
@@ -18,7 +18,7 @@ import * as repo from './repository.js';
 import { computeTracking, type TrackingInput } from './tracking.js';
 
 export const dealInput = z.object({
-  buyer_name: line(120),
+  buyer_name: name(120),
   buyer_domain: domain.optional(),
   started_on: isoDate.optional(),
   profile_version: z.coerce.number().int().positive().max(2_147_483_647).optional(),
@@ -27,7 +27,7 @@ export const dealInput = z.object({
 export type DealInput = z.infer<typeof dealInput>;
 
 export const stakeholderInput = z.object({
-  name: line(120),
+  name: name(120),
   email,
   role: z.enum(STAKEHOLDER_ROLES, { message: `must be one of ${STAKEHOLDER_ROLES.join(', ')}` }),
   invite: z.boolean().default(true),

@@ -2,7 +2,7 @@
 // into a 400 that names each bad field.
 import { z, type ZodError, type ZodType } from 'zod';
 import { invalid, type FieldProblem } from './errors.js';
-import { LINE_UNSAFE, LONE_SURROGATE, PARAGRAPH_UNSAFE } from './text.js';
+import { LINE_UNSAFE, LONE_SURROGATE, PARAGRAPH_UNSAFE, URL_LIKE } from './text.js';
 
 export type { FieldProblem };
 
@@ -47,6 +47,9 @@ export const line = (max: number) =>
     .min(1, 'is required')
     .max(max, `must be at most ${max} characters`)
     .refine((s) => !LINE_UNSAFE.test(s) && !LONE_SURROGATE.test(s), 'must be a single line without control characters');
+
+/** The name of a person or an organisation (workspace, buyer): one line, and nothing that reads as a web address. */
+export const name = (max: number) => line(max).refine((s) => !URL_LIKE.test(s), 'must be a name, not a web address (no “example.com”, “www.” or “://”)');
 
 /** Free text that may span lines (comments, narratives), bounded; tabs and line breaks allowed. */
 export const paragraph = (max: number) =>

@@ -44,7 +44,8 @@ export const inviteMail: Composer = async (row, { db, clock, views, config }) =>
     reason === 'reminder'
       ? `Reminder: ${link.vendor_name}'s security claims for ${link.buyer_name} are waiting for you`
       : from
-        ? `${from} asked you to review security claims from ${link.vendor_name}`
+        ? // The colleague's name was typed by a respondent, not by the vendor: it stays in the body, out of the subject.
+          `${link.vendor_name}: a colleague asked you to review security claims for ${link.buyer_name}`
         : `${link.vendor_name}: ${CATALOG_WORDING.countWord} security claims for ${link.buyer_name} to confirm or correct`;
   return { to: row.recipient, subject: oneLine(subject), ...views.email('invite', data) };
 };

@@ -10,7 +10,7 @@ import type { Clock } from '../lib/clock.js';
 import { DAY } from '../lib/clock.js';
 import { DomainError, invalid, notFound } from '../lib/errors.js';
 import { hashToken, TOKEN_PATTERN } from '../lib/tokens.js';
-import { email, line, uuid } from '../lib/validate.js';
+import { email, name, uuid } from '../lib/validate.js';
 import { CONCERN_KEYS } from '../concerns/index.js';
 import {
   DELEGATE_ROLES,
@@ -235,7 +235,7 @@ export const delegationInput = z.object({
     .min(1, 'choose at least one concern to hand over')
     .refine((keys) => keys.every((k) => CONCERN_KEYS.includes(k)), 'contains an unknown concern')
     .transform((keys) => CONCERN_KEYS.filter((k) => keys.includes(k))),
-  name: line(120),
+  name: name(120),
   email,
   role: z.enum(DELEGATE_ROLES, { message: 'choose the colleague’s role' }),
 });
