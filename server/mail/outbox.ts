@@ -4,8 +4,14 @@
 // Claiming uses FOR UPDATE SKIP LOCKED and a lease (next_attempt_at pushed
 // forward before sending), so several app instances can share one outbox and
 // a worker that dies mid-send leaves the row to be retried, not lost.
+//
+// The worker claims a batch at a time and sends it over as many lanes as the
+// transport carries at once (its SMTP connections). Mails to one address
+// still go one at a time, in the order queued: composers that read and then
+// record (a deal's digest and its spacing, a link's secret) see what the
+// previous mail to that person did, as they would one by one.
 import type { Clock } from '../lib/clock.js';
-import { transaction, type DB, type Executor } from '../db/index.js';
+import type { DB, Executor } from '../db/index.js';
 import { DeferMail, type Composer, type MailContext, type OutboxRow } from './compose.js';
 import * as repo from './repository.js';
 import type { OutboxMail } from './repository.js';
@@ -25,7 +31,10 @@ export async function enqueueDigest(db: Executor, clock: Clock, at: Date, digest
 
 export const MAX_ATTEMPTS = 8;
 const LEASE_MS = 5 * 60_000;
-const BATCH = 10;
+/** No mail is started with less than this left of its lease: one send and its bookkeeping fit well within it. */
+const LEASE_MARGIN_MS = 2 * 60_000;
+/** Rows claimed at once: a few per lane, so several instances share a backlog and a claim is rarely waited for. */
+export const BATCH = 20;
 
 /** 30 s, 1 min, 2 min … capped at one hour. */
 export function backoffMs(attempts: number): number {
@@ -44,7 +53,7 @@ export class MailWorker {
   private again = false;
   /** Polling is on (start() was called and stop() was not). */
   private polling = false;
-  /** stop() was called: finish the current mail, hand the rest of the batch back. */
+  /** stop() was called: finish the mails in hand, hand the rest of the batch back. */
   private stopping = false;
 
   constructor(
@@ -87,7 +96,7 @@ export class MailWorker {
     else this.schedule(0);
   }
 
-  /** Stops polling and waits for the mail being sent to finish. */
+  /** Stops polling and waits for the mails being sent (at most one per lane) to finish. */
   async stop(): Promise<void> {
     this.polling = false;
     this.stopping = true;
@@ -121,26 +130,88 @@ export class MailWorker {
     return this.running;
   }
 
+  /**
+   * Sends due mail over up to `transport.concurrency` lanes until a claim finds
+   * nothing due. A lane takes the oldest claimed row whose address has no mail
+   * in flight (so one person's mails keep their order); when none is left, it
+   * claims the next batch while the other lanes are still sending. No new mail
+   * is started once stop() was called or the database failed: the rows not
+   * started are handed back. Resolves once every mail started is recorded.
+   */
   private async pass(): Promise<number> {
     await this.schedulePass();
+    const lanes = Math.max(1, Math.floor(this.transport.concurrency ?? 1));
+    const waiting: Claimed[] = []; // claimed, not started, in the order claimed
+    const busy = new Set<string>(); // addresses with a mail in flight
     let handled = 0;
-    for (;;) {
-      const batch = await this.claim();
-      if (batch.length === 0) return handled;
-      for (const [i, row] of batch.entries()) {
-        if (this.stopping) {
-          await this.release(batch.slice(i));
-          return handled;
-        }
-        await this.deliver(row);
-        handled++;
-      }
-    }
-  }
+    let drained = false; // a claim found nothing due
+    let refilling: Promise<void> | undefined;
+    let failure: { err: unknown } | undefined;
+    let wake!: () => void;
+    let changed = new Promise<void>((resolve) => (wake = resolve));
+    /** Wakes the lanes waiting for a mail to finish or a claim to end. */
+    const notify = () => {
+      wake();
+      changed = new Promise<void>((resolve) => (wake = resolve));
+    };
 
-  private claim(): Promise<OutboxRow[]> {
-    const now = this.clock.now();
-    return transaction(this.db, (trx) => repo.claimDue(trx, now, new Date(now.getTime() + LEASE_MS), BATCH));
+    /** One at a time: claims a batch; first hands back every row not started when the oldest one's lease runs short. */
+    const refill = (handBack: boolean): Promise<void> =>
+      (refilling ??= (async () => {
+        if (handBack) await this.release(waiting.splice(0).map((c) => c.row));
+        const now = this.clock.now();
+        const rows = await repo.claimDue(this.db, now, new Date(now.getTime() + LEASE_MS), BATCH);
+        const startBefore = now.getTime() + LEASE_MS - LEASE_MARGIN_MS;
+        waiting.push(...rows.map((row) => ({ row, startBefore })));
+        drained = rows.length === 0;
+      })()
+        .catch((err: unknown) => void (failure ??= { err }))
+        .finally(() => {
+          refilling = undefined;
+          notify();
+        }));
+
+    const lane = async (): Promise<void> => {
+      while (!this.stopping && !failure) {
+        if (refilling) {
+          await changed; // another lane is claiming
+          continue;
+        }
+        if (waiting.length > 0 && this.clock.now().getTime() >= waiting[0].startBefore) {
+          await refill(true); // the lease runs short: leased afresh, still in order
+          continue;
+        }
+        const i = waiting.findIndex((c) => !busy.has(addressKey(c.row)));
+        if (i >= 0) {
+          const { row } = waiting.splice(i, 1)[0];
+          const key = addressKey(row);
+          busy.add(key);
+          try {
+            await this.deliver(row);
+            handled++;
+          } catch (err) {
+            failure ??= { err }; // the database is gone: stop, and let the pass fail
+          } finally {
+            busy.delete(key);
+            notify();
+          }
+        } else if (waiting.length > 0) {
+          await changed; // every waiting address has a mail in flight
+        } else if (drained) {
+          return;
+        } else {
+          await refill(false);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: lanes }, lane));
+    try {
+      await this.release(waiting.map((c) => c.row));
+    } catch (err) {
+      failure ??= { err };
+    }
+    if (failure) throw failure.err;
+    return handled;
   }
 
   /** Gives claimed but unsent rows back, as if never claimed, so another worker sends them now. */
@@ -175,6 +246,17 @@ export class MailWorker {
       this.log.warn({ outboxId: row.id, template: row.template, attempts: row.attempts, failed, reason }, 'outbox mail not sent');
     }
   }
+}
+
+/** A claimed row and the time after which it must not be started (its lease would be too short). */
+interface Claimed {
+  row: OutboxRow;
+  startBefore: number;
+}
+
+/** Mails to one address go one at a time. */
+function addressKey(row: OutboxRow): string {
+  return row.recipient.trim().toLowerCase();
 }
 
 /** An error as one short line, with no message body or address detail beyond the SMTP reply code. */

@@ -40,29 +40,25 @@ export async function insertDigestOnce(db: Executor, now: Date, at: Date, digest
   `.execute(db);
 }
 
-/** Claims up to `limit` due mails: locked rows of other workers are skipped, claimed ones leased until `leaseUntil`. */
-export async function claimDue(trx: Executor, now: Date, leaseUntil: Date, limit: number): Promise<OutboxRow[]> {
-  const rows = await trx
-    .selectFrom('outbox')
-    .select(['id', 'template', 'recipient', 'vendor_id', 'params', 'attempts'])
-    .where('status', '=', 'pending')
-    .where('next_attempt_at', '<=', now)
-    .orderBy('id')
-    .limit(limit)
-    .forUpdate()
-    .skipLocked()
-    .execute();
-  if (rows.length === 0) return [];
-  await trx
-    .updateTable('outbox')
-    .set({ next_attempt_at: leaseUntil, attempts: sql`attempts + 1` })
-    .where(
-      'id',
-      'in',
-      rows.map((r) => r.id),
+/**
+ * Claims up to `limit` due mails, oldest first, in one statement: rows locked
+ * by another worker are skipped, the claimed ones are leased until
+ * `leaseUntil` (so no one else takes them meanwhile) and their attempt counted.
+ */
+export async function claimDue(db: Executor, now: Date, leaseUntil: Date, limit: number): Promise<OutboxRow[]> {
+  const rows = await db
+    // MATERIALIZED: the locking subquery runs exactly once, whatever plan the update gets.
+    .with(
+      (cte) => cte('due').materialized(),
+      (q) => q.selectFrom('outbox').select('id').where('status', '=', 'pending').where('next_attempt_at', '<=', now).orderBy('id').limit(limit).forUpdate().skipLocked(),
     )
+    .updateTable('outbox')
+    .from('due')
+    .set({ next_attempt_at: leaseUntil, attempts: sql`outbox.attempts + 1` })
+    .whereRef('outbox.id', '=', 'due.id')
+    .returning(['outbox.id', 'outbox.template', 'outbox.recipient', 'outbox.vendor_id', 'outbox.params', 'outbox.attempts'])
     .execute();
-  return rows.map((r) => ({ ...r, attempts: r.attempts + 1 }));
+  return rows.sort((a, b) => a.id - b.id);
 }
 
 /** Gives claimed but unsent rows back, as if never claimed. */
