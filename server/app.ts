@@ -2,7 +2,7 @@
 // pieces, then the features, in a fixed order. No I/O happens at import time.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import cookie from '@fastify/cookie';
 import csrf from '@fastify/csrf-protection';
@@ -21,6 +21,7 @@ import type { Services } from './services.js';
 import { MailWorker } from './mail/outbox.js';
 import type { MailTransport } from './mail/transport.js';
 import { clockStore } from './lib/rate-limit-store.js';
+import { connectRedis } from './lib/redis.js';
 import { FailureLimit } from './lib/failure-limit.js';
 import { cookieSigner, jwtSecret, keyId } from './auth/keys.js';
 import { MAILS } from './mails.js';
@@ -34,7 +35,9 @@ import respondRoutes from './respond/routes.js';
 import apiRoutes from './api/routes.js';
 import settingsRoutes from './settings/routes.js';
 
-export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const HERE = dirname(fileURLToPath(import.meta.url));
+/** The project folder (templates/ is in it): one up from server/, or two from dist/server/ when built. */
+export const ROOT = join(HERE, basename(dirname(HERE)) === 'dist' ? '../..' : '..');
 
 export interface AppDeps {
   config: Config;
@@ -52,6 +55,8 @@ export interface AppDeps {
   workerPollMs?: number;
   /** How often the worker looks for due reminders (by the injected clock); tests use 0. */
   scheduleEveryMs?: number;
+  /** Starts every key the app keeps in Redis (REDIS_URL); tests use one of their own. */
+  redisKeyPrefix?: string;
 }
 
 /** Paths whose last segment is a credential; logs show them redacted. */
@@ -176,10 +181,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       throw new DomainError('overloaded', 'The portal is very busy right now. Please try again in a few seconds.');
     },
   });
+  const redis = config.REDIS_URL ? connectRedis(config.REDIS_URL, app.log) : undefined;
+  if (redis) app.addHook('onClose', async () => redis.disconnect());
   await app.register(rateLimit, {
     global: false,
-    // Windows move with the injected clock, as every other rule about time does.
-    store: clockStore(deps.clock),
+    // With REDIS_URL the counters live in Redis, one budget for every instance, timed by Redis;
+    // should Redis fail, requests go on uncounted rather than fail. Without it, windows move with
+    // the injected clock, as every other rule about time does.
+    ...(redis ? { redis, nameSpace: `${deps.redisKeyPrefix ?? 'posture-portal:'}rate-limit:`, skipOnError: true } : { store: clockStore(deps.clock) }),
     errorResponseBuilder: (_req, ctx) => new DomainError('rate_limited', `Too many requests. Please wait ${Math.ceil(ctx.ttl / 1000)} seconds and try again.`),
   });
 

@@ -12,6 +12,11 @@ const smtpUrl = z
   .url()
   .refine((v) => /^smtps?:\/\//.test(v), 'must start with smtp:// or smtps://');
 
+const redisUrl = z
+  .string()
+  .url()
+  .refine((v) => /^rediss?:\/\//.test(v), 'must start with redis:// or rediss://');
+
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -21,6 +26,8 @@ const schema = z.object({
   /** PostgreSQL; without it the portal runs on embedded PGlite in DATA_DIR. */
   DATABASE_URL: postgresUrl.optional(),
   DATA_DIR: z.string().min(1).default('./data'),
+  /** Redis, shared by every app server for rate-limit counters; without it each process counts on its own. */
+  REDIS_URL: redisUrl.optional(),
   /** SMTP; without it mail is written to DATA_DIR/outbox and its links printed. */
   SMTP_URL: smtpUrl.optional(),
   MAIL_FROM: z.string().min(3).default('Posture Portal <no-reply@posture-portal.local>'),

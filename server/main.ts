@@ -2,7 +2,6 @@
 // worker -> listen. SIGTERM/SIGINT close the server (in-flight requests
 // finish), stop the worker after its current mail, and close the database.
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { buildApp } from './app.js';
 import { LockedError } from './db/index.js';
 import { systemClock } from './lib/clock.js';
 import { mailTransport, openDatabase, sessionSecrets } from './runtime.js';
@@ -19,6 +18,8 @@ async function main() {
     throw err;
   }
 
+  // The app's modules (a few hundred ms of loading) load while the database starts.
+  const appModule = import('./app.js');
   let handle;
   try {
     handle = await openDatabase(config);
@@ -36,6 +37,7 @@ async function main() {
         'set SESSION_SECRET (32+ random characters, e.g. `openssl rand -base64 48`) anywhere else.\n\n',
     );
   }
+  const { buildApp } = await appModule;
   const app = await buildApp({ config, db: handle.db, clock: systemClock, mail, ...secrets });
   app.services.worker.start();
 

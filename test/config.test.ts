@@ -10,6 +10,8 @@ t.test('loadConfig names each bad variable', async (t) => {
   t.throws(() => loadConfig({ PORT: 'eighty' }), { constructor: ConfigError, message: /PORT/ });
   t.throws(() => loadConfig({ DATABASE_URL: 'mysql://x' }), /DATABASE_URL: must start with postgres/);
   t.throws(() => loadConfig({ SMTP_URL: 'http://mail' }), /SMTP_URL/);
+  t.throws(() => loadConfig({ REDIS_URL: 'http://cache:6379' }), /REDIS_URL: must start with redis:\/\/ or rediss:\/\//);
+  t.equal(loadConfig({ REDIS_URL: 'rediss://cache.example:6380/2' }).REDIS_URL, 'rediss://cache.example:6380/2', 'redis:// or rediss://, with a database number');
   t.throws(() => loadConfig({ SESSION_SECRET: 'short' }), /SESSION_SECRET: must be at least 32 characters/);
   t.throws(() => loadConfig({ PUBLIC_URL: 'not a url' }), /PUBLIC_URL/);
   t.throws(() => loadConfig({ LINK_TTL_DAYS: '0' }), /LINK_TTL_DAYS/);

@@ -1,12 +1,16 @@
 // One Kysely instance over either a PostgreSQL pool (pg) or embedded PGlite.
 // Both return the same JS types: int8 and count(*) as numbers, date as
 // 'YYYY-MM-DD' strings, timestamptz as Date, jsonb parsed.
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Kysely, Migrator, PostgresDialect, sql, type MigrationProvider, type PostgresPool, type PostgresPoolClient, type Transaction } from 'kysely';
 import pg from 'pg';
+import type { PGlite } from '@electric-sql/pglite';
 import { migrations } from '../../migrations/index.js';
 import type { Database } from './schema.js';
+import { preparedCluster, seedDataDir } from './pglite-seed.js';
 
 export type DB = Kysely<Database>;
 /** What a repository function takes first: the database, or the transaction the route handler opened. */
@@ -122,23 +126,33 @@ const isReadTimeout = (err: unknown): err is Error => err instanceof Error && er
 
 /**
  * Embedded PostgreSQL in `dir` (or in memory when dir is undefined). A lock
- * file keeps a second process from opening the same data directory.
+ * file keeps a second process from opening the same data directory. A new
+ * data directory starts as a copy of the prepared database (pglite-seed.ts).
  */
 export async function openPglite(dir: string | undefined): Promise<DatabaseHandle> {
-  const [{ PGlite, types }, { PGliteDialect }] = await Promise.all([import('@electric-sql/pglite'), import('kysely-pglite-dialect')]);
   let release = () => {};
   let dataDir: string | undefined;
   if (dir) {
     mkdirSync(dir, { recursive: true });
     release = takeLock(join(dir, 'portal.lock'));
     dataDir = join(dir, 'pgdata');
+    if (!existsSync(dataDir)) {
+      try {
+        seedDataDir(dataDir, await prepareEmbeddedDatabase());
+      } catch (err) {
+        // Say node_modules is read-only: PGlite runs initdb itself, as slowly as ever.
+        console.warn(`No prepared database to copy (${(err as Error).message}); initialising a new one, which takes a few seconds.`);
+      }
+    }
   }
-  const pglite = new PGlite({
-    dataDir,
-    parsers: { [types.INT8]: (v: string) => Number(v), [types.DATE]: (v: string) => v, [NUMERIC]: (v: string) => Number(v) },
-  });
-  await pglite.waitReady;
-  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
+  let started;
+  try {
+    started = await startPglite(dataDir);
+  } catch (err) {
+    release();
+    throw err;
+  }
+  const { db, pglite } = started;
   return {
     db,
     kind: 'pglite',
@@ -148,6 +162,48 @@ export async function openPglite(dir: string | undefined): Promise<DatabaseHandl
       release();
     },
   };
+}
+
+/** The prepared database that new data directories copy; made (initdb, then every migration) when missing. */
+export function prepareEmbeddedDatabase(): Promise<string> {
+  return preparedCluster(migrationsFingerprint(), async (dataDir) => {
+    const { db, pglite } = await startPglite(dataDir);
+    try {
+      await migrateToLatest(db);
+    } finally {
+      await db.destroy();
+      if (!pglite.closed) await pglite.close(); // a clean shutdown: a copy starts without recovery
+    }
+  });
+}
+
+/** PGlite on a folder (or in memory), with our type parsers, and the Kysely over it. */
+async function startPglite(dataDir: string | undefined): Promise<{ db: DB; pglite: PGlite }> {
+  const [{ PGlite, types }, { PGliteDialect }] = await Promise.all([import('@electric-sql/pglite'), import('kysely-pglite-dialect')]);
+  const pglite = new PGlite({
+    dataDir,
+    // PostgreSQL's default 128 MB of shared buffers are all touched at start, inside this
+    // process; 16 MB is plenty for one workspace's data, and the OS caches the files anyway.
+    startParams: [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'],
+    parsers: { [types.INT8]: (v: string) => Number(v), [types.DATE]: (v: string) => v, [NUMERIC]: (v: string) => Number(v) },
+  });
+  await pglite.waitReady;
+  return { db: new Kysely<Database>({ dialect: new PGliteDialect(pglite) }), pglite };
+}
+
+/**
+ * Every file of the migrations folder, names and contents (their SQL lives in
+ * module-level constants, out of reach from here): a prepared database made
+ * with other migrations, or with an earlier draft of one, is never used.
+ */
+function migrationsFingerprint(): string {
+  const folder = fileURLToPath(new URL('../../migrations/', import.meta.url)); // from server/db/ or dist/server/db/
+  const hash = createHash('sha256');
+  for (const file of readdirSync(folder).sort()) {
+    hash.update(`${file}\n`);
+    hash.update(readFileSync(join(folder, file)));
+  }
+  return hash.digest('hex').slice(0, 16);
 }
 
 export class LockedError extends Error {
@@ -198,6 +254,7 @@ function isAlive(pid: number): boolean {
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 
 export async function migrateToLatest(db: Kysely<any>): Promise<void> {
+  if (await upToDate(db)) return;
   const migrator = new Migrator({ db, provider });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
@@ -205,6 +262,20 @@ export async function migrateToLatest(db: Kysely<any>): Promise<void> {
     const name = failed ? ` (${failed.migrationName})` : '';
     throw new Error(`Migration failed${name}: ${error instanceof Error ? error.message : String(error)}`);
   }
+}
+
+/**
+ * Whether exactly our migrations have run: the usual case at start, answered
+ * in two small queries where the Migrator would first introspect every table
+ * (a few hundred ms on a freshly opened PGlite). Anything else (a new
+ * migration, or one this code does not know) goes to the Migrator.
+ */
+async function upToDate(db: Kysely<any>): Promise<boolean> {
+  const table = await sql<{ t: string | null }>`select to_regclass('kysely_migration')::text as t`.execute(db);
+  if (!table.rows[0]?.t) return false;
+  const done = await sql<{ name: string }>`select name from kysely_migration`.execute(db);
+  const names = new Set(done.rows.map((r) => r.name));
+  return names.size === Object.keys(migrations).length && Object.keys(migrations).every((name) => names.has(name));
 }
 
 /**
