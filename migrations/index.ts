@@ -5,10 +5,12 @@ import * as core from './2026-11-23_001_core.js';
 import * as sessionEpoch from './2026-11-23_002_session_epoch.js';
 import * as dealTracking from './2026-11-23_003_deal_tracking.js';
 import * as delegationBounds from './2026-11-24_004_delegation_bounds.js';
+import * as readModel from './2026-12-04_005_read_model.js';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-23_001_core': core,
   '2026-11-23_002_session_epoch': sessionEpoch,
   '2026-11-23_003_deal_tracking': dealTracking,
   '2026-11-24_004_delegation_bounds': delegationBounds,
+  '2026-12-04_005_read_model': readModel,
 };

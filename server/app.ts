@@ -31,6 +31,7 @@ import authRoutes from './auth/routes.js';
 import apiAuth from './auth/api-key.js';
 import profileRoutes from './profiles/routes.js';
 import dealRoutes from './deals/routes.js';
+import stakeholderRoutes from './stakeholders/routes.js';
 import respondRoutes from './respond/routes.js';
 import apiRoutes from './api/routes.js';
 import settingsRoutes from './settings/routes.js';
@@ -229,6 +230,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(settingsRoutes);
   await app.register(profileRoutes);
   await app.register(dealRoutes);
+  await app.register(stakeholderRoutes);
   await app.register(respondRoutes);
   await app.register(
     async (api) => {

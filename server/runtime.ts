@@ -6,11 +6,14 @@ import type { Config } from './config.js';
 import { connectPostgres, migrateToLatest, openPglite, type DatabaseHandle, type DB } from './db/index.js';
 import { folderTransport, smtpTransport, type MailTransport } from './mail/transport.js';
 import { forgetStoredSessionSecret, storedSessionSecret } from './auth/service.js';
+import { rebuildReadModel } from './readmodel/service.js';
 
 export async function openDatabase(config: Config): Promise<DatabaseHandle> {
   const handle = config.DATABASE_URL ? connectPostgres(config.DATABASE_URL, undefined, { statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS }) : await openPglite(config.DATA_DIR);
   try {
     await migrateToLatest(handle.db);
+    // Deals that have no read model yet (those that existed before it did) get one now.
+    await rebuildReadModel(handle.db, { onlyMissing: true });
   } catch (err) {
     await handle.close();
     throw err;

@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { transaction } from '../db/index.js';
-import { parse } from '../lib/validate.js';
+import { pageLimit, parse } from '../lib/validate.js';
 import { sessionOf } from '../auth/session.js';
 import { getDraft, listVersions, mergeIntoDraft, publishProfile, saveDraft, warningsFor } from '../profiles/service.js';
 import {
@@ -14,20 +14,51 @@ import {
   dealSettingsInput,
   dealInput,
   getDeal,
-  listDeals,
-  loadTracking,
+  dealListParams,
+  listDealPage,
   stageInput,
   stakeholderInput,
   updateDealSettings,
 } from '../deals/service.js';
 import { loadDealDetail } from '../deals/detail.js';
-import { computeTracking } from '../deals/tracking.js';
-import { addStakeholder, confirmStakeholder, extendInput, extendLinks, resendLink, revokeLinks, setStakeholderReminders } from '../stakeholders/service.js';
-import { weekOfDeal } from '../rules.js';
-import { dealDetailJson, dealJson, profileJson, signalJson, trackingJson } from './views.js';
+import { listDealSignals } from '../signals/service.js';
+import { STAKEHOLDER_ROLES } from '../rules.js';
+import {
+  addStakeholder,
+  addStakeholders,
+  batchInput,
+  changeStakeholderRole,
+  confirmStakeholder,
+  extendInput,
+  extendLinks,
+  resendLink,
+  revokeLinks,
+  setStakeholderReminders,
+} from '../stakeholders/service.js';
+import { dealDetailJson, dealJson, dealListItemJson, profileJson, signalJson } from './views.js';
 
 const profileBody = z.object({ concerns: z.unknown() });
-const remindersBody = z.object({ reminders_paused: z.boolean() });
+const personPatch = z
+  .object({
+    reminders_paused: z.boolean().optional(),
+    role: z.enum(STAKEHOLDER_ROLES, { message: `must be one of ${STAKEHOLDER_ROLES.join(', ')}` }).optional(),
+  })
+  .strict()
+  .refine((b) => b.reminders_paused !== undefined || b.role !== undefined, { message: 'give reminders_paused or role', path: ['reminders_paused'] });
+/** A deal's signals, newest first: the cursor is the id of the last signal of the previous page. */
+const signalListParams = z
+  .object({
+    limit: pageLimit,
+    cursor: z.coerce
+      .number({ message: 'is not a cursor from this list' })
+      .int('is not a cursor from this list')
+      .positive('is not a cursor from this list')
+      .max(Number.MAX_SAFE_INTEGER, 'is not a cursor from this list')
+      .optional(),
+  })
+  .strict();
+/** 500 people with long names and addresses fit; the app's 256 KB would not always. */
+const BATCH_BODY_LIMIT = 1024 * 1024;
 
 export default async function apiRoutes(app: FastifyInstance) {
   const { db, clock, config } = app.services;
@@ -61,10 +92,9 @@ export default async function apiRoutes(app: FastifyInstance) {
 
   app.get('/deals', async (req) => {
     const { vendorId } = sessionOf(req);
+    const page = await listDealPage(db, vendorId, parse(dealListParams, req.query, 'query'));
     const now = clock.now();
-    const deals = await listDeals(db, vendorId);
-    const tracking = await loadTracking(db, vendorId, deals);
-    return { deals: deals.map((d) => ({ ...d, week: weekOfDeal(d.started_on, now), ...trackingJson(computeTracking(tracking.get(d.id)!)) })) };
+    return { deals: page.deals.map((d) => dealListItemJson(d, now)), next_cursor: page.nextCursor };
   });
 
   app.post('/deals', async (req, reply) => {
@@ -103,10 +133,23 @@ export default async function apiRoutes(app: FastifyInstance) {
     return reply.code(201).send({ id, deal_id: req.params.id, name: input.name, email: input.email, role: input.role, invited: input.invite });
   });
 
+  // Up to 500 people in one request (it counts once against the rate limit): all added, or none and every bad row named.
+  app.post<DealParams>('/deals/:id/stakeholders/batch', { bodyLimit: BATCH_BODY_LIMIT }, async (req, reply) => {
+    const { vendorId } = sessionOf(req);
+    const { stakeholders } = parse(batchInput, req.body, 'batch');
+    const result = await transaction(db, (trx) => addStakeholders(trx, clock, config.LINK_TTL_DAYS, vendorId, req.params.id, stakeholders));
+    if (result.invited) app.services.worker.nudge();
+    return reply.code(201).send(result);
+  });
+
   app.patch<PersonParams>('/deals/:id/stakeholders/:sid', async (req) => {
-    const { reminders_paused } = parse(remindersBody, req.body, 'stakeholder');
-    await setStakeholderReminders(db, sessionOf(req).vendorId, req.params.id, req.params.sid, reminders_paused);
-    return { id: req.params.sid, reminders_paused };
+    const { vendorId } = sessionOf(req);
+    const { reminders_paused, role } = parse(personPatch, req.body, 'stakeholder');
+    await transaction(db, async (trx) => {
+      if (role !== undefined) await changeStakeholderRole(trx, vendorId, req.params.id, req.params.sid, role);
+      if (reminders_paused !== undefined) await setStakeholderReminders(trx, vendorId, req.params.id, req.params.sid, reminders_paused);
+    });
+    return { id: req.params.sid, ...(reminders_paused !== undefined ? { reminders_paused } : {}), ...(role !== undefined ? { role } : {}) };
   });
 
   app.post<PersonParams>('/deals/:id/stakeholders/:sid/resend', async (req) => {
@@ -134,7 +177,11 @@ export default async function apiRoutes(app: FastifyInstance) {
   });
 
   app.get<DealParams>('/deals/:id/signals', async (req) => {
-    const d = await loadDealDetail(db, clock, sessionOf(req).vendorId, req.params.id);
-    return { signals: d.signals.map(signalJson) };
+    const { vendorId } = sessionOf(req);
+    const { limit, cursor } = parse(signalListParams, req.query, 'query');
+    await getDeal(db, vendorId, req.params.id);
+    const rows = await listDealSignals(db, vendorId, req.params.id, { limit: limit + 1, beforeId: cursor });
+    const page = rows.slice(0, limit);
+    return { signals: page.map(signalJson), next_cursor: rows.length > limit ? String(page.at(-1)!.id) : null };
   });
 }

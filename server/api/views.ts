@@ -4,6 +4,8 @@ import { answersCount, weekOfDeal } from '../rules.js';
 import type { Deal } from '../deals/service.js';
 import type { DealDetail } from '../deals/detail.js';
 import type { Tracking } from '../deals/tracking.js';
+import type { DealListRow } from '../deals/views.js';
+import { trackingOf } from '../readmodel/service.js';
 import type { getDraft, warningsFor } from '../profiles/service.js';
 
 export function trackingJson(t: Tracking) {
@@ -15,6 +17,24 @@ export function trackingJson(t: Tracking) {
     first_security_signal_week: t.firstSecuritySignalWeek,
     first_security_correction_week: t.firstSecurityCorrectionWeek,
     awaiting_confirmation: t.awaitingConfirmation.map((s) => ({ stakeholder_id: s.id, name: s.name, role: s.role })),
+  };
+}
+
+/** A deal in the list, from its read-model row. */
+export function dealListItemJson(d: DealListRow, now: Date) {
+  return {
+    id: d.deal_id,
+    buyer_name: d.buyer_name,
+    buyer_domain: d.buyer_domain,
+    started_on: d.started_on,
+    week: weekOfDeal(d.started_on, now),
+    stage: d.stage,
+    profile_version: d.profile_version,
+    created_at: d.created_at,
+    last_activity_at: d.last_activity_at,
+    stakeholders: d.stakeholders,
+    signals: d.signals,
+    ...trackingJson(trackingOf(d)),
   };
 }
 

@@ -22,7 +22,33 @@ export type Trx = Transaction<Database>;
  * open it and pass `trx` down; services and repositories never open one.
  */
 export function transaction<T>(db: DB, work: (trx: Trx) => Promise<T>): Promise<T> {
-  return db.transaction().execute(work);
+  return db.transaction().execute(async (trx) => {
+    finishers.set(trx, new Map());
+    const result = await work(trx);
+    // Work registered with beforeCommit runs last, once per key, with every write of the transaction in view.
+    const pending = finishers.get(trx);
+    while (pending?.size) {
+      const [key, finish] = pending.entries().next().value!;
+      pending.delete(key);
+      await finish(trx);
+    }
+    return result;
+  });
+}
+
+const finishers = new WeakMap<Trx, Map<string, (trx: Trx) => Promise<void>>>();
+
+/**
+ * Runs `finish` once just before the transaction that `trx` belongs to
+ * commits, however many times it is registered under the same key. Returns
+ * false when `trx` is not a transaction opened by transaction() (the caller
+ * must then do the work itself).
+ */
+export function beforeCommit(trx: Executor, key: string, finish: (trx: Trx) => Promise<void>): boolean {
+  const pending = trx.isTransaction ? finishers.get(trx as Trx) : undefined;
+  if (!pending) return false;
+  if (!pending.has(key)) pending.set(key, finish);
+  return true;
 }
 
 export interface DatabaseHandle {

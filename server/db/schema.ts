@@ -177,6 +177,69 @@ export interface OutboxTable {
   sent_at: Timestamp | null;
 }
 
+/** Read model: a deal's current state (see server/readmodel). */
+export interface DealStateTable {
+  vendor_id: string;
+  deal_id: string;
+  buyer_name: string;
+  stage: DealStage;
+  started_on: ColumnType<string, string, string>;
+  concerns_open: number;
+  corrections: number;
+  checkpoint: 'ready' | 'open' | 'overridden';
+  gaps: Json<{ concern: string; title: string }[]>;
+  override: Json<{ reason: string; at: string } | null>;
+  no_security_stakeholder: boolean;
+  awaiting_confirmation: Json<{ id: string; name: string; role: StakeholderRole }[]>;
+  first_security_week: number | null;
+  first_correction_week: number | null;
+  stakeholders: number;
+  signals: number;
+  last_activity_at: Timestamp;
+}
+
+/** Read model: each concern's state on a deal. */
+export interface DealConcernStateTable {
+  vendor_id: string;
+  deal_id: string;
+  concern: string;
+  claim_revision: number;
+  status: 'corrected' | 'confirmed' | 'not_mine' | 'stale' | 'silent';
+  substantive: boolean;
+  answers: number;
+  corrections: number;
+}
+
+/** Read model: each person's latest answer on each concern of a deal. */
+export interface LatestAnswersTable {
+  vendor_id: string;
+  deal_id: string;
+  stakeholder_id: string;
+  concern: string;
+  signal_id: number;
+  verdict: Verdict;
+  kind: CorrectionKind | null;
+  claim_revision: number;
+  created_at: Timestamp;
+  first_week: number;
+  first_correction_week: number | null;
+}
+
+/** Read model: one row per corrected field of each correction. */
+export interface CorrectionFieldsTable {
+  vendor_id: string;
+  signal_id: number;
+  field: string;
+  deal_id: string;
+  concern: string;
+  stakeholder_id: string;
+  kind: CorrectionKind;
+  claimed: Json<unknown>;
+  corrected: Json<unknown>;
+  week: number;
+  created_at: Timestamp;
+}
+
 export interface Database {
   vendors: VendorsTable;
   users: UsersTable;
@@ -191,6 +254,10 @@ export interface Database {
   stakeholder_links: StakeholderLinksTable;
   signals: SignalsTable;
   outbox: OutboxTable;
+  deal_state: DealStateTable;
+  deal_concern_state: DealConcernStateTable;
+  correction_fields: CorrectionFieldsTable;
+  latest_answers: LatestAnswersTable;
 }
 
 export type Vendor = Selectable<VendorsTable>;
@@ -199,3 +266,6 @@ export type Deal = Selectable<DealsTable>;
 export type Stakeholder = Selectable<StakeholdersTable>;
 export type Signal = Selectable<SignalsTable>;
 export type NewOutbox = Insertable<OutboxTable>;
+export type NewDealState = Insertable<DealStateTable>;
+export type NewDealConcernState = Insertable<DealConcernStateTable>;
+export type NewCorrectionField = Insertable<CorrectionFieldsTable>;

@@ -4,35 +4,36 @@
 import type { Executor } from '../db/index.js';
 import type { Clock } from '../lib/clock.js';
 import { getConcern } from '../concerns/index.js';
-import { isChampion } from '../rules.js';
+import { answersCount, isChampion } from '../rules.js';
 import { latestAnswers, listDealSignals } from '../signals/service.js';
 import { dealStakeholders, undeliveredInvites } from '../stakeholders/service.js';
 import { currentClaims, getDeal } from './service.js';
-import { computeTracking } from './tracking.js';
+import { computeDealState, readDealState, trackingOf } from '../readmodel/service.js';
 
 export type GridCell = 'confirm' | 'correct' | 'not_mine' | 'none';
 
-export async function loadDealDetail(db: Executor, clock: Clock, vendorId: string, dealId: string) {
+/** How many of the newest signals a deal page shows at once. */
+export const TIMELINE_PAGE = 50;
+
+export async function loadDealDetail(db: Executor, clock: Clock, vendorId: string, dealId: string, opts: { signalsBefore?: number; corrections?: boolean } = {}) {
   const deal = await getDeal(db, vendorId, dealId);
-  const [claims, stakeholders, answers, signals, undelivered] = await Promise.all([
+  const [claims, stakeholders, answers, signals, handovers, corrections, undelivered, state] = await Promise.all([
     currentClaims(db, vendorId, dealId),
     dealStakeholders(db, vendorId, dealId, clock.now()),
     latestAnswers(db, vendorId, [dealId]),
-    listDealSignals(db, vendorId, dealId),
+    listDealSignals(db, vendorId, dealId, { limit: TIMELINE_PAGE, beforeId: opts.signalsBefore }),
+    listDealSignals(db, vendorId, dealId, { limit: 1000, type: 'delegation' }),
+    // The newest corrections, for the champion's page when the vendor shares them.
+    opts.corrections ? listDealSignals(db, vendorId, dealId, { limit: TIMELINE_PAGE, type: 'answer', verdict: 'correct' }) : [],
     undeliveredInvites(db, vendorId, dealId),
+    readDealState(db, vendorId, dealId),
   ]);
-  const lastOverride = signals.find((s) => s.type === 'checkpoint_override');
-  const tracking = computeTracking({
-    stage: deal.stage,
-    startedOn: deal.started_on,
-    claims: claims.map((c) => ({ concern: c.concern, revision: c.revision })),
-    stakeholders: stakeholders.map((s) => ({ id: s.id, name: s.name, role: s.role, confirmed_at: s.confirmed_at })),
-    answers: answers.map((a) => ({ stakeholder_id: a.stakeholder_id!, concern: a.concern!, verdict: a.verdict!, kind: a.kind, claim_revision: a.claim_revision! })),
-    firsts: signals.map((s) => ({ type: s.type, verdict: s.verdict, stakeholder_id: s.stakeholder_id, role: s.stakeholder_role, week: s.week })),
-    override: lastOverride ? { comment: lastOverride.comment ?? '', created_at: lastOverride.created_at } : undefined,
-  });
+  const counted = new Set(stakeholders.filter(answersCount).map((s) => s.id));
+  const engaged = new Set(answers.map((a) => a.stakeholder_id!).filter((id) => counted.has(id)));
+  // The read model holds the deal's state; a deal written before it existed is computed once, here.
+  const tracking = state ? trackingOf(state.state, state.concerns, engaged) : { ...(await computeDealState(db, vendorId, dealId))!.tracking, engaged };
   const answerOf = new Map(answers.map((a) => [`${a.stakeholder_id}:${a.concern}`, a]));
-  const handedAway = new Map(signals.filter((s) => s.type === 'delegation').map((s) => [`${s.stakeholder_id}:${s.concern}`, s.target_name ?? '']));
+  const handedAway = new Map([...handovers].reverse().map((s) => [`${s.stakeholder_id}:${s.concern}`, s.target_name ?? '']));
   const respondents = stakeholders.filter((s) => !isChampion(s.role));
   const grid = claims.map((claim) => ({
     concern: claim.concern,
@@ -53,7 +54,8 @@ export async function loadDealDetail(db: Executor, clock: Clock, vendorId: strin
     }),
   }));
   const pendingMail = new Map(undelivered.map((o) => [o.stakeholder_id, o.status]));
-  return { deal, claims, stakeholders, respondents, grid, signals, pendingMail, tracking };
+  const olderSignals = signals.length === TIMELINE_PAGE ? signals.at(-1)!.id : undefined;
+  return { deal, claims, stakeholders, respondents, grid, signals, handovers, corrections, olderSignals, pendingMail, tracking };
 }
 
 export type DealDetail = Awaited<ReturnType<typeof loadDealDetail>>;

@@ -5,16 +5,27 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { transaction } from '../db/index.js';
 import { CONCERNS, getConcern } from '../concerns/index.js';
 import { readConcernForm } from '../lib/concern-form.js';
-import { DomainError, isInvalidInput, notFound } from '../lib/errors.js';
+import { DomainError, invalid, isInvalidInput, notFound } from '../lib/errors.js';
 import { seeOther, sendPage } from '../lib/render.js';
-import { byField, fieldErrors } from '../lib/validate.js';
+import { byField, fieldErrors, zodDetails } from '../lib/validate.js';
 import { requireSession, sessionOf } from '../auth/session.js';
 import { getVersion, listVersions } from '../profiles/service.js';
 import { addStakeholder, confirmStakeholder, extendLinks, resendLink, revokeLinks, setStakeholderReminders } from '../stakeholders/service.js';
 import { loadDealDetail } from './detail.js';
-import { changeClaim, changeStage, createDeal, dealInput, dealSettingsInput, listDeals, loadTracking, stageInput, stakeholderInput, updateDealSettings } from './service.js';
-import { computeTracking } from './tracking.js';
-import { dealPageView, dealRow, newDealView, type DealPageForm } from './views.js';
+import {
+  changeClaim,
+  changeStage,
+  createDeal,
+  dealInput,
+  dealListParams,
+  dealSettingsInput,
+  listDealPage,
+  stageCounts,
+  stageInput,
+  stakeholderInput,
+  updateDealSettings,
+} from './service.js';
+import { dealListView, dealPageView, newDealView, type DealPageForm } from './views.js';
 
 type DealParams = { Params: { id: string } };
 type PersonParams = { Params: { id: string; sid: string } };
@@ -26,15 +37,13 @@ export default async function dealRoutes(app: FastifyInstance) {
 
   app.get('/app', { preHandler: requireSession }, async (req, reply) => {
     const { vendorId } = sessionOf(req);
-    const [deals, versions] = await Promise.all([listDeals(db, vendorId), listVersions(db, vendorId)]);
-    const tracking = await loadTracking(db, vendorId, deals);
-    const now = clock.now();
-    return sendPage(req, reply, 'dashboard', {
-      title: 'Deals',
-      nav: 'deals',
-      published: versions.length > 0,
-      deals: deals.map((d) => dealRow(d, computeTracking(tracking.get(d.id)!), now)),
-    });
+    const params = dealListParams.safeParse(req.query ?? {});
+    if (!params.success) {
+      const problems = zodDetails(params.error).map((d) => `${d.field} ${d.message}`);
+      throw invalid(`This list address has parameters we cannot use: ${problems.join('; ')}.`, zodDetails(params.error));
+    }
+    const [page, counts, versions] = await Promise.all([listDealPage(db, vendorId, params.data), stageCounts(db, vendorId), listVersions(db, vendorId)]);
+    return sendPage(req, reply, 'dashboard', dealListView({ page, params: params.data, counts, published: versions.length > 0, now: clock.now() }));
   });
 
   async function renderNew(
@@ -86,7 +95,9 @@ export default async function dealRoutes(app: FastifyInstance) {
   });
 
   async function renderDeal(req: FastifyRequest, reply: FastifyReply, dealId: string, pageForm: DealPageForm = {}, status = 200) {
-    const d = await loadDealDetail(db, clock, sessionOf(req).vendorId, dealId);
+    // ?before=<signal id> pages back through the timeline (the newest signals come first).
+    const before = Number((req.query as { before?: string }).before);
+    const d = await loadDealDetail(db, clock, sessionOf(req).vendorId, dealId, { signalsBefore: Number.isSafeInteger(before) && before > 0 ? before : undefined });
     return sendPage(req, reply, 'deal', dealPageView(d, clock.now(), req.query as Record<string, string | undefined>, pageForm), status);
   }
   const back = (reply: FastifyReply, id: string, flag: string, anchor = '') => seeOther(reply, `/app/deals/${id}?${flag}=1${anchor}`);

@@ -7,15 +7,15 @@ import type { Executor } from '../db/index.js';
 import type { ProfileClaims } from '../db/schema.js';
 import type { Clock } from '../lib/clock.js';
 import { MINUTE } from '../lib/clock.js';
-import { DomainError, notFound } from '../lib/errors.js';
-import { domain, email, invalidInput, isoDate, name, paragraph, todayIso, uuid, zodDetails } from '../lib/validate.js';
+import { DomainError, invalid, notFound } from '../lib/errors.js';
+import { domain, email, invalidInput, isoDate, name, pageLimit, paragraph, todayIso, uuid, zodDetails } from '../lib/validate.js';
 import { CONCERNS, claimSchema, diffClaim, getConcern, partialClaimSchema, sameValue, type ClaimValues, type FieldChange } from '../concerns/index.js';
-import { DEAL_STAGES, STAKEHOLDER_ROLES, isGated, type DealStage } from '../rules.js';
+import { DEAL_STAGES, STAKEHOLDER_ROLES, isGated } from '../rules.js';
 import { getVersion, listVersions } from '../profiles/service.js';
 import { enqueueDigest } from '../mail/outbox.js';
-import { latestAnswers, recordSignals, signalFacts } from '../signals/service.js';
+import { recordSignals } from '../signals/service.js';
+import { computeDealState, DEAL_SORTS, pageDeals, stageCounts, touchDeal, type DealSort } from '../readmodel/service.js';
 import * as repo from './repository.js';
-import { computeTracking, type TrackingInput } from './tracking.js';
 
 export const dealInput = z.object({
   buyer_name: name(120),
@@ -110,6 +110,7 @@ export async function createDeal(trx: Executor, clock: Clock, vendorId: string, 
       created_at: now,
     })),
   );
+  await touchDeal(trx, vendorId, id);
   return id;
 }
 
@@ -151,7 +152,8 @@ export async function updateDealSettings(db: Executor, vendorId: string, dealId:
 export async function changeStage(trx: Executor, clock: Clock, vendorId: string, dealId: string, userId: string | null, input: z.infer<typeof stageInput>) {
   const deal = await getDeal(trx, vendorId, dealId);
   if (deal.stage === input.stage) return { stage: deal.stage, overridden: false };
-  const tracking = computeTracking((await loadTracking(trx, vendorId, [deal])).get(dealId)!);
+  // Computed afresh from the source tables inside this transaction: the gate must not trust a read of the read model.
+  const { tracking } = (await computeDealState(trx, vendorId, dealId))!;
   const reason = input.override_reason?.trim() || undefined;
   const needsOverride = isGated(input.stage) && tracking.checkpoint.state === 'open';
   if (needsOverride && !reason) {
@@ -208,34 +210,6 @@ export async function changeClaim(
   return { revision, changes };
 }
 
-/** Loads the tracking input of the given deals of a vendor in four queries, however many deals. */
-export async function loadTracking(db: Executor, vendorId: string, deals: { id: string; stage: DealStage; started_on: string }[]): Promise<Map<string, TrackingInput>> {
-  const dealIds = deals.map((d) => d.id);
-  const [claims, stakeholders, answers, facts] = await Promise.all([
-    repo.claimRevisions(db, vendorId, dealIds),
-    repo.stakeholderRoles(db, vendorId, dealIds),
-    latestAnswers(db, vendorId, dealIds),
-    signalFacts(db, vendorId, dealIds),
-  ]);
-  const out = new Map<string, TrackingInput>();
-  for (const d of deals) {
-    const mine = <T extends { deal_id: string }>(rows: T[]) => rows.filter((r) => r.deal_id === d.id);
-    const last = mine(facts)
-      .filter((s) => s.type === 'checkpoint_override')
-      .at(-1);
-    out.set(d.id, {
-      stage: d.stage,
-      startedOn: d.started_on,
-      claims: mine(claims).map((c) => ({ concern: c.concern, revision: c.revision })),
-      stakeholders: mine(stakeholders).map((s) => ({ id: s.id, name: s.name, role: s.role, confirmed_at: s.confirmed_at })),
-      answers: mine(answers).map((a) => ({ stakeholder_id: a.stakeholder_id!, concern: a.concern!, verdict: a.verdict!, kind: a.kind, claim_revision: a.claim_revision! })),
-      firsts: mine(facts).map((s) => ({ type: s.type, verdict: s.verdict, stakeholder_id: s.stakeholder_id, role: s.role, week: s.week })),
-      override: last ? { comment: last.comment ?? '', created_at: last.created_at } : undefined,
-    });
-  }
-  return out;
-}
-
 /** How long a digest waits to gather a burst of corrections. */
 const GATHER_MINUTES = 5;
 
@@ -255,3 +229,72 @@ export async function queueDigest(trx: Executor, clock: Clock, vendorId: string,
   const spaced = deal.digest_sent_at ? new Date(deal.digest_sent_at.getTime() + intervalMinutes * MINUTE) : gather;
   await enqueueDigest(trx, clock, spaced > gather ? spaced : gather, { vendorId, dealId, recipient: owner.email });
 }
+
+// ---------------------------------------------------------------------------
+// The deal list: keyset pages over the read model, sorted and filtered in SQL.
+
+const SORT_KEYS = Object.keys(DEAL_SORTS) as DealSort[];
+
+/** The list's query string. Unknown parameters are refused, so a typo is never silently ignored. */
+export const dealListParams = z
+  .object({
+    limit: pageLimit,
+    sort: z
+      .string()
+      .regex(new RegExp(`^-?(${SORT_KEYS.join('|')})$`), `must be one of ${SORT_KEYS.join(', ')}, with a leading - for descending`)
+      .default('-last_activity'),
+    cursor: z.string().max(400, 'is not a cursor from this list').optional(),
+    stage: z.enum(DEAL_STAGES, { message: `must be one of ${DEAL_STAGES.join(', ')}` }).optional(),
+    checkpoint: z.enum(['ready', 'open', 'overridden'], { message: 'must be ready, open or overridden' }).optional(),
+    risk: z.enum(['no_security_stakeholder'], { message: 'must be no_security_stakeholder' }).optional(),
+    corrected: z.enum(['true', 'false'], { message: 'must be true or false' }).optional(),
+    q: z.string().trim().max(120, 'must be at most 120 characters').optional(),
+  })
+  .strict();
+export type DealListParams = z.infer<typeof dealListParams>;
+
+type Cursor = { s: string; v: string | number; id: string };
+
+function encodeCursor(c: Cursor): string {
+  return Buffer.from(JSON.stringify(c)).toString('base64url');
+}
+
+function decodeCursor(raw: string, sort: string): Cursor {
+  const bad = () => invalid('The cursor is not one this list gave out for this sort. Start again without it.', [{ field: 'cursor', message: 'is not a cursor from this list' }]);
+  let c: unknown;
+  try {
+    c = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
+  } catch {
+    throw bad();
+  }
+  const ok = z.object({ s: z.literal(sort), v: z.union([z.string().max(200), z.number().int()]), id: z.uuid() }).safeParse(c);
+  if (!ok.success) throw bad();
+  return ok.data;
+}
+
+/** One page of the vendor's deals and the cursor of the next page (null on the last). */
+export async function listDealPage(db: Executor, vendorId: string, params: DealListParams) {
+  const descending = params.sort.startsWith('-');
+  const sort = params.sort.replace(/^-/, '') as DealSort;
+  const after = params.cursor ? decodeCursor(params.cursor, params.sort) : undefined;
+  const rows = await pageDeals(db, vendorId, {
+    limit: params.limit,
+    sort,
+    descending,
+    after: after && { value: after.v, id: after.id },
+    stage: params.stage,
+    checkpoint: params.checkpoint,
+    noSecurityStakeholder: params.risk === 'no_security_stakeholder' ? true : undefined,
+    corrected: params.corrected === undefined ? undefined : params.corrected === 'true',
+    q: params.q || undefined,
+  });
+  const page = rows.slice(0, params.limit);
+  const last = page.at(-1);
+  const value = (r: (typeof rows)[number]) => {
+    const v = r[DEAL_SORTS[sort]];
+    return v instanceof Date ? v.toISOString() : v;
+  };
+  return { deals: page, nextCursor: rows.length > params.limit && last ? encodeCursor({ s: params.sort, v: value(last), id: last.deal_id }) : null };
+}
+
+export { stageCounts };

@@ -26,6 +26,9 @@ export interface ConcernState {
   status: ConcernStatus;
   /** A confirm or correct on the current claim from the CISO's team. */
   substantive: boolean;
+  /** Latest answers on the current claim from people who count, and how many of them correct it. */
+  answers: number;
+  corrections: number;
 }
 
 export interface Tracking {
@@ -70,7 +73,7 @@ export function computeTracking(input: TrackingInput): Tracking {
             ? 'stale'
             : 'silent';
     const substantive = current.some((a) => a.verdict !== 'not_mine' && isSecurityTeam(role.get(a.stakeholder_id)));
-    return { concern, status, substantive };
+    return { concern, status, substantive, answers: current.length, corrections: current.filter((a) => a.verdict === 'correct').length };
   });
   const gaps = concerns.filter((c) => !c.substantive).map((c) => ({ concern: c.concern, title: title(c.concern) }));
   const overridden = input.override && gaps.length > 0 && PAST_CHECKPOINT.includes(input.stage);

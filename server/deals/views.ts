@@ -23,23 +23,88 @@ import {
   type DealStage,
 } from '../rules.js';
 import type { DealDetail } from './detail.js';
-import type { Tracking } from './tracking.js';
+import type { DealListParams, listDealPage } from './service.js';
 
 const day = (d: Date | null | undefined) => (d ? new Date(d).toISOString().slice(0, 10) : undefined);
 
 export const roleOptions = (selected?: unknown) => STAKEHOLDER_ROLES.map((r) => ({ value: r, label: ROLE_LABELS[r], selected: r === selected }));
 
-/** One row of the deal list. */
-export function dealRow<T extends { started_on: string; stage: DealStage }>(d: T, t: Tracking, now: Date) {
+/** One row of the deal list, from its read-model row. */
+export function dealRow(d: DealListRow, now: Date) {
   return {
-    ...d,
+    id: d.deal_id,
+    buyer_name: d.buyer_name,
+    buyer_domain: d.buyer_domain,
     week: weekOfDeal(d.started_on, now),
     stage: STAGE_LABELS[d.stage],
-    concernsOpen: t.concernsOpen,
-    corrections: t.corrections,
-    checkpoint: t.checkpoint.state,
-    checkpointLabel: CHECKPOINT_LABELS[t.checkpoint.state],
-    risk: t.risk.noSecurityStakeholder,
+    concernsOpen: d.concerns_open,
+    corrections: d.corrections,
+    checkpoint: d.checkpoint,
+    checkpointLabel: CHECKPOINT_LABELS[d.checkpoint],
+    risk: d.no_security_stakeholder,
+    lastActivity: day(d.last_activity_at),
+  };
+}
+
+export type DealListRow = Awaited<ReturnType<typeof listDealPage>>['deals'][number];
+
+const SORT_LABELS: Record<string, string> = {
+  '-last_activity': 'Most recent activity',
+  last_activity: 'Least recent activity',
+  '-week': 'Oldest deals first',
+  week: 'Newest deals first',
+  '-concerns_open': 'Most concerns open',
+  '-corrections': 'Most corrections',
+  buyer_name: 'Buyer name',
+};
+
+/** The deal list page: counts per stage, the filters as chosen, one page of rows and the link to the next. */
+export function dealListView(input: {
+  page: Awaited<ReturnType<typeof listDealPage>>;
+  params: DealListParams;
+  counts: { stage: DealStage; n: number }[];
+  published: boolean;
+  now: Date;
+}) {
+  const { params } = input;
+  const n = new Map(input.counts.map((c) => [c.stage, c.n]));
+  const total = input.counts.reduce((sum, c) => sum + c.n, 0);
+  // The query string of this list with some parameters changed (undefined drops one).
+  const link = (changes: Partial<Record<keyof DealListParams, string | undefined>>) => {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries({
+      ...params,
+      limit: params.limit === 50 ? undefined : String(params.limit),
+      sort: params.sort === '-last_activity' ? undefined : params.sort,
+      ...changes,
+    })) {
+      if (v !== undefined && v !== '') q.set(k, String(v));
+    }
+    const qs = q.toString();
+    return qs ? `/app?${qs}` : '/app';
+  };
+  const filtered = Boolean(params.stage || params.checkpoint || params.risk || params.corrected || params.q);
+  return {
+    title: 'Deals',
+    nav: 'deals',
+    published: input.published,
+    total,
+    stages: DEAL_STAGES.map((stage) => ({ stage, label: STAGE_LABELS[stage], n: n.get(stage) ?? 0, current: params.stage === stage, href: link({ stage, cursor: undefined }) })),
+    allHref: link({ stage: undefined, cursor: undefined }),
+    filters: {
+      q: params.q ?? '',
+      stage: params.stage,
+      checkpoints: (['open', 'ready', 'overridden'] as const).map((c) => ({ value: c, label: CHECKPOINT_LABELS[c], selected: params.checkpoint === c })),
+      stageOptions: DEAL_STAGES.map((stage) => ({ value: stage, label: STAGE_LABELS[stage], selected: params.stage === stage })),
+      sorts: Object.entries(SORT_LABELS).map(([value, label]) => ({ value, label, selected: params.sort === value })),
+      risk: params.risk === 'no_security_stakeholder',
+      corrected: params.corrected === 'true',
+    },
+    filtered,
+    deals: input.page.deals.map((d) => dealRow(d, input.now)),
+    nextHref: input.page.nextCursor ? link({ cursor: input.page.nextCursor }) : undefined,
+    firstHref: params.cursor ? link({ cursor: undefined }) : undefined,
+    pager: Boolean(input.page.nextCursor || params.cursor),
   };
 }
 
@@ -179,8 +244,17 @@ export interface DealPageForm {
 }
 
 /** The deal page: checkpoint, grid, stakeholders, timeline, claims, and the forms that act on them. */
+/** How many people the deal page shows at once, in its grid and its list of people. */
+export const PEOPLE_PAGE = 25;
+
 export function dealPageView(d: DealDetail, now: Date, query: Record<string, string | undefined>, form: DealPageForm = {}) {
   const names = new Map(d.stakeholders.map((s) => [s.id, s.name]));
+  // A deal with many people shows them a page at a time (?people=<offset>); counts and the checkpoint cover everyone.
+  const asked = Number(query.people);
+  const from = Number.isSafeInteger(asked) && asked > 0 && asked < Math.max(d.stakeholders.length, d.respondents.length) ? asked - (asked % PEOPLE_PAGE) : 0;
+  const shown = <T>(rows: T[]) => rows.slice(from, from + PEOPLE_PAGE);
+  const peopleLink = (offset: number) => `/app/deals/${d.deal.id}${offset ? `?people=${offset}` : ''}#stakeholders`;
+  const peopleCount = Math.max(d.stakeholders.length, d.respondents.length);
   const answered = new Map<string, number>();
   for (const row of d.grid) for (const a of row.answers) if (a.verdict !== 'none') answered.set(a.stakeholder_id, (answered.get(a.stakeholder_id) ?? 0) + 1);
   const timeline = new Map<number, ReturnType<typeof signalView>[]>();
@@ -206,11 +280,11 @@ export function dealPageView(d: DealDetail, now: Date, query: Record<string, str
     firstSignal: t.firstSecuritySignalWeek,
     firstCorrection: t.firstSecurityCorrectionWeek,
     stages: DEAL_STAGES.map((s) => ({ value: s, label: STAGE_LABELS[s], selected: s === (form.askedStage ?? d.deal.stage) })),
-    respondents: d.respondents.map((s) => ({ ...s, awaiting: !answersCount(s) })),
+    respondents: shown(d.respondents).map((s) => ({ ...s, awaiting: !answersCount(s) })),
     grid: d.grid.map((row) => ({
       ...row,
       statusLabel: STATUS_LABELS[row.status],
-      cells: row.answers.map((a) => ({
+      cells: shown(row.answers).map((a) => ({
         verdict: a.verdict,
         label: VERDICT_LABELS[a.verdict],
         detail: a.kind ? KIND_SHORT[a.kind] : undefined,
@@ -219,7 +293,15 @@ export function dealPageView(d: DealDetail, now: Date, query: Record<string, str
         who: names.get(a.stakeholder_id),
       })),
     })),
-    stakeholders: d.stakeholders.map((s) => {
+    people: {
+      total: peopleCount,
+      paged: peopleCount > PEOPLE_PAGE,
+      first: from + 1,
+      last: Math.min(from + PEOPLE_PAGE, peopleCount),
+      previousHref: from > 0 ? peopleLink(from - PEOPLE_PAGE) : undefined,
+      nextHref: from + PEOPLE_PAGE < peopleCount ? peopleLink(from + PEOPLE_PAGE) : undefined,
+    },
+    stakeholders: shown(d.stakeholders).map((s) => {
       const mail = d.pendingMail.get(s.id);
       return {
         ...s,
@@ -239,11 +321,12 @@ export function dealPageView(d: DealDetail, now: Date, query: Record<string, str
       };
     }),
     hasStakeholders: d.stakeholders.length > 0,
-    delegations: d.signals
-      .filter((s) => s.type === 'delegation')
+    delegations: [...d.handovers]
       .reverse()
       .map((s) => ({ from: s.stakeholder_name, to: s.target_name, concern: getConcern(s.concern!)?.title, week: s.week, when: day(s.created_at) })),
     weeks: [...timeline.entries()].map(([week, signals]) => ({ week, signals })),
+    olderHref: d.olderSignals ? `/app/deals/${d.deal.id}?before=${d.olderSignals}#tl-h` : undefined,
+    newerHref: query.before ? `/app/deals/${d.deal.id}#tl-h` : undefined,
     claims: d.claims.map((c) => {
       const concern = getConcern(c.concern)!;
       return {

@@ -81,6 +81,14 @@ export const isoDate = z
 
 export const uuid = z.uuid('must be a valid id');
 
+/** How many rows a page of a list holds (?limit=): 1 to 200, 50 unless asked. */
+export const pageLimit = z.coerce
+  .number({ message: 'must be a whole number from 1 to 200' })
+  .int('must be a whole number from 1 to 200')
+  .min(1, 'must be at least 1')
+  .max(200, 'must be at most 200')
+  .default(50);
+
 export function todayIso(now: Date): string {
   return now.toISOString().slice(0, 10);
 }

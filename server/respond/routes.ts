@@ -63,7 +63,7 @@ export default async function respondRoutes(app: FastifyInstance) {
   app.get<{ Params: Params }>('/r/:token', { config: perLink(60) }, async (req, reply) => {
     const ctx = await linkOf(req, reply);
     if (isChampion(ctx.stakeholder.role)) {
-      return sendPage(req, reply, 'champion', championPageView(ctx, await loadDealDetail(db, clock, ctx.vendorId, ctx.deal.id)));
+      return sendPage(req, reply, 'champion', championPageView(ctx, await loadDealDetail(db, clock, ctx.vendorId, ctx.deal.id, { corrections: true })));
     }
     return render(req, reply, ctx);
   });

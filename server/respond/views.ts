@@ -138,8 +138,8 @@ export function championPageView(ctx: LinkContext, d: DealDetail) {
     concerns: d.grid.map((row) => ({ title: row.title, status: row.status, label: STATUS_LABELS[row.status] })),
     share,
     corrections: share
-      ? d.signals
-          .filter((s) => s.type === 'answer' && s.verdict === 'correct' && answersCount({ confirmed_at: s.stakeholder_confirmed_at }))
+      ? d.corrections
+          .filter((s) => answersCount({ confirmed_at: s.stakeholder_confirmed_at }))
           .map((s) => ({
             concern: getConcern(s.concern!)?.title,
             who: s.stakeholder_name,

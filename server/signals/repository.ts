@@ -1,8 +1,8 @@
 // SQL of the signals table: the append-only record of everything said on a
 // deal. Rows are only ever inserted; the database refuses UPDATE and DELETE.
 import type { Executor } from '../db/index.js';
-import type { Insertable } from 'kysely';
-import type { SignalsTable } from '../db/schema.js';
+import { sql, type Insertable } from 'kysely';
+import type { LatestAnswersTable, SignalType, SignalsTable, Verdict } from '../db/schema.js';
 
 export async function insertSignals(trx: Executor, rows: Insertable<SignalsTable>[]): Promise<number[]> {
   if (rows.length === 0) return [];
@@ -11,8 +11,17 @@ export async function insertSignals(trx: Executor, rows: Insertable<SignalsTable
 }
 
 /** Every signal of a deal, newest first, with the names of the people involved. */
-export async function listDealSignals(db: Executor, vendorId: string, dealId: string) {
-  return db
+export interface SignalPage {
+  limit: number;
+  /** Only signals older than this id (the previous page's last). */
+  beforeId?: number;
+  type?: SignalType;
+  verdict?: Verdict;
+}
+
+/** A deal's signals, newest first, a page at a time (signals_deal_idx). */
+export async function listDealSignals(db: Executor, vendorId: string, dealId: string, page: SignalPage) {
+  let q = db
     .selectFrom('signals')
     .leftJoin('stakeholders', (j) => j.onRef('stakeholders.id', '=', 'signals.stakeholder_id').onRef('stakeholders.vendor_id', '=', 'signals.vendor_id'))
     .leftJoin('stakeholders as target', (j) => j.onRef('target.id', '=', 'signals.target_stakeholder_id').onRef('target.vendor_id', '=', 'signals.vendor_id'))
@@ -38,25 +47,44 @@ export async function listDealSignals(db: Executor, vendorId: string, dealId: st
       'actor.name as actor_name',
     ])
     .where('signals.vendor_id', '=', vendorId)
-    .where('signals.deal_id', '=', dealId)
-    .orderBy('signals.id', 'desc')
-    .execute();
+    .where('signals.deal_id', '=', dealId);
+  if (page.beforeId !== undefined) q = q.where('signals.id', '<', page.beforeId);
+  if (page.type) q = q.where('signals.type', '=', page.type);
+  if (page.verdict) q = q.where('signals.verdict', '=', page.verdict);
+  return q.orderBy('signals.id', 'desc').limit(page.limit).execute();
 }
 
 /** The latest answer of each stakeholder on each concern, for the given deals. */
 export async function latestAnswers(db: Executor, vendorId: string, dealIds: string[]) {
   if (dealIds.length === 0) return [];
   return db
-    .selectFrom('signals')
-    .select(['id', 'deal_id', 'stakeholder_id', 'concern', 'verdict', 'kind', 'claim_revision', 'created_at'])
-    .distinctOn(['deal_id', 'stakeholder_id', 'concern'])
+    .selectFrom('latest_answers')
+    .select(['signal_id as id', 'deal_id', 'stakeholder_id', 'concern', 'verdict', 'kind', 'claim_revision', 'created_at'])
     .where('vendor_id', '=', vendorId)
     .where('deal_id', 'in', dealIds)
-    .where('type', '=', 'answer')
-    .orderBy('deal_id')
-    .orderBy('stakeholder_id')
-    .orderBy('concern')
-    .orderBy('id', 'desc')
+    .execute();
+}
+
+/** Keeps latest_answers in step with new answers; of two at once on the same concern, the later signal wins. */
+export async function upsertLatestAnswers(trx: Executor, rows: Insertable<LatestAnswersTable>[]): Promise<void> {
+  if (rows.length === 0) return;
+  await trx
+    .insertInto('latest_answers')
+    .values(rows)
+    .onConflict((oc) =>
+      oc
+        .columns(['vendor_id', 'deal_id', 'stakeholder_id', 'concern'])
+        .doUpdateSet((eb) => ({
+          signal_id: eb.ref('excluded.signal_id'),
+          verdict: eb.ref('excluded.verdict'),
+          kind: eb.ref('excluded.kind'),
+          claim_revision: eb.ref('excluded.claim_revision'),
+          created_at: eb.ref('excluded.created_at'),
+          first_week: sql<number>`least(latest_answers.first_week, excluded.first_week)`,
+          first_correction_week: sql<number | null>`least(latest_answers.first_correction_week, excluded.first_correction_week)`,
+        }))
+        .where('latest_answers.signal_id', '<', (eb) => eb.ref('excluded.signal_id')),
+    )
     .execute();
 }
 

@@ -7,6 +7,7 @@ import type { CorrectionKind, SignalType, Verdict } from '../db/schema.js';
 import type { FieldChange } from '../concerns/index.js';
 import type { Clock } from '../lib/clock.js';
 import { weekOfDeal } from '../rules.js';
+import { recordCorrectionFields, touchDeal } from '../readmodel/service.js';
 import * as repo from './repository.js';
 
 export interface SignalInput {
@@ -35,7 +36,7 @@ export interface SignalDeal {
 export async function recordSignals(trx: Executor, clock: Clock, deal: SignalDeal, signals: SignalInput[]): Promise<number[]> {
   const now = clock.now();
   const week = weekOfDeal(deal.startedOn, now);
-  return repo.insertSignals(
+  const ids = await repo.insertSignals(
     trx,
     signals.map((s) => ({
       vendor_id: deal.vendorId,
@@ -54,6 +55,51 @@ export async function recordSignals(trx: Executor, clock: Clock, deal: SignalDea
       created_at: now,
     })),
   );
+  // The read model follows in the same transaction: latest answers and corrected fields now, the deal's state before commit.
+  await repo.upsertLatestAnswers(
+    trx,
+    signals.flatMap((s, i) =>
+      s.type === 'answer' && s.stakeholderId && s.concern && s.verdict && s.claimRevision != null
+        ? [
+            {
+              vendor_id: deal.vendorId,
+              deal_id: deal.dealId,
+              stakeholder_id: s.stakeholderId,
+              concern: s.concern,
+              signal_id: ids[i],
+              verdict: s.verdict,
+              kind: s.kind ?? null,
+              claim_revision: s.claimRevision,
+              created_at: now,
+              first_week: week,
+              first_correction_week: s.verdict === 'correct' ? week : null,
+            },
+          ]
+        : [],
+    ),
+  );
+  await recordCorrectionFields(
+    trx,
+    signals.flatMap((s, i) =>
+      s.type === 'answer' && s.verdict === 'correct' && s.kind
+        ? [
+            {
+              signalId: ids[i],
+              vendorId: deal.vendorId,
+              dealId: deal.dealId,
+              concern: s.concern!,
+              stakeholderId: s.stakeholderId!,
+              kind: s.kind,
+              changes: s.changes ?? [],
+              week,
+              at: now,
+            },
+          ]
+        : [],
+    ),
+  );
+  await touchDeal(trx, deal.vendorId, deal.dealId);
+  return ids;
 }
 
 export const listDealSignals = repo.listDealSignals;

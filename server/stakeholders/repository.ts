@@ -3,7 +3,7 @@
 import { sql, type Insertable } from 'kysely';
 import type { Executor } from '../db/index.js';
 import type { StakeholderLinksTable, StakeholdersTable } from '../db/schema.js';
-import { CHAMPION, CLOSED_STAGES } from '../rules.js';
+import { CHAMPION, CLOSED_STAGES, type StakeholderRole } from '../rules.js';
 
 export type LinkState = 'active' | 'expired' | 'revoked' | 'none';
 
@@ -23,6 +23,29 @@ export async function insertStakeholder(trx: Executor, values: Insertable<Stakeh
     .onConflict((oc) => oc.columns(['vendor_id', 'deal_id', 'email']).doNothing())
     .returning(['id', 'role'])
     .executeTakeFirst();
+}
+
+/**
+ * Inserts many people in one statement; resolves to the ids inserted. An
+ * address already on the deal is skipped (the unique key decides races), so
+ * fewer ids than rows means someone else added one of them meanwhile.
+ */
+export async function insertStakeholders(trx: Executor, rows: Insertable<StakeholdersTable>[]): Promise<string[]> {
+  if (rows.length === 0) return [];
+  const inserted = await trx
+    .insertInto('stakeholders')
+    .values(rows)
+    .onConflict((oc) => oc.columns(['vendor_id', 'deal_id', 'email']).doNothing())
+    .returning('id')
+    .execute();
+  return inserted.map((r) => r.id);
+}
+
+/** Which of these addresses are already on the deal. */
+export async function emailsOnDeal(db: Executor, vendorId: string, dealId: string, emails: string[]): Promise<string[]> {
+  if (emails.length === 0) return [];
+  const rows = await db.selectFrom('stakeholders').select('email').where('vendor_id', '=', vendorId).where('deal_id', '=', dealId).where('email', 'in', emails).execute();
+  return rows.map((r) => r.email);
 }
 
 /** How many colleagues this stakeholder has added to the deal. */
@@ -80,6 +103,10 @@ export async function lockStakeholder(trx: Executor, vendorId: string, id: strin
   await trx.selectFrom('stakeholders').select('id').where('vendor_id', '=', vendorId).where('id', '=', id).forUpdate().execute();
 }
 
+export async function setRole(db: Executor, vendorId: string, id: string, role: StakeholderRole): Promise<void> {
+  await db.updateTable('stakeholders').set({ role }).where('vendor_id', '=', vendorId).where('id', '=', id).execute();
+}
+
 export async function setRemindersPaused(db: Executor, vendorId: string, id: string, paused: boolean): Promise<void> {
   await db.updateTable('stakeholders').set({ reminders_paused: paused }).where('vendor_id', '=', vendorId).where('id', '=', id).execute();
 }
@@ -91,6 +118,34 @@ export async function markInvited(trx: Executor, vendorId: string, id: string, a
 
 export async function insertLink(trx: Executor, link: Insertable<StakeholderLinksTable>): Promise<void> {
   await trx.insertInto('stakeholder_links').values(link).execute();
+}
+
+/** Many links in one statement. */
+export async function insertLinks(trx: Executor, links: Insertable<StakeholderLinksTable>[]): Promise<void> {
+  if (links.length === 0) return;
+  await trx.insertInto('stakeholder_links').values(links).execute();
+}
+
+/**
+ * Queues one invitation mail per link, due now, in one statement: the rows
+ * mail/outbox.enqueueMail writes one at a time (mail/repository.insertMail),
+ * with the params issueLink gives an invitation.
+ */
+export async function insertInviteMails(trx: Executor, now: Date, vendorId: string, mails: { linkId: string; recipient: string }[]): Promise<void> {
+  if (mails.length === 0) return;
+  await trx
+    .insertInto('outbox')
+    .values(
+      mails.map((m) => ({
+        template: 'invite',
+        recipient: m.recipient,
+        vendor_id: vendorId,
+        params: JSON.stringify({ linkId: m.linkId, reason: 'invite' }),
+        next_attempt_at: now,
+        created_at: now,
+      })),
+    )
+    .execute();
 }
 
 /** Every live link of this person stops working. */

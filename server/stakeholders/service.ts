@@ -8,9 +8,9 @@ import { z } from 'zod';
 import { transaction, type DB, type Executor } from '../db/index.js';
 import type { Clock } from '../lib/clock.js';
 import { DAY } from '../lib/clock.js';
-import { DomainError, invalid, notFound } from '../lib/errors.js';
+import { DomainError, invalid, notFound, type FieldProblem } from '../lib/errors.js';
 import { hashToken, TOKEN_PATTERN } from '../lib/tokens.js';
-import { email, name, uuid } from '../lib/validate.js';
+import { email, name, uuid, zodDetails } from '../lib/validate.js';
 import { CONCERN_KEYS } from '../concerns/index.js';
 import {
   DELEGATE_ROLES,
@@ -27,9 +27,11 @@ import {
   type StakeholderRole,
 } from '../rules.js';
 import { enqueueMail } from '../mail/outbox.js';
-import { dealOwner, getDeal, type StakeholderInput } from '../deals/service.js';
+import { dealOwner, getDeal, stakeholderInput, type StakeholderInput } from '../deals/service.js';
 import { handedConcerns, recordSignals } from '../signals/service.js';
+import { touchDeal } from '../readmodel/service.js';
 import * as repo from './repository.js';
+import { readStakeholderCsv, type CsvPerson, type StakeholderCsv } from './csv.js';
 
 export type LinkReason = 'invite' | 'reminder' | 'delegation';
 
@@ -93,7 +95,198 @@ export async function addStakeholder(trx: Executor, clock: Clock, linkTtlDays: n
   if (input.invite) {
     await issueLink(trx, clock, { vendorId, stakeholderId: id, recipient: input.email, ttlDays: linkTtlDays, reason: 'invite', replace: true });
   }
+  await touchDeal(trx, vendorId, dealId);
   return id;
+}
+
+// ---------------------------------------------------------------------------
+// Many people at once: the API's batch and the deal page's CSV
+
+/** The most people one batch adds. */
+export const MAX_BATCH = 500;
+
+export const batchInput = z.object({
+  stakeholders: z
+    .array(z.unknown(), { message: 'must be a list of stakeholders' })
+    .min(1, 'must list at least one stakeholder')
+    .max(MAX_BATCH, `must list at most ${MAX_BATCH} stakeholders; send the rest in another request`),
+});
+
+/** Where a problem of the row at `index` is reported: `stakeholders.3.email`, as the API documents. */
+export const rowField = (index: number, field = '') => (field ? `stakeholders.${index}.${field}` : `stakeholders.${index}`);
+
+/** The row index and field of a problem named by rowField; the field is '' for a row that is not an object. */
+export function rowOf(problem: FieldProblem): { index: number; field: string } | undefined {
+  const m = /^stakeholders\.(\d+)(?:\.(.+))?$/.exec(problem.field);
+  return m ? { index: Number(m[1]), field: m[2] ?? '' } : undefined;
+}
+
+/** How a message points at another row: the API names its index; the CSV page, its line. */
+export type RowName = (index: number) => string;
+const apiRowName: RowName = (index) => rowField(index);
+
+/**
+ * Checks each row by the rules of adding one person (stakeholderInput), and
+ * that no address comes twice in the batch or is already on the deal. Reads
+ * only. Every problem is named by rowField; `inputs` is complete only when
+ * there is none.
+ */
+export async function checkStakeholders(db: Executor, vendorId: string, dealId: string, rows: readonly unknown[], rowName: RowName = apiRowName) {
+  const inputs: StakeholderInput[] = [];
+  const problems: FieldProblem[] = [];
+  const firstRow = new Map<string, number>();
+  const addresses: { index: number; address: string }[] = [];
+  rows.forEach((row, index) => {
+    const parsed = stakeholderInput.safeParse(row);
+    if (parsed.success) inputs.push(parsed.data);
+    else problems.push(...zodDetails(parsed.error, rowField(index)));
+    // A row wrong elsewhere is still checked for a repeated address.
+    const address = parsed.success ? parsed.data.email : email.safeParse((row as { email?: unknown } | null)?.email).data;
+    if (address === undefined) return;
+    const first = firstRow.get(address);
+    if (first === undefined) {
+      firstRow.set(address, index);
+      addresses.push({ index, address });
+    } else {
+      problems.push({ field: rowField(index, 'email'), message: `repeats the address of ${rowName(first)}` });
+    }
+  });
+  const taken = new Set(await repo.emailsOnDeal(db, vendorId, dealId, [...firstRow.keys()]));
+  for (const { index, address } of addresses) {
+    if (taken.has(address)) problems.push({ field: rowField(index, 'email'), message: 'is already a stakeholder on this deal' });
+  }
+  problems.sort((a, b) => (rowOf(a)?.index ?? 0) - (rowOf(b)?.index ?? 0));
+  return { inputs, problems };
+}
+
+/** The 400 for a batch with bad rows: every problem in the details, the first few in the message. */
+function batchInvalid(problems: FieldProblem[], total: number) {
+  const rows = new Set(problems.map((p) => rowOf(p)?.index)).size;
+  const shown = problems.slice(0, 10).map((p) => `${p.field} (${p.message})`);
+  const more = problems.length > shown.length ? `; and ${problems.length - shown.length} more` : '';
+  return invalid(`${rows} of the ${total} stakeholders have invalid values, so none was added: ${shown.join('; ')}${more}.`, problems);
+}
+
+/**
+ * Adds many people to a deal, all or none: each checked as addStakeholder
+ * checks one (confirmed at once, as the vendor vouches for them), then written
+ * with one statement per table: the people, the links of those invited, and
+ * their invitations in the outbox. Any bad row refuses the whole batch with
+ * every problem named (`stakeholders.3.email`).
+ */
+export async function addStakeholders(trx: Executor, clock: Clock, linkTtlDays: number, vendorId: string, dealId: string, rows: readonly unknown[], rowName: RowName = apiRowName) {
+  await getDeal(trx, vendorId, dealId);
+  if (rows.length === 0 || rows.length > MAX_BATCH) {
+    throw invalid(`Add between 1 and ${MAX_BATCH} stakeholders at once.`, [{ field: 'stakeholders', message: `must list 1 to ${MAX_BATCH} stakeholders` }]);
+  }
+  const { inputs, problems } = await checkStakeholders(trx, vendorId, dealId, rows, rowName);
+  if (problems.length) throw batchInvalid(problems, rows.length);
+  const now = clock.now();
+  const people = inputs.map((input) => ({
+    id: randomUUID(),
+    vendor_id: vendorId,
+    deal_id: dealId,
+    name: input.name,
+    email: input.email,
+    role: input.role,
+    delegated_by: null,
+    created_at: now,
+    // An invitation starts the reminder cadence, as issueLink marks it.
+    invited_at: input.invite ? now : null,
+    confirmed_at: now,
+  }));
+  const inserted = new Set(await repo.insertStakeholders(trx, people));
+  if (inserted.size < people.length) {
+    // Someone added one of these addresses since the check: the unique key decided, and the caller's transaction rolls back.
+    const lost = people.flatMap((p, index) => (inserted.has(p.id) ? [] : [{ field: rowField(index, 'email'), message: 'is already a stakeholder on this deal' }]));
+    throw batchInvalid(lost, rows.length);
+  }
+  const expiresAt = new Date(now.getTime() + linkTtlDays * DAY);
+  const invited = people.filter((_p, index) => inputs[index].invite).map((p) => ({ person: p, linkId: randomUUID() }));
+  await repo.insertLinks(
+    trx,
+    invited.map(({ person, linkId }) => ({ id: linkId, vendor_id: vendorId, stakeholder_id: person.id, token_hash: null, created_at: now, expires_at: expiresAt })),
+  );
+  await repo.insertInviteMails(
+    trx,
+    now,
+    vendorId,
+    invited.map(({ person, linkId }) => ({ linkId, recipient: person.email })),
+  );
+  await touchDeal(trx, vendorId, dealId);
+  return { stakeholders: people.map((p) => ({ id: p.id, name: p.name, email: p.email, role: p.role })), invited: invited.length };
+}
+
+/** What the CSV page shows: each person read, with every problem of theirs by field; or why the text as a whole was refused. */
+export interface CsvPreview {
+  error?: string;
+  people: CsvPerson[];
+  ignoredColumns: string[];
+  /** Nothing stands in the way of adding them all. */
+  valid: boolean;
+}
+
+/** The CSV names a row by its line; a message pointing at another row does too. */
+const csvRowName =
+  (people: CsvPerson[]): RowName =>
+  (index) =>
+    `line ${people[index]?.line ?? '?'}`;
+
+/** The people read from the CSV with the batch's problems (named by rowField) put on their rows; the CSV's own come first. */
+function csvPreview(csv: Extract<StakeholderCsv, { ok: true }>, problems: FieldProblem[]): CsvPreview {
+  const people = csv.people.map((p) => ({ ...p, problems: [...p.problems] }));
+  for (const problem of problems) {
+    const at = rowOf(problem);
+    const person = at && people[at.index];
+    if (!person) continue;
+    const field = at.field || 'row';
+    if (!person.problems.some((q) => q.field === field)) person.problems.push({ field, message: problem.message });
+  }
+  return { people, ignoredColumns: csv.ignoredColumns, valid: people.every((p) => p.problems.length === 0) };
+}
+
+/** Reads pasted CSV and checks every row as the batch would, writing nothing. */
+export async function previewStakeholderCsv(db: Executor, vendorId: string, dealId: string, text: string): Promise<CsvPreview> {
+  const csv = readStakeholderCsv(text, MAX_BATCH);
+  if (!csv.ok) return { error: csv.message, people: [], ignoredColumns: [], valid: false };
+  const { problems } = await checkStakeholders(
+    db,
+    vendorId,
+    dealId,
+    csv.people.map((p) => p.input),
+    csvRowName(csv.people),
+  );
+  return csvPreview(csv, problems);
+}
+
+/**
+ * Adds the people of pasted CSV, all or none, through addStakeholders (the
+ * API's batch). The caller shows the preview first; bad rows (someone may
+ * have added one of them since) throw its invalid_input, which
+ * refusedCsvPreview turns back into the preview.
+ */
+export async function importStakeholderCsv(trx: Executor, clock: Clock, linkTtlDays: number, vendorId: string, dealId: string, text: string) {
+  const csv = readStakeholderCsv(text, MAX_BATCH);
+  if (!csv.ok) throw invalid(csv.message, [{ field: 'csv', message: csv.message }]);
+  const own = csv.people.flatMap((p, index) => p.problems.map((q) => ({ field: rowField(index, q.field), message: q.message })));
+  if (own.length) throw batchInvalid(own, csv.people.length);
+  return addStakeholders(
+    trx,
+    clock,
+    linkTtlDays,
+    vendorId,
+    dealId,
+    csv.people.map((p) => p.input),
+    csvRowName(csv.people),
+  );
+}
+
+/** The preview of CSV that importStakeholderCsv refused, with the problems it named. */
+export function refusedCsvPreview(text: string, err: DomainError): CsvPreview {
+  const csv = readStakeholderCsv(text, MAX_BATCH);
+  if (!csv.ok) return { error: csv.message, people: [], ignoredColumns: [], valid: false };
+  const preview = csvPreview(csv, err.fieldProblems);
+  return preview.valid ? { ...preview, error: err.message, valid: false } : preview;
 }
 
 /** A new link by mail; every earlier link of this person stops working. */
@@ -136,6 +329,17 @@ export async function confirmStakeholder(trx: Executor, clock: Clock, vendorId: 
 export async function setStakeholderReminders(db: Executor, vendorId: string, dealId: string, stakeholderId: string, paused: boolean) {
   const s = await getStakeholder(db, vendorId, dealId, stakeholderId);
   await repo.setRemindersPaused(db, vendorId, s.id, paused);
+}
+
+/** The vendor corrects a person's role (never to or from champion: the champion's page is another kind of page). */
+export async function changeStakeholderRole(trx: Executor, vendorId: string, dealId: string, stakeholderId: string, role: StakeholderRole) {
+  const s = await getStakeholder(trx, vendorId, dealId, stakeholderId);
+  if (s.role === role) return;
+  if (isChampion(s.role) || isChampion(role)) {
+    throw invalid('A champion stays a champion: add the person again in the role they should have.', [{ field: 'role', message: 'cannot change to or from champion' }]);
+  }
+  await repo.setRole(trx, vendorId, s.id, role);
+  await touchDeal(trx, vendorId, dealId);
 }
 
 export const dealStakeholders = repo.dealStakeholders;

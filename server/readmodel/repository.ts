@@ -1,0 +1,247 @@
+// SQL of the read model: what one deal's refresh reads (bounded by that deal,
+// served by indexes), what it writes, and the list queries over deal_state.
+import { sql, type Insertable } from 'kysely';
+import type { Executor } from '../db/index.js';
+import type { CorrectionFieldsTable, DealConcernStateTable, DealStateTable } from '../db/schema.js';
+
+/**
+ * Serialises refreshes of one deal until the transaction ends. Taken last in
+ * a transaction, after its writes, so the refresh that waits here sees the
+ * other transaction's committed signals (READ COMMITTED takes a fresh
+ * snapshot per statement) and no update is lost. An advisory lock, not a row
+ * lock, so it never waits on locks the writes themselves hold.
+ */
+export async function lockDealState(trx: Executor, dealId: string): Promise<void> {
+  await sql`select pg_advisory_xact_lock(hashtext(${`deal_state:${dealId}`})::bigint)`.execute(trx);
+}
+
+export async function findDeal(db: Executor, vendorId: string, dealId: string) {
+  return db.selectFrom('deals').select(['id', 'buyer_name', 'stage', 'started_on', 'created_at']).where('vendor_id', '=', vendorId).where('id', '=', dealId).executeTakeFirst();
+}
+
+/** The current revision of each concern's claim. */
+export async function claimRevisions(db: Executor, vendorId: string, dealId: string) {
+  return db
+    .selectFrom('deal_claims')
+    .select(['concern', 'revision'])
+    .distinctOn('concern')
+    .where('vendor_id', '=', vendorId)
+    .where('deal_id', '=', dealId)
+    .orderBy('concern')
+    .orderBy('revision', 'desc')
+    .execute();
+}
+
+export async function stakeholders(db: Executor, vendorId: string, dealId: string) {
+  return db.selectFrom('stakeholders').select(['id', 'name', 'role', 'confirmed_at']).where('vendor_id', '=', vendorId).where('deal_id', '=', dealId).execute();
+}
+
+/** Each person's latest answer per concern, as latest_answers holds it (written with each answer). */
+export async function latestAnswers(db: Executor, vendorId: string, dealId: string) {
+  return db
+    .selectFrom('latest_answers')
+    .select(['stakeholder_id', 'concern', 'verdict', 'kind', 'claim_revision'])
+    .where('vendor_id', '=', vendorId)
+    .where('deal_id', '=', dealId)
+    .execute();
+}
+
+/** The same, computed from the signals themselves: for checks and rebuilds, never on a request. */
+export async function latestAnswersFromSignals(db: Executor, vendorId: string, dealId: string) {
+  return db
+    .selectFrom('signals')
+    .select(['stakeholder_id', 'concern', 'verdict', 'kind', 'claim_revision'])
+    .distinctOn(['stakeholder_id', 'concern'])
+    .where('vendor_id', '=', vendorId)
+    .where('deal_id', '=', dealId)
+    .where('type', '=', 'answer')
+    .orderBy('stakeholder_id')
+    .orderBy('concern')
+    .orderBy('id', 'desc')
+    .execute();
+}
+
+/** Rebuilds latest_answers from the signals (idempotent). */
+export async function rebuildLatestAnswers(db: Executor): Promise<void> {
+  await sql`
+    insert into latest_answers (vendor_id, deal_id, stakeholder_id, concern, signal_id, verdict, kind, claim_revision, created_at, first_week, first_correction_week)
+    select distinct on (vendor_id, deal_id, stakeholder_id, concern) vendor_id, deal_id, stakeholder_id, concern, id, verdict, kind, claim_revision, created_at,
+           min(week) over w, min(week) filter (where verdict = 'correct') over w
+      from signals where type = 'answer'
+    window w as (partition by vendor_id, deal_id, stakeholder_id, concern)
+     order by vendor_id, deal_id, stakeholder_id, concern, id desc
+    on conflict (vendor_id, deal_id, stakeholder_id, concern) do update
+      set signal_id = excluded.signal_id, verdict = excluded.verdict, kind = excluded.kind, claim_revision = excluded.claim_revision,
+          created_at = excluded.created_at, first_week = excluded.first_week, first_correction_week = excluded.first_correction_week`.execute(db);
+}
+
+/** Each person's first answer week and first correction week, from latest_answers. */
+export async function answerWeeks(db: Executor, vendorId: string, dealId: string) {
+  return db
+    .selectFrom('latest_answers')
+    .select((eb) => ['stakeholder_id', eb.fn.min<number>('first_week').as('week'), eb.fn.min<number | null>('first_correction_week').as('correction_week')])
+    .where('vendor_id', '=', vendorId)
+    .where('deal_id', '=', dealId)
+    .groupBy('stakeholder_id')
+    .execute();
+}
+
+/** The same, from the signals themselves: for checks, never on a request. */
+export async function answerWeeksFromSignals(db: Executor, vendorId: string, dealId: string) {
+  return db
+    .selectFrom('signals')
+    .select((eb) => ['stakeholder_id', eb.fn.min<number>('week').as('week'), sql<number | null>`min(week) filter (where verdict = 'correct')`.as('correction_week')])
+    .where('vendor_id', '=', vendorId)
+    .where('deal_id', '=', dealId)
+    .where('type', '=', 'answer')
+    .groupBy('stakeholder_id')
+    .execute();
+}
+
+/** How many signals the deal has, its latest one, and its latest checkpoint override. */
+export async function signalSummary(db: Executor, vendorId: string, dealId: string) {
+  const [counts, override] = await Promise.all([
+    db
+      .selectFrom('signals')
+      .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.max('created_at').as('last')])
+      .where('vendor_id', '=', vendorId)
+      .where('deal_id', '=', dealId)
+      .executeTakeFirstOrThrow(),
+    db
+      .selectFrom('signals')
+      .select(['comment', 'created_at'])
+      .where('vendor_id', '=', vendorId)
+      .where('deal_id', '=', dealId)
+      .where('type', '=', 'checkpoint_override')
+      .orderBy('id', 'desc')
+      .limit(1)
+      .executeTakeFirst(),
+  ]);
+  return { signals: Number(counts.n), lastSignalAt: (counts.last as Date | null) ?? null, override };
+}
+
+export async function writeDealState(trx: Executor, state: Insertable<DealStateTable>, concerns: Insertable<DealConcernStateTable>[]): Promise<void> {
+  const { vendor_id: _v, deal_id: _d, ...changes } = state;
+  await trx
+    .insertInto('deal_state')
+    .values(state)
+    .onConflict((oc) => oc.columns(['vendor_id', 'deal_id']).doUpdateSet(changes))
+    .execute();
+  if (concerns.length === 0) return;
+  await trx
+    .insertInto('deal_concern_state')
+    .values(concerns)
+    .onConflict((oc) =>
+      oc.columns(['vendor_id', 'deal_id', 'concern']).doUpdateSet((eb) => ({
+        claim_revision: eb.ref('excluded.claim_revision'),
+        status: eb.ref('excluded.status'),
+        substantive: eb.ref('excluded.substantive'),
+        answers: eb.ref('excluded.answers'),
+        corrections: eb.ref('excluded.corrections'),
+      })),
+    )
+    .execute();
+}
+
+export async function insertCorrectionFields(trx: Executor, rows: Insertable<CorrectionFieldsTable>[]): Promise<void> {
+  if (rows.length === 0) return;
+  await trx
+    .insertInto('correction_fields')
+    .values(rows)
+    .onConflict((oc) => oc.doNothing())
+    .execute();
+}
+
+/** Rebuilds correction_fields of every correction from the signals (idempotent). */
+export async function rebuildCorrectionFields(db: Executor): Promise<void> {
+  await sql`
+    insert into correction_fields (vendor_id, signal_id, field, deal_id, concern, stakeholder_id, kind, claimed, corrected, week, created_at)
+    select s.vendor_id, s.id, c->>'field', s.deal_id, s.concern, s.stakeholder_id, s.kind, c->'claimed', c->'corrected', s.week, s.created_at
+      from signals s cross join lateral jsonb_array_elements(s.changes) c
+     where s.type = 'answer' and s.verdict = 'correct'
+    on conflict do nothing`.execute(db);
+}
+
+/** A batch of deals in id order after `after`; only those without a read-model row when `onlyMissing`. */
+export async function dealBatch(db: Executor, after: string | null, limit: number, onlyMissing: boolean) {
+  let q = db.selectFrom('deals').select(['deals.vendor_id', 'deals.id']).orderBy('deals.id').limit(limit);
+  if (after) q = q.where('deals.id', '>', after);
+  if (onlyMissing) {
+    q = q.where(({ not, exists, selectFrom }) =>
+      not(exists(selectFrom('deal_state').select('deal_id').whereRef('deal_state.vendor_id', '=', 'deals.vendor_id').whereRef('deal_state.deal_id', '=', 'deals.id'))),
+    );
+  }
+  return q.execute();
+}
+
+export async function readDealState(db: Executor, vendorId: string, dealId: string) {
+  const [state, concerns] = await Promise.all([
+    db.selectFrom('deal_state').selectAll().where('vendor_id', '=', vendorId).where('deal_id', '=', dealId).executeTakeFirst(),
+    db.selectFrom('deal_concern_state').selectAll().where('vendor_id', '=', vendorId).where('deal_id', '=', dealId).execute(),
+  ]);
+  return state ? { state, concerns } : undefined;
+}
+
+/** The deal list's sorts, each served by a deal_state index, and the column behind each. */
+export const DEAL_SORTS = {
+  last_activity: 'last_activity_at',
+  // A deal in a later week started earlier: ascending weeks are descending start dates.
+  week: 'started_on',
+  concerns_open: 'concerns_open',
+  corrections: 'corrections',
+  buyer_name: 'buyer_name',
+} as const;
+export type DealSort = keyof typeof DEAL_SORTS;
+
+export interface DealListQuery {
+  limit: number;
+  sort: DealSort;
+  descending: boolean;
+  /** The sort value and deal id of the last row of the previous page. */
+  after?: { value: string | number; id: string };
+  stage?: string;
+  checkpoint?: 'ready' | 'open' | 'overridden';
+  noSecurityStakeholder?: boolean;
+  corrected?: boolean;
+  /** Part of the buyer's name, any case. */
+  q?: string;
+}
+
+/** One page of a vendor's deals: keyset-paginated over deal_state, one more row than asked to tell if another page follows. */
+export async function pageDeals(db: Executor, vendorId: string, query: DealListQuery) {
+  const column = DEAL_SORTS[query.sort];
+  // "week" runs against started_on, so its direction flips.
+  const descending = query.sort === 'week' ? !query.descending : query.descending;
+  const direction = descending ? 'desc' : 'asc';
+  let q = db
+    .selectFrom('deal_state as ds')
+    .innerJoin('deals as d', (j) => j.onRef('d.vendor_id', '=', 'ds.vendor_id').onRef('d.id', '=', 'ds.deal_id'))
+    .selectAll('ds')
+    .select(['d.buyer_domain', 'd.profile_version', 'd.created_at'])
+    .where('ds.vendor_id', '=', vendorId);
+  if (query.stage) q = q.where('ds.stage', '=', query.stage as DealStateTable['stage']);
+  if (query.checkpoint) q = q.where('ds.checkpoint', '=', query.checkpoint);
+  if (query.noSecurityStakeholder !== undefined) q = q.where('ds.no_security_stakeholder', '=', query.noSecurityStakeholder);
+  if (query.corrected !== undefined) q = q.where('ds.corrections', query.corrected ? '>' : '=', 0);
+  if (query.q) q = q.where('ds.buyer_name', 'ilike', `%${query.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+  if (query.after) {
+    const type = { last_activity_at: 'timestamptz', started_on: 'date', concerns_open: 'integer', corrections: 'integer', buyer_name: 'text' }[column];
+    const value = sql`cast(${query.after.value} as ${sql.raw(type)})`;
+    q = q.where(sql<boolean>`(${sql.ref(`ds.${column}`)}, ds.deal_id) ${sql.raw(descending ? '<' : '>')} (${value}, cast(${query.after.id} as uuid))`);
+  }
+  return q
+    .orderBy(`ds.${column}`, direction)
+    .orderBy('ds.deal_id', direction)
+    .limit(query.limit + 1)
+    .execute();
+}
+
+/** How many deals the vendor has in each stage (an index-only count over deal_state). */
+export async function stageCounts(db: Executor, vendorId: string) {
+  return db
+    .selectFrom('deal_state')
+    .select((eb) => ['stage', eb.fn.countAll<number>().as('n')])
+    .where('vendor_id', '=', vendorId)
+    .groupBy('stage')
+    .execute();
+}

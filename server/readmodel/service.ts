@@ -1,0 +1,183 @@
+// The read model: each deal's current state (per deal and per concern), kept
+// in tables that every write refreshes inside its own transaction, so lists,
+// pages and insights read it instead of recomputing from raw signals. The
+// signals table stays the source of truth: a refresh recomputes one deal from
+// it (bounded by that deal, through indexes), and rebuildReadModel does so for
+// every deal.
+import { beforeCommit, transaction, type DB, type Executor } from '../db/index.js';
+import type { CorrectionKind, DealConcernStateTable, FieldChange, NewCorrectionField, NewDealConcernState, NewDealState } from '../db/schema.js';
+import { CONCERNS } from '../concerns/index.js';
+import { computeTracking, type Tracking } from '../deals/tracking.js';
+import * as repo from './repository.js';
+
+export { DEAL_SORTS, type DealListQuery, type DealSort } from './repository.js';
+export const pageDeals = repo.pageDeals;
+export const stageCounts = repo.stageCounts;
+export const readDealState = repo.readDealState;
+
+/** Each person's latest answer per concern of a deal, as held (latest_answers) or recomputed from the signals, for checks. */
+export function latestAnswersOf(db: Executor, vendorId: string, dealId: string, opts: { fromSignals?: boolean } = {}) {
+  return opts.fromSignals ? repo.latestAnswersFromSignals(db, vendorId, dealId) : repo.latestAnswers(db, vendorId, dealId);
+}
+
+/**
+ * Marks a deal as changed by the current transaction: its read model is
+ * refreshed once, just before the transaction commits, with all of its writes
+ * in view. Call it from every write that can change what a deal shows
+ * (signals, claims, stakeholders, stage). Outside a transaction opened by
+ * transaction(), the refresh runs at once.
+ */
+export async function touchDeal(trx: Executor, vendorId: string, dealId: string): Promise<void> {
+  if (!beforeCommit(trx, `deal_state:${dealId}`, (t) => refreshDeal(t, vendorId, dealId))) await refreshDeal(trx, vendorId, dealId);
+}
+
+/** Recomputes one deal's read model from its claims, people and signals, and writes it. */
+export async function refreshDeal(trx: Executor, vendorId: string, dealId: string): Promise<void> {
+  await repo.lockDealState(trx, dealId);
+  const fresh = await computeDealState(trx, vendorId, dealId);
+  if (fresh) await repo.writeDealState(trx, fresh.state, fresh.concerns);
+}
+
+/**
+ * A deal's tracking and its read-model rows, computed from its claims, people
+ * and latest answers (latest_answers, written with each answer; with
+ * `fromSignals`, recomputed from the signals themselves, as checks do).
+ */
+export async function computeDealState(db: Executor, vendorId: string, dealId: string, opts: { fromSignals?: boolean } = {}) {
+  const deal = await repo.findDeal(db, vendorId, dealId);
+  if (!deal) return undefined;
+  const [claims, people, answers, weeks, summary] = await Promise.all([
+    repo.claimRevisions(db, vendorId, dealId),
+    repo.stakeholders(db, vendorId, dealId),
+    opts.fromSignals ? repo.latestAnswersFromSignals(db, vendorId, dealId) : repo.latestAnswers(db, vendorId, dealId),
+    opts.fromSignals ? repo.answerWeeksFromSignals(db, vendorId, dealId) : repo.answerWeeks(db, vendorId, dealId),
+    repo.signalSummary(db, vendorId, dealId),
+  ]);
+  const role = new Map(people.map((p) => [p.id, p.role]));
+  const tracking = computeTracking({
+    stage: deal.stage,
+    startedOn: deal.started_on,
+    claims: claims.map((c) => ({ concern: c.concern, revision: c.revision })),
+    stakeholders: people,
+    answers: answers.map((a) => ({ stakeholder_id: a.stakeholder_id!, concern: a.concern!, verdict: a.verdict!, kind: a.kind, claim_revision: a.claim_revision! })),
+    // Each person's first answer and first correction stand for all of their answers: only the earliest weeks matter.
+    firsts: weeks.flatMap((w) => [
+      { type: 'answer', verdict: null, stakeholder_id: w.stakeholder_id, role: role.get(w.stakeholder_id!) ?? null, week: w.week },
+      ...(w.correction_week === null
+        ? []
+        : [{ type: 'answer', verdict: 'correct' as const, stakeholder_id: w.stakeholder_id, role: role.get(w.stakeholder_id!) ?? null, week: w.correction_week }]),
+    ]),
+    override: summary.override ? { comment: summary.override.comment ?? '', created_at: summary.override.created_at } : undefined,
+  });
+  const lastActivity = summary.lastSignalAt && summary.lastSignalAt > deal.created_at ? summary.lastSignalAt : deal.created_at;
+  const state: NewDealState = {
+    vendor_id: vendorId,
+    deal_id: dealId,
+    buyer_name: deal.buyer_name,
+    stage: deal.stage,
+    started_on: deal.started_on,
+    concerns_open: tracking.concernsOpen,
+    corrections: tracking.corrections,
+    checkpoint: tracking.checkpoint.state,
+    gaps: JSON.stringify(tracking.checkpoint.gaps),
+    override: JSON.stringify(tracking.checkpoint.override ? { reason: tracking.checkpoint.override.reason, at: tracking.checkpoint.override.at.toISOString() } : null),
+    no_security_stakeholder: tracking.risk.noSecurityStakeholder,
+    awaiting_confirmation: JSON.stringify(tracking.awaitingConfirmation),
+    first_security_week: tracking.firstSecuritySignalWeek,
+    first_correction_week: tracking.firstSecurityCorrectionWeek,
+    stakeholders: people.length,
+    signals: summary.signals,
+    last_activity_at: lastActivity,
+  };
+  const concerns: NewDealConcernState[] = tracking.concerns.map((c) => ({
+    vendor_id: vendorId,
+    deal_id: dealId,
+    concern: c.concern,
+    claim_revision: claims.find((k) => k.concern === c.concern)!.revision,
+    status: c.status,
+    substantive: c.substantive,
+    answers: c.answers,
+    corrections: c.corrections,
+  }));
+  return { tracking, state, concerns };
+}
+
+type StateRow = Awaited<ReturnType<typeof repo.pageDeals>>[number] | NonNullable<Awaited<ReturnType<typeof repo.readDealState>>>['state'];
+
+/** The Tracking shape from read-model rows; per-concern states only when given. */
+export function trackingOf(
+  s: StateRow,
+  concerns: Pick<DealConcernStateTable, 'concern' | 'status' | 'substantive' | 'answers' | 'corrections'>[] = [],
+  engaged = new Set<string>(),
+): Tracking {
+  const order = (key: string) => CONCERNS.findIndex((c) => c.key === key);
+  return {
+    concerns: concerns
+      .map((c) => ({ concern: c.concern, status: c.status, substantive: c.substantive, answers: c.answers, corrections: c.corrections }))
+      .sort((a, b) => order(a.concern) - order(b.concern)),
+    checkpoint: {
+      state: s.checkpoint,
+      gaps: s.gaps,
+      ...(s.override ? { override: { reason: s.override.reason, at: new Date(s.override.at) } } : {}),
+    },
+    risk: { noSecurityStakeholder: s.no_security_stakeholder },
+    engaged,
+    awaitingConfirmation: s.awaiting_confirmation,
+    concernsOpen: s.concerns_open,
+    corrections: s.corrections,
+    firstSecuritySignalWeek: s.first_security_week,
+    firstSecurityCorrectionWeek: s.first_correction_week,
+  };
+}
+
+/** Mirrors a correction's fields into correction_fields, in the transaction that records it. */
+export async function recordCorrectionFields(
+  trx: Executor,
+  rows: { signalId: number; vendorId: string; dealId: string; concern: string; stakeholderId: string; kind: CorrectionKind; changes: FieldChange[]; week: number; at: Date }[],
+): Promise<void> {
+  const out: NewCorrectionField[] = rows.flatMap((r) =>
+    r.changes.map((c) => ({
+      vendor_id: r.vendorId,
+      signal_id: r.signalId,
+      field: c.field,
+      deal_id: r.dealId,
+      concern: r.concern,
+      stakeholder_id: r.stakeholderId,
+      kind: r.kind,
+      claimed: JSON.stringify(c.claimed ?? null),
+      corrected: JSON.stringify(c.corrected ?? null),
+      week: r.week,
+      created_at: r.at,
+    })),
+  );
+  await repo.insertCorrectionFields(trx, out);
+}
+
+/**
+ * Recomputes the read model of every deal (or only of deals without one),
+ * a batch of deals per transaction; idempotent and safe to run while the
+ * portal serves. Resolves to the number of deals refreshed.
+ */
+export async function rebuildReadModel(db: DB, opts: { onlyMissing?: boolean; batch?: number; concurrency?: number; progress?: (done: number) => void } = {}): Promise<number> {
+  // The migration filled latest_answers and correction_fields; a full rebuild checks them again.
+  if (!opts.onlyMissing) {
+    await repo.rebuildLatestAnswers(db);
+    await repo.rebuildCorrectionFields(db);
+  }
+  let after: string | null = null;
+  let done = 0;
+  for (;;) {
+    const deals = await repo.dealBatch(db, after, opts.batch ?? 200, opts.onlyMissing ?? false);
+    if (deals.length === 0) return done;
+    // One transaction per deal: short locks, and never more advisory locks at once than a small server allows.
+    // A few at a time on a server with a pool (embedded PGlite has one connection: concurrency 1).
+    const queue = [...deals];
+    const worker = async () => {
+      for (let d = queue.shift(); d; d = queue.shift()) await transaction(db, (trx) => refreshDeal(trx, d!.vendor_id, d!.id));
+    };
+    await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 1) }, worker));
+    done += deals.length;
+    after = deals.at(-1)!.id;
+    opts.progress?.(done);
+  }
+}
