@@ -251,3 +251,28 @@ t.test('a deal’s signals come a page at a time', async (t) => {
   const other = await signUpVendor(ctx);
   t.equal((await other.api('GET', `/api/v1/deals/${dealId}/signals`)).statusCode, 404, 'another workspace sees nothing');
 });
+
+t.test('a deal with many people shows them a page at a time', async (t) => {
+  const ctx = await testApp(t);
+  const vendor = await signUpVendor(ctx);
+  const dealId = await openDeal(vendor);
+  const people = Array.from({ length: 30 }, (_, i) => ({ name: `Person ${String(i).padStart(2, '0')}`, email: `p${i}@bank.example`, role: 'security', invite: false }));
+  t.equal((await vendor.api('POST', `/api/v1/deals/${dealId}/stakeholders/batch`, { stakeholders: people })).statusCode, 201);
+  const names = (html: string) => new Set([...html.matchAll(/Person \d\d/g)].map((m) => m[0]));
+  const first = await vendor.page(`/app/deals/${dealId}`);
+  t.match(first.body, 'People 1–25 of 30');
+  t.equal(names(first.body).size, 25, 'twenty-five people on the first page');
+  const more = decodeEntities(/<a href="([^"]+)">More people<\/a>/.exec(first.body)?.[1] ?? '');
+  t.equal(more, `/app/deals/${dealId}?people=25#stakeholders`);
+  const second = await vendor.page(more.replace(/#.*$/, ''));
+  t.match(second.body, 'People 26–30 of 30');
+  t.equal(names(second.body).size, 5, 'the other five on the second');
+  t.same(
+    [...names(second.body)].filter((n) => names(first.body).has(n)),
+    [],
+    'no one on both pages',
+  );
+  t.match(second.body, 'Previous people');
+  const api = (await vendor.api('GET', `/api/v1/deals/${dealId}`)).json();
+  t.equal(api.stakeholders.length, 30, 'the API lists everyone');
+});

@@ -6,7 +6,7 @@ import type { Clock } from '../lib/clock.js';
 import { getConcern } from '../concerns/index.js';
 import { answersCount, isChampion } from '../rules.js';
 import { latestAnswers, listDealSignals } from '../signals/service.js';
-import { dealStakeholders, undeliveredInvites } from '../stakeholders/service.js';
+import { dealStakeholders, undeliveredInvites, vendorDomains } from '../stakeholders/service.js';
 import { currentClaims, getDeal } from './service.js';
 import { computeDealState, readDealState, trackingOf } from '../readmodel/service.js';
 
@@ -15,18 +15,29 @@ export type GridCell = 'confirm' | 'correct' | 'not_mine' | 'none';
 /** How many of the newest signals a deal page shows at once. */
 export const TIMELINE_PAGE = 50;
 
-export async function loadDealDetail(db: Executor, clock: Clock, vendorId: string, dealId: string, opts: { signalsBefore?: number; corrections?: boolean } = {}) {
+/**
+ * `people` loads one page of the deal's people (the deal page); without it,
+ * everyone (the champion's page and the API).
+ */
+export async function loadDealDetail(
+  db: Executor,
+  clock: Clock,
+  vendorId: string,
+  dealId: string,
+  opts: { signalsBefore?: number; corrections?: boolean; people?: { offset: number; limit: number } } = {},
+) {
   const deal = await getDeal(db, vendorId, dealId);
-  const [claims, stakeholders, answers, signals, handovers, corrections, undelivered, state] = await Promise.all([
+  const stakeholders = await dealStakeholders(db, vendorId, dealId, clock.now(), opts.people);
+  const [claims, answers, signals, handovers, corrections, undelivered, state, domains] = await Promise.all([
     currentClaims(db, vendorId, dealId),
-    dealStakeholders(db, vendorId, dealId, clock.now()),
-    latestAnswers(db, vendorId, [dealId]),
+    latestAnswers(db, vendorId, [dealId], opts.people ? stakeholders.map((s) => s.id) : undefined),
     listDealSignals(db, vendorId, dealId, { limit: TIMELINE_PAGE, beforeId: opts.signalsBefore }),
     listDealSignals(db, vendorId, dealId, { limit: 1000, type: 'delegation' }),
     // The newest corrections, for the champion's page when the vendor shares them.
     opts.corrections ? listDealSignals(db, vendorId, dealId, { limit: TIMELINE_PAGE, type: 'answer', verdict: 'correct' }) : [],
     undeliveredInvites(db, vendorId, dealId),
     readDealState(db, vendorId, dealId),
+    vendorDomains(db, vendorId, dealId),
   ]);
   const counted = new Set(stakeholders.filter(answersCount).map((s) => s.id));
   const engaged = new Set(answers.map((a) => a.stakeholder_id!).filter((id) => counted.has(id)));
@@ -55,7 +66,8 @@ export async function loadDealDetail(db: Executor, clock: Clock, vendorId: strin
   }));
   const pendingMail = new Map(undelivered.map((o) => [o.stakeholder_id, o.status]));
   const olderSignals = signals.length === TIMELINE_PAGE ? signals.at(-1)!.id : undefined;
-  return { deal, claims, stakeholders, respondents, grid, signals, handovers, corrections, olderSignals, pendingMail, tracking };
+  const people = { offset: opts.people?.offset ?? 0, total: state?.state.stakeholders ?? stakeholders.length };
+  return { deal, claims, stakeholders, respondents, grid, signals, handovers, corrections, olderSignals, pendingMail, tracking, domains, people };
 }
 
 export type DealDetail = Awaited<ReturnType<typeof loadDealDetail>>;

@@ -25,7 +25,7 @@ import {
   stakeholderInput,
   updateDealSettings,
 } from './service.js';
-import { dealListView, dealPageView, newDealView, type DealPageForm } from './views.js';
+import { PEOPLE_PAGE, dealListView, dealPageView, newDealView, type DealPageForm } from './views.js';
 
 type DealParams = { Params: { id: string } };
 type PersonParams = { Params: { id: string; sid: string } };
@@ -97,7 +97,12 @@ export default async function dealRoutes(app: FastifyInstance) {
   async function renderDeal(req: FastifyRequest, reply: FastifyReply, dealId: string, pageForm: DealPageForm = {}, status = 200) {
     // ?before=<signal id> pages back through the timeline (the newest signals come first).
     const before = Number((req.query as { before?: string }).before);
-    const d = await loadDealDetail(db, clock, sessionOf(req).vendorId, dealId, { signalsBefore: Number.isSafeInteger(before) && before > 0 ? before : undefined });
+    // ?people=<offset> pages through a deal's people, PEOPLE_PAGE at a time.
+    const people = Number((req.query as { people?: string }).people);
+    const d = await loadDealDetail(db, clock, sessionOf(req).vendorId, dealId, {
+      signalsBefore: Number.isSafeInteger(before) && before > 0 ? before : undefined,
+      people: { offset: Number.isSafeInteger(people) && people > 0 ? people - (people % PEOPLE_PAGE) : 0, limit: PEOPLE_PAGE },
+    });
     return sendPage(req, reply, 'deal', dealPageView(d, clock.now(), req.query as Record<string, string | undefined>, pageForm), status);
   }
   const back = (reply: FastifyReply, id: string, flag: string, anchor = '') => seeOther(reply, `/app/deals/${id}?${flag}=1${anchor}`);

@@ -15,7 +15,6 @@ import {
   STATUS_LABELS,
   VERDICT_LABELS,
   answersCount,
-  buyerDomains,
   emailDomain,
   isChampion,
   isSecurityTeam,
@@ -249,12 +248,10 @@ export const PEOPLE_PAGE = 25;
 
 export function dealPageView(d: DealDetail, now: Date, query: Record<string, string | undefined>, form: DealPageForm = {}) {
   const names = new Map(d.stakeholders.map((s) => [s.id, s.name]));
-  // A deal with many people shows them a page at a time (?people=<offset>); counts and the checkpoint cover everyone.
-  const asked = Number(query.people);
-  const from = Number.isSafeInteger(asked) && asked > 0 && asked < Math.max(d.stakeholders.length, d.respondents.length) ? asked - (asked % PEOPLE_PAGE) : 0;
-  const shown = <T>(rows: T[]) => rows.slice(from, from + PEOPLE_PAGE);
+  // A deal with many people shows them a page at a time (?people=<offset>, loaded so); counts and the checkpoint cover everyone.
+  const from = d.people.offset;
   const peopleLink = (offset: number) => `/app/deals/${d.deal.id}${offset ? `?people=${offset}` : ''}#stakeholders`;
-  const peopleCount = Math.max(d.stakeholders.length, d.respondents.length);
+  const peopleCount = d.people.total;
   const answered = new Map<string, number>();
   for (const row of d.grid) for (const a of row.answers) if (a.verdict !== 'none') answered.set(a.stakeholder_id, (answered.get(a.stakeholder_id) ?? 0) + 1);
   const timeline = new Map<number, ReturnType<typeof signalView>[]>();
@@ -262,7 +259,7 @@ export function dealPageView(d: DealDetail, now: Date, query: Record<string, str
   const claimErrors = form.claimErrors ?? {};
   const claimValues = form.claimValues ?? {};
   const t = d.tracking;
-  const domains = buyerDomains(d.stakeholders);
+  const domains = d.domains;
   const awaiting = t.awaitingConfirmation.map((s) => `${s.name} (${ROLE_LABELS[s.role]})`);
   return {
     title: d.deal.buyer_name,
@@ -280,11 +277,11 @@ export function dealPageView(d: DealDetail, now: Date, query: Record<string, str
     firstSignal: t.firstSecuritySignalWeek,
     firstCorrection: t.firstSecurityCorrectionWeek,
     stages: DEAL_STAGES.map((s) => ({ value: s, label: STAGE_LABELS[s], selected: s === (form.askedStage ?? d.deal.stage) })),
-    respondents: shown(d.respondents).map((s) => ({ ...s, awaiting: !answersCount(s) })),
+    respondents: d.respondents.map((s) => ({ ...s, awaiting: !answersCount(s) })),
     grid: d.grid.map((row) => ({
       ...row,
       statusLabel: STATUS_LABELS[row.status],
-      cells: shown(row.answers).map((a) => ({
+      cells: row.answers.map((a) => ({
         verdict: a.verdict,
         label: VERDICT_LABELS[a.verdict],
         detail: a.kind ? KIND_SHORT[a.kind] : undefined,
@@ -297,11 +294,11 @@ export function dealPageView(d: DealDetail, now: Date, query: Record<string, str
       total: peopleCount,
       paged: peopleCount > PEOPLE_PAGE,
       first: from + 1,
-      last: Math.min(from + PEOPLE_PAGE, peopleCount),
+      last: from + d.stakeholders.length,
       previousHref: from > 0 ? peopleLink(from - PEOPLE_PAGE) : undefined,
       nextHref: from + PEOPLE_PAGE < peopleCount ? peopleLink(from + PEOPLE_PAGE) : undefined,
     },
-    stakeholders: shown(d.stakeholders).map((s) => {
+    stakeholders: d.stakeholders.map((s) => {
       const mail = d.pendingMail.get(s.id);
       return {
         ...s,

@@ -55,14 +55,15 @@ export async function listDealSignals(db: Executor, vendorId: string, dealId: st
 }
 
 /** The latest answer of each stakeholder on each concern, for the given deals. */
-export async function latestAnswers(db: Executor, vendorId: string, dealIds: string[]) {
-  if (dealIds.length === 0) return [];
-  return db
+export async function latestAnswers(db: Executor, vendorId: string, dealIds: string[], stakeholderIds?: string[]) {
+  if (dealIds.length === 0 || stakeholderIds?.length === 0) return [];
+  let q = db
     .selectFrom('latest_answers')
     .select(['signal_id as id', 'deal_id', 'stakeholder_id', 'concern', 'verdict', 'kind', 'claim_revision', 'created_at'])
     .where('vendor_id', '=', vendorId)
-    .where('deal_id', 'in', dealIds)
-    .execute();
+    .where('deal_id', 'in', dealIds);
+  if (stakeholderIds) q = q.where('stakeholder_id', 'in', stakeholderIds);
+  return q.execute();
 }
 
 /** Keeps latest_answers in step with new answers; of two at once on the same concern, the later signal wins. */

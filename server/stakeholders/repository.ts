@@ -240,8 +240,8 @@ export async function bumpReminders(trx: Executor, vendorId: string, id: string,
 }
 
 /** The deal's people with who delegated them and the best state of their links. */
-export async function dealStakeholders(db: Executor, vendorId: string, dealId: string, now: Date) {
-  return db
+export async function dealStakeholders(db: Executor, vendorId: string, dealId: string, now: Date, page?: { offset: number; limit: number }) {
+  let q = db
     .selectFrom('stakeholders as s')
     .leftJoin('stakeholders as by', (j) => j.onRef('by.id', '=', 's.delegated_by').onRef('by.vendor_id', '=', 's.vendor_id'))
     .select([
@@ -270,8 +270,25 @@ export async function dealStakeholders(db: Executor, vendorId: string, dealId: s
     ])
     .where('s.vendor_id', '=', vendorId)
     .where('s.deal_id', '=', dealId)
+    // Oldest first; people added at the same instant, nearest the vendor first, then in a fixed order so pages never overlap.
     .orderBy('s.created_at')
+    .orderBy('s.delegation_depth')
+    .orderBy('s.id');
+  if (page) q = q.offset(page.offset).limit(page.limit);
+  return q.execute();
+}
+
+/** The email domains of the people the vendor itself added to a deal (rules.buyerDomains, in SQL). */
+export async function vendorDomains(db: Executor, vendorId: string, dealId: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom('stakeholders')
+    .select(sql<string>`lower(substring(email from '@([^@]*)$'))`.as('domain'))
+    .distinct()
+    .where('vendor_id', '=', vendorId)
+    .where('deal_id', '=', dealId)
+    .where('source', '=', 'vendor')
     .execute();
+  return rows.map((r) => r.domain);
 }
 
 /** Invitations of this deal not delivered yet (or given up on), by stakeholder. */
