@@ -22,6 +22,8 @@ const statements = [
      override jsonb,
      no_security_stakeholder boolean NOT NULL,
      awaiting_confirmation jsonb NOT NULL,
+     -- The email domains of the people the vendor added (rules.buyerDomains).
+     buyer_domains jsonb NOT NULL,
      first_security_week integer,
      first_correction_week integer,
      stakeholders integer NOT NULL,

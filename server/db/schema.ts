@@ -191,6 +191,7 @@ export interface DealStateTable {
   override: Json<{ reason: string; at: string } | null>;
   no_security_stakeholder: boolean;
   awaiting_confirmation: Json<{ id: string; name: string; role: StakeholderRole }[]>;
+  buyer_domains: Json<string[]>;
   first_security_week: number | null;
   first_correction_week: number | null;
   stakeholders: number;

@@ -26,9 +26,9 @@ export async function loadDealDetail(
   dealId: string,
   opts: { signalsBefore?: number; corrections?: boolean; people?: { offset: number; limit: number } } = {},
 ) {
-  const deal = await getDeal(db, vendorId, dealId);
-  const stakeholders = await dealStakeholders(db, vendorId, dealId, clock.now(), opts.people);
-  const [claims, answers, signals, handovers, corrections, undelivered, state, domains] = await Promise.all([
+  // The deal and its people at once: for another workspace's id, getDeal's 404 wins and the rest (scoped by vendor) is empty anyway.
+  const [deal, stakeholders] = await Promise.all([getDeal(db, vendorId, dealId), dealStakeholders(db, vendorId, dealId, clock.now(), opts.people)]);
+  const [claims, answers, signals, handovers, corrections, undelivered, state] = await Promise.all([
     currentClaims(db, vendorId, dealId),
     latestAnswers(db, vendorId, [dealId], opts.people ? stakeholders.map((s) => s.id) : undefined),
     listDealSignals(db, vendorId, dealId, { limit: TIMELINE_PAGE, beforeId: opts.signalsBefore }),
@@ -37,8 +37,8 @@ export async function loadDealDetail(
     opts.corrections ? listDealSignals(db, vendorId, dealId, { limit: TIMELINE_PAGE, type: 'answer', verdict: 'correct' }) : [],
     undeliveredInvites(db, vendorId, dealId),
     readDealState(db, vendorId, dealId),
-    vendorDomains(db, vendorId, dealId),
   ]);
+  const domains = state ? state.state.buyer_domains : await vendorDomains(db, vendorId, dealId);
   const counted = new Set(stakeholders.filter(answersCount).map((s) => s.id));
   const engaged = new Set(answers.map((a) => a.stakeholder_id!).filter((id) => counted.has(id)));
   // The read model holds the deal's state; a deal written before it existed is computed once, here.

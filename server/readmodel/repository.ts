@@ -33,7 +33,7 @@ export async function claimRevisions(db: Executor, vendorId: string, dealId: str
 }
 
 export async function stakeholders(db: Executor, vendorId: string, dealId: string) {
-  return db.selectFrom('stakeholders').select(['id', 'name', 'role', 'confirmed_at']).where('vendor_id', '=', vendorId).where('deal_id', '=', dealId).execute();
+  return db.selectFrom('stakeholders').select(['id', 'name', 'role', 'confirmed_at', 'email', 'source']).where('vendor_id', '=', vendorId).where('deal_id', '=', dealId).execute();
 }
 
 /** Each person's latest answer per concern, as latest_answers holds it (written with each answer). */
@@ -174,12 +174,23 @@ export async function dealBatch(db: Executor, after: string | null, limit: numbe
   return q.execute();
 }
 
+/** A deal's read-model row with its concerns, in one query. */
 export async function readDealState(db: Executor, vendorId: string, dealId: string) {
-  const [state, concerns] = await Promise.all([
-    db.selectFrom('deal_state').selectAll().where('vendor_id', '=', vendorId).where('deal_id', '=', dealId).executeTakeFirst(),
-    db.selectFrom('deal_concern_state').selectAll().where('vendor_id', '=', vendorId).where('deal_id', '=', dealId).execute(),
-  ]);
-  return state ? { state, concerns } : undefined;
+  const row = await db
+    .selectFrom('deal_state as ds')
+    .selectAll('ds')
+    .select(
+      sql<Pick<DealConcernStateTable, 'concern' | 'claim_revision' | 'status' | 'substantive' | 'answers' | 'corrections'>[]>`(
+        select coalesce(json_agg(json_build_object('concern', c.concern, 'claim_revision', c.claim_revision, 'status', c.status,
+                 'substantive', c.substantive, 'answers', c.answers, 'corrections', c.corrections)), '[]')
+          from deal_concern_state c where c.vendor_id = ds.vendor_id and c.deal_id = ds.deal_id)`.as('concern_states'),
+    )
+    .where('ds.vendor_id', '=', vendorId)
+    .where('ds.deal_id', '=', dealId)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  const { concern_states: concerns, ...state } = row;
+  return { state, concerns };
 }
 
 /** The deal list's sorts, each served by a deal_state index, and the column behind each. */

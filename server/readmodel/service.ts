@@ -8,6 +8,7 @@ import { beforeCommit, transaction, type DB, type Executor } from '../db/index.j
 import type { CorrectionKind, DealConcernStateTable, FieldChange, NewCorrectionField, NewDealConcernState, NewDealState } from '../db/schema.js';
 import { CONCERNS } from '../concerns/index.js';
 import { computeTracking, type Tracking } from '../deals/tracking.js';
+import { buyerDomains } from '../rules.js';
 import * as repo from './repository.js';
 
 export { DEAL_SORTS, type DealListQuery, type DealSort } from './repository.js';
@@ -83,6 +84,7 @@ export async function computeDealState(db: Executor, vendorId: string, dealId: s
     override: JSON.stringify(tracking.checkpoint.override ? { reason: tracking.checkpoint.override.reason, at: tracking.checkpoint.override.at.toISOString() } : null),
     no_security_stakeholder: tracking.risk.noSecurityStakeholder,
     awaiting_confirmation: JSON.stringify(tracking.awaitingConfirmation),
+    buyer_domains: JSON.stringify(buyerDomains(people)),
     first_security_week: tracking.firstSecuritySignalWeek,
     first_correction_week: tracking.firstSecurityCorrectionWeek,
     stakeholders: people.length,

@@ -19,8 +19,9 @@ export async function readModelAndTruth(db: DB, dealId: string) {
     gaps: parse(fresh.state.gaps),
     override: parse(fresh.state.override),
     awaiting_confirmation: parse(fresh.state.awaiting_confirmation),
+    buyer_domains: parse(fresh.state.buyer_domains),
     last_activity_at: new Date(fresh.state.last_activity_at as Date).toISOString(),
-    concerns: [...fresh.concerns].sort((a, b) => a.concern.localeCompare(b.concern)),
+    concerns: fresh.concerns.map(({ vendor_id: _v, deal_id: _d, ...c }) => c).sort((a, b) => a.concern.localeCompare(b.concern)),
     latest: byKey(trueAnswers),
   };
   const held = stored && {
