@@ -6,7 +6,7 @@ import type { Clock } from '../lib/clock.js';
 import { getConcern } from '../concerns/index.js';
 import { answersCount, isChampion } from '../rules.js';
 import { latestAnswers, listDealSignals } from '../signals/service.js';
-import { dealStakeholders, undeliveredInvites, vendorDomains } from '../stakeholders/service.js';
+import { dealStakeholders, vendorDomains } from '../stakeholders/service.js';
 import { currentClaims, getDeal } from './service.js';
 import { computeDealState, readDealState, trackingOf } from '../readmodel/service.js';
 
@@ -28,14 +28,13 @@ export async function loadDealDetail(
 ) {
   // The deal and its people at once: for another workspace's id, getDeal's 404 wins and the rest (scoped by vendor) is empty anyway.
   const [deal, stakeholders] = await Promise.all([getDeal(db, vendorId, dealId), dealStakeholders(db, vendorId, dealId, clock.now(), opts.people)]);
-  const [claims, answers, signals, handovers, corrections, undelivered, state] = await Promise.all([
+  const [claims, answers, signals, handovers, corrections, state] = await Promise.all([
     currentClaims(db, vendorId, dealId),
     latestAnswers(db, vendorId, [dealId], opts.people ? stakeholders.map((s) => s.id) : undefined),
     listDealSignals(db, vendorId, dealId, { limit: TIMELINE_PAGE, beforeId: opts.signalsBefore }),
     listDealSignals(db, vendorId, dealId, { limit: 1000, type: 'delegation' }),
     // The newest corrections, for the champion's page when the vendor shares them.
     opts.corrections ? listDealSignals(db, vendorId, dealId, { limit: TIMELINE_PAGE, type: 'answer', verdict: 'correct' }) : [],
-    undeliveredInvites(db, vendorId, dealId),
     readDealState(db, vendorId, dealId),
   ]);
   const domains = state ? state.state.buyer_domains : await vendorDomains(db, vendorId, dealId);
@@ -64,7 +63,7 @@ export async function loadDealDetail(
       };
     }),
   }));
-  const pendingMail = new Map(undelivered.map((o) => [o.stakeholder_id, o.status]));
+  const pendingMail = new Map(stakeholders.filter((s) => s.mail_status).map((s) => [s.id, s.mail_status]));
   const olderSignals = signals.length === TIMELINE_PAGE ? signals.at(-1)!.id : undefined;
   const people = { offset: opts.people?.offset ?? 0, total: state?.state.stakeholders ?? stakeholders.length };
   return { deal, claims, stakeholders, respondents, grid, signals, handovers, corrections, olderSignals, pendingMail, tracking, domains, people };

@@ -267,6 +267,11 @@ export async function dealStakeholders(db: Executor, vendorId: string, dealId: s
         from stakeholder_links l where l.vendor_id = s.vendor_id and l.stakeholder_id = s.id), 'none')`.as('link_state'),
       sql<Date | null>`(select max(l.expires_at) from stakeholder_links l
         where l.vendor_id = s.vendor_id and l.stakeholder_id = s.id and l.revoked_at is null)`.as('link_expires_at'),
+      // An invitation not delivered yet (pending) or given up on (failed), from the few unsent ones (outbox_unsent_invites_idx).
+      sql<'pending' | 'failed' | null>`(select o.status from outbox o
+        where o.vendor_id = s.vendor_id and o.template = 'invite' and o.status <> 'sent'
+          and o.params->>'linkId' in (select l.id::text from stakeholder_links l where l.vendor_id = s.vendor_id and l.stakeholder_id = s.id)
+        order by o.id desc limit 1)`.as('mail_status'),
     ])
     .where('s.vendor_id', '=', vendorId)
     .where('s.deal_id', '=', dealId)
@@ -289,20 +294,6 @@ export async function vendorDomains(db: Executor, vendorId: string, dealId: stri
     .where('source', '=', 'vendor')
     .execute();
   return rows.map((r) => r.domain);
-}
-
-/** Invitations of this deal not delivered yet (or given up on), by stakeholder. */
-export async function undeliveredInvites(db: Executor, vendorId: string, dealId: string) {
-  return db
-    .selectFrom('outbox as o')
-    .innerJoin('stakeholder_links as l', (j) => j.on(sql<boolean>`o.params->>'linkId' = l.id::text`).onRef('l.vendor_id', '=', 'o.vendor_id'))
-    .innerJoin('stakeholders as s', (j) => j.onRef('s.id', '=', 'l.stakeholder_id').onRef('s.vendor_id', '=', 'l.vendor_id'))
-    .select(['s.id as stakeholder_id', 'o.status'])
-    .where('o.vendor_id', '=', vendorId)
-    .where('s.deal_id', '=', dealId)
-    .where('o.template', '=', 'invite')
-    .where('o.status', '<>', 'sent')
-    .execute();
 }
 
 /** Links joined to their person, that person's deal, and the workspace. */

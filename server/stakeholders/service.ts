@@ -344,7 +344,6 @@ export async function changeStakeholderRole(trx: Executor, vendorId: string, dea
 
 export const dealStakeholders = repo.dealStakeholders;
 export const vendorDomains = repo.vendorDomains;
-export const undeliveredInvites = repo.undeliveredInvites;
 
 const REMINDER_BATCH = 100;
 
