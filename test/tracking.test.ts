@@ -96,7 +96,17 @@ t.test('changing a claim after answers makes them stale and asks for re-confirma
   t.match(dealPage.body, 'Needs re-confirmation');
   t.match(dealPage.body, 'on an older claim');
 
-  // Through the page form too.
+  // Through the page form too: the deal page links to one page per claim.
+  t.match(dealPage.body, `href="/app/deals/${dealId}/claims/audit_compliance"`, 'the deal page links to the claim’s own page');
+  t.notMatch(dealPage.body, 'name="c.breach_notification_hours"', 'and carries no claim forms itself');
+  const claimPage = await vendor.page(`/app/deals/${dealId}/claims/audit_compliance`);
+  t.equal(claimPage.statusCode, 200);
+  t.match(claimPage.body, /name="c\.breach_notification_hours" value="24"/, 'the claim page shows the current value');
+  const refused = await vendor.post(`/app/deals/${dealId}/claims/audit_compliance`, claimFormC({ ...audit.claim, breach_notification_hours: -5 }));
+  t.equal(refused.statusCode, 400, 'a bad value is refused');
+  t.match(refused.body, 'Nothing was saved', 'on the claim’s page');
+  t.match(refused.body, 'value="-5"', 'keeping what was typed');
+  t.equal((await vendor.page(`/app/deals/${dealId}/claims/not_a_concern`)).statusCode, 404);
   const form2 = await vendor.post(`/app/deals/${dealId}/claims/audit_compliance`, claimFormC({ ...audit.claim, breach_notification_hours: 48 }));
   t.equal(form2.statusCode, 303);
   await answer(t, ctx, ciso.path, 'audit_compliance', { verdict: 'confirm' });

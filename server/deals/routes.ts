@@ -16,16 +16,18 @@ import {
   changeClaim,
   changeStage,
   createDeal,
+  currentClaims,
   dealInput,
   dealListParams,
   dealSettingsInput,
+  getDeal,
   listDealPage,
   stageCounts,
   stageInput,
   stakeholderInput,
   updateDealSettings,
 } from './service.js';
-import { PEOPLE_PAGE, dealListView, dealPageView, newDealView, type DealPageForm } from './views.js';
+import { PEOPLE_PAGE, claimEditView, dealListView, dealPageView, newDealView, type DealPageForm } from './views.js';
 
 type DealParams = { Params: { id: string } };
 type PersonParams = { Params: { id: string; sid: string } };
@@ -189,6 +191,26 @@ export default async function dealRoutes(app: FastifyInstance) {
     return back(reply, req.params.id, 'stage');
   });
 
+  // One claim per page: the deal page links here, so it never carries six forms with every option.
+  async function renderClaim(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    dealId: string,
+    key: string,
+    form: { values?: Record<string, unknown>; errors?: Record<string, string> } = {},
+    status = 200,
+  ) {
+    const { vendorId } = sessionOf(req);
+    const deal = await getDeal(db, vendorId, dealId);
+    const claim = (await currentClaims(db, vendorId, dealId)).find((c) => c.concern === key);
+    if (!claim) throw notFound('That concern');
+    return sendPage(req, reply, 'deal-claim', claimEditView(deal, claim, form), status);
+  }
+
+  app.get<{ Params: { id: string; concern: string } }>('/app/deals/:id/claims/:concern', { preHandler: requireSession }, (req, reply) =>
+    renderClaim(req, reply, req.params.id, req.params.concern),
+  );
+
   app.post<{ Params: { id: string; concern: string } }>('/app/deals/:id/claims/:concern', form, async (req, reply) => {
     const session = sessionOf(req);
     const concern = getConcern(req.params.concern);
@@ -198,7 +220,7 @@ export default async function dealRoutes(app: FastifyInstance) {
       await transaction(db, (trx) => changeClaim(trx, clock, session.vendorId, req.params.id, session.userId, concern.key, values));
     } catch (err) {
       if (!isInvalidInput(err)) throw err;
-      return renderDeal(req, reply, req.params.id, { claimErrors: { [concern.key]: byField(err.fieldProblems) }, claimValues: { [concern.key]: values } }, 400);
+      return renderClaim(req, reply, req.params.id, concern.key, { values, errors: byField(err.fieldProblems) }, 400);
     }
     return back(reply, req.params.id, 'claim', `#claim-${concern.key}`);
   });

@@ -238,8 +238,6 @@ export interface DealPageForm {
   settingsError?: string;
   stageError?: string;
   askedStage?: string;
-  claimErrors?: Record<string, Record<string, string>>;
-  claimValues?: Record<string, Record<string, unknown>>;
 }
 
 /** The deal page: checkpoint, grid, stakeholders, timeline, claims, and the forms that act on them. */
@@ -256,8 +254,6 @@ export function dealPageView(d: DealDetail, now: Date, query: Record<string, str
   for (const row of d.grid) for (const a of row.answers) if (a.verdict !== 'none') answered.set(a.stakeholder_id, (answered.get(a.stakeholder_id) ?? 0) + 1);
   const timeline = new Map<number, ReturnType<typeof signalView>[]>();
   for (const s of d.signals) timeline.set(s.week, [...(timeline.get(s.week) ?? []), signalView(s)]);
-  const claimErrors = form.claimErrors ?? {};
-  const claimValues = form.claimValues ?? {};
   const t = d.tracking;
   const domains = d.domains;
   const awaiting = t.awaitingConfirmation.map((s) => `${s.name} (${ROLE_LABELS[s.role]})`);
@@ -332,8 +328,7 @@ export function dealPageView(d: DealDetail, now: Date, query: Record<string, str
         sentence: concern.sentence(c.claim),
         tailored: c.tailored,
         revision: c.revision,
-        open: Boolean(claimErrors[c.concern]),
-        fields: fieldViews(concern, claimValues[c.concern] ?? c.claim, { prefix: 'c', errors: claimErrors[c.concern], baseline: c.claim, idPrefix: `c-${c.concern}-` }),
+        editHref: `/app/deals/${d.deal.id}/claims/${c.concern}`,
       };
     }),
     roles: roleOptions(form.values?.role),
@@ -341,5 +336,22 @@ export function dealPageView(d: DealDetail, now: Date, query: Record<string, str
     errors: form.errors ?? {},
     settingsError: form.settingsError,
     stageError: form.stageError,
+  };
+}
+
+/** The page that changes one of a deal's claims: the claim as it stands, and its fields to edit. */
+export function claimEditView(
+  deal: { id: string; buyer_name: string },
+  claim: { concern: string; claim: ClaimValues; revision: number; tailored: boolean },
+  form: { values?: Record<string, unknown>; errors?: Record<string, string> } = {},
+) {
+  const concern = getConcern(claim.concern)!;
+  return {
+    title: `${concern.title} · ${deal.buyer_name}`,
+    nav: 'deals',
+    deal,
+    concern: { key: concern.key, title: concern.title, sentence: concern.sentence(claim.claim), revision: claim.revision, tailored: claim.tailored },
+    errors: form.errors,
+    fields: fieldViews(concern, form.values ?? claim.claim, { prefix: 'c', errors: form.errors, baseline: claim.claim, idPrefix: `c-${concern.key}-` }),
   };
 }
