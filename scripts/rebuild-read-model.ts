@@ -2,21 +2,11 @@
 // from the source tables, for every deal. Idempotent and safe to run while
 // the portal serves: each deal is recomputed in its own short transaction.
 // Usage: npm run rebuild-read-model   (DATABASE_URL or DATA_DIR as for the server)
-import { ConfigError, loadConfig } from '../server/config.js';
-import { openDatabase } from '../server/runtime.js';
+import { loadConfigOrExit, openDatabase } from '../server/runtime.js';
 import { rebuildReadModel } from '../server/readmodel/service.js';
 
 async function main() {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(2);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit();
   const handle = await openDatabase(config);
   try {
     const started = Date.now();

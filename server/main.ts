@@ -1,22 +1,12 @@
 // Process entry: configuration -> database -> migrations -> app -> mail
 // worker -> listen. SIGTERM/SIGINT close the server (in-flight requests
 // finish), stop the worker after its current mail, and close the database.
-import { ConfigError, loadConfig, type Config } from './config.js';
 import { LockedError } from './db/index.js';
 import { systemClock } from './lib/clock.js';
-import { mailTransport, openDatabase, sessionSecrets } from './runtime.js';
+import { loadConfigOrExit, mailTransport, openDatabase, sessionSecrets } from './runtime.js';
 
 async function main() {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(2);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit();
 
   // The app's modules (a few hundred ms of loading) load while the database starts.
   const appModule = import('./app.js');

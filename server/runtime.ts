@@ -2,11 +2,24 @@
 // database the configuration names, migrate it, and pick the mail transport.
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import type { Config } from './config.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
 import { connectPostgres, migrateToLatest, openPglite, type DatabaseHandle, type DB } from './db/index.js';
 import { folderTransport, smtpTransport, type MailTransport } from './mail/transport.js';
 import { forgetStoredSessionSecret, storedSessionSecret } from './auth/service.js';
 import { rebuildReadModel } from './readmodel/service.js';
+
+/** The configuration from the environment; a bad setting is named on stderr and the process exits 2. */
+export function loadConfigOrExit(): Config {
+  try {
+    return loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
 
 export async function openDatabase(config: Config): Promise<DatabaseHandle> {
   const handle = config.DATABASE_URL ? connectPostgres(config.DATABASE_URL, undefined, { statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS }) : await openPglite(config.DATA_DIR);

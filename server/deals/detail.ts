@@ -5,10 +5,10 @@ import type { Executor } from '../db/index.js';
 import type { Clock } from '../lib/clock.js';
 import { getConcern } from '../concerns/index.js';
 import { answersCount, isChampion } from '../rules.js';
-import { latestAnswers, listDealSignals } from '../signals/service.js';
-import { dealStakeholders, vendorDomains } from '../stakeholders/service.js';
+import { listDealSignals } from '../signals/service.js';
+import { buyerDomainsOf, dealStakeholders } from '../stakeholders/service.js';
 import { currentClaims, getDeal } from './service.js';
-import { computeDealState, readDealState, trackingOf } from '../readmodel/service.js';
+import { computeDealState, latestAnswersOf, readDealState, trackingOf } from '../readmodel/service.js';
 
 export type GridCell = 'confirm' | 'correct' | 'not_mine' | 'none';
 
@@ -30,14 +30,14 @@ export async function loadDealDetail(
   const [deal, stakeholders] = await Promise.all([getDeal(db, vendorId, dealId), dealStakeholders(db, vendorId, dealId, clock.now(), opts.people)]);
   const [claims, answers, signals, handovers, corrections, state] = await Promise.all([
     currentClaims(db, vendorId, dealId),
-    latestAnswers(db, vendorId, [dealId], opts.people ? stakeholders.map((s) => s.id) : undefined),
+    latestAnswersOf(db, vendorId, dealId, { stakeholderIds: opts.people ? stakeholders.map((s) => s.id) : undefined }),
     listDealSignals(db, vendorId, dealId, { limit: TIMELINE_PAGE, beforeId: opts.signalsBefore }),
     listDealSignals(db, vendorId, dealId, { limit: 1000, type: 'delegation' }),
     // The newest corrections, for the champion's page when the vendor shares them.
     opts.corrections ? listDealSignals(db, vendorId, dealId, { limit: TIMELINE_PAGE, type: 'answer', verdict: 'correct' }) : [],
     readDealState(db, vendorId, dealId),
   ]);
-  const domains = state ? state.state.buyer_domains : await vendorDomains(db, vendorId, dealId);
+  const domains = state ? state.state.buyer_domains : await buyerDomainsOf(db, vendorId, dealId);
   const counted = new Set(stakeholders.filter(answersCount).map((s) => s.id));
   const engaged = new Set(answers.map((a) => a.stakeholder_id!).filter((id) => counted.has(id)));
   // The read model holds the deal's state; a deal written before it existed is computed once, here.

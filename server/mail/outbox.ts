@@ -21,7 +21,12 @@ export type { OutboxMail };
 
 /** Queues a mail in the caller's transaction: it goes out once that commits. */
 export async function enqueueMail(db: Executor, clock: Clock, mail: OutboxMail): Promise<void> {
-  await repo.insertMail(db, clock.now(), mail);
+  await repo.insertMails(db, clock.now(), [mail]);
+}
+
+/** Queues many mails at once (a batch of invitations), in the caller's transaction. */
+export async function enqueueMails(db: Executor, clock: Clock, mails: OutboxMail[]): Promise<void> {
+  await repo.insertMails(db, clock.now(), mails);
 }
 
 /** Queues a deal's digest due at `at`, unless one is already waiting to be sent. */

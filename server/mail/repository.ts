@@ -13,17 +13,21 @@ export interface OutboxMail {
 }
 
 /** Queues a mail in the caller's transaction, due now. */
-export async function insertMail(db: Executor, now: Date, mail: OutboxMail): Promise<void> {
+/** Queues mails due now, in one statement. */
+export async function insertMails(db: Executor, now: Date, mails: OutboxMail[]): Promise<void> {
+  if (mails.length === 0) return;
   await db
     .insertInto('outbox')
-    .values({
-      template: mail.template,
-      recipient: mail.recipient,
-      vendor_id: mail.vendorId,
-      params: JSON.stringify(mail.params),
-      next_attempt_at: now,
-      created_at: now,
-    })
+    .values(
+      mails.map((mail) => ({
+        template: mail.template,
+        recipient: mail.recipient,
+        vendor_id: mail.vendorId,
+        params: JSON.stringify(mail.params),
+        next_attempt_at: now,
+        created_at: now,
+      })),
+    )
     .execute();
 }
 

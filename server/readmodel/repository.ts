@@ -2,7 +2,7 @@
 // served by indexes), what it writes, and the list queries over deal_state.
 import { sql, type Insertable } from 'kysely';
 import type { Executor } from '../db/index.js';
-import type { CorrectionFieldsTable, DealConcernStateTable, DealStateTable } from '../db/schema.js';
+import type { CorrectionFieldsTable, DealConcernStateTable, DealStateTable, LatestAnswersTable } from '../db/schema.js';
 
 /**
  * Serialises refreshes of one deal until the transaction ends. Taken last in
@@ -37,12 +37,37 @@ export async function stakeholders(db: Executor, vendorId: string, dealId: strin
 }
 
 /** Each person's latest answer per concern, as latest_answers holds it (written with each answer). */
-export async function latestAnswers(db: Executor, vendorId: string, dealId: string) {
-  return db
+export async function latestAnswers(db: Executor, vendorId: string, dealId: string, stakeholderIds?: string[]) {
+  if (stakeholderIds?.length === 0) return [];
+  let q = db
     .selectFrom('latest_answers')
-    .select(['stakeholder_id', 'concern', 'verdict', 'kind', 'claim_revision'])
+    .select(['stakeholder_id', 'concern', 'verdict', 'kind', 'claim_revision', 'created_at'])
     .where('vendor_id', '=', vendorId)
-    .where('deal_id', '=', dealId)
+    .where('deal_id', '=', dealId);
+  if (stakeholderIds) q = q.where('stakeholder_id', 'in', stakeholderIds);
+  return q.execute();
+}
+
+/** Keeps latest_answers in step with new answers; of two at once on the same concern, the later signal wins. */
+export async function upsertLatestAnswers(trx: Executor, rows: Insertable<LatestAnswersTable>[]): Promise<void> {
+  if (rows.length === 0) return;
+  await trx
+    .insertInto('latest_answers')
+    .values(rows)
+    .onConflict((oc) =>
+      oc
+        .columns(['vendor_id', 'deal_id', 'stakeholder_id', 'concern'])
+        .doUpdateSet((eb) => ({
+          signal_id: eb.ref('excluded.signal_id'),
+          verdict: eb.ref('excluded.verdict'),
+          kind: eb.ref('excluded.kind'),
+          claim_revision: eb.ref('excluded.claim_revision'),
+          created_at: eb.ref('excluded.created_at'),
+          first_week: sql<number>`least(latest_answers.first_week, excluded.first_week)`,
+          first_correction_week: sql<number | null>`least(latest_answers.first_correction_week, excluded.first_correction_week)`,
+        }))
+        .where('latest_answers.signal_id', '<', (eb) => eb.ref('excluded.signal_id')),
+    )
     .execute();
 }
 
@@ -50,7 +75,7 @@ export async function latestAnswers(db: Executor, vendorId: string, dealId: stri
 export async function latestAnswersFromSignals(db: Executor, vendorId: string, dealId: string) {
   return db
     .selectFrom('signals')
-    .select(['stakeholder_id', 'concern', 'verdict', 'kind', 'claim_revision'])
+    .select(['stakeholder_id', 'concern', 'verdict', 'kind', 'claim_revision', 'created_at'])
     .distinctOn(['stakeholder_id', 'concern'])
     .where('vendor_id', '=', vendorId)
     .where('deal_id', '=', dealId)

@@ -16,10 +16,13 @@ export const pageDeals = repo.pageDeals;
 export const stageCounts = repo.stageCounts;
 export const readDealState = repo.readDealState;
 
-/** Each person's latest answer per concern of a deal, as held (latest_answers) or recomputed from the signals, for checks. */
-export function latestAnswersOf(db: Executor, vendorId: string, dealId: string, opts: { fromSignals?: boolean } = {}) {
-  return opts.fromSignals ? repo.latestAnswersFromSignals(db, vendorId, dealId) : repo.latestAnswers(db, vendorId, dealId);
+/** Each person's latest answer per concern of a deal (of some people only, when named), as held in latest_answers; or recomputed from the signals, for checks. */
+export function latestAnswersOf(db: Executor, vendorId: string, dealId: string, opts: { fromSignals?: boolean; stakeholderIds?: string[] } = {}) {
+  return opts.fromSignals ? repo.latestAnswersFromSignals(db, vendorId, dealId) : repo.latestAnswers(db, vendorId, dealId, opts.stakeholderIds);
 }
+
+/** Keeps latest_answers in step with new answers, in the transaction that records them. */
+export const recordLatestAnswers = repo.upsertLatestAnswers;
 
 /**
  * Marks a deal as changed by the current transaction: its read model is

@@ -1,8 +1,8 @@
 // SQL of the signals table: the append-only record of everything said on a
 // deal. Rows are only ever inserted; the database refuses UPDATE and DELETE.
 import type { Executor } from '../db/index.js';
-import { sql, type Insertable } from 'kysely';
-import type { LatestAnswersTable, SignalType, SignalsTable, Verdict } from '../db/schema.js';
+import type { Insertable } from 'kysely';
+import type { SignalType, SignalsTable, Verdict } from '../db/schema.js';
 
 export async function insertSignals(trx: Executor, rows: Insertable<SignalsTable>[]): Promise<number[]> {
   if (rows.length === 0) return [];
@@ -52,41 +52,6 @@ export async function listDealSignals(db: Executor, vendorId: string, dealId: st
   if (page.type) q = q.where('signals.type', '=', page.type);
   if (page.verdict) q = q.where('signals.verdict', '=', page.verdict);
   return q.orderBy('signals.id', 'desc').limit(page.limit).execute();
-}
-
-/** The latest answer of each stakeholder on each concern, for the given deals. */
-export async function latestAnswers(db: Executor, vendorId: string, dealIds: string[], stakeholderIds?: string[]) {
-  if (dealIds.length === 0 || stakeholderIds?.length === 0) return [];
-  let q = db
-    .selectFrom('latest_answers')
-    .select(['signal_id as id', 'deal_id', 'stakeholder_id', 'concern', 'verdict', 'kind', 'claim_revision', 'created_at'])
-    .where('vendor_id', '=', vendorId)
-    .where('deal_id', 'in', dealIds);
-  if (stakeholderIds) q = q.where('stakeholder_id', 'in', stakeholderIds);
-  return q.execute();
-}
-
-/** Keeps latest_answers in step with new answers; of two at once on the same concern, the later signal wins. */
-export async function upsertLatestAnswers(trx: Executor, rows: Insertable<LatestAnswersTable>[]): Promise<void> {
-  if (rows.length === 0) return;
-  await trx
-    .insertInto('latest_answers')
-    .values(rows)
-    .onConflict((oc) =>
-      oc
-        .columns(['vendor_id', 'deal_id', 'stakeholder_id', 'concern'])
-        .doUpdateSet((eb) => ({
-          signal_id: eb.ref('excluded.signal_id'),
-          verdict: eb.ref('excluded.verdict'),
-          kind: eb.ref('excluded.kind'),
-          claim_revision: eb.ref('excluded.claim_revision'),
-          created_at: eb.ref('excluded.created_at'),
-          first_week: sql<number>`least(latest_answers.first_week, excluded.first_week)`,
-          first_correction_week: sql<number | null>`least(latest_answers.first_correction_week, excluded.first_correction_week)`,
-        }))
-        .where('latest_answers.signal_id', '<', (eb) => eb.ref('excluded.signal_id')),
-    )
-    .execute();
 }
 
 /** Type, verdict, week, comment and the speaker (id and role) of every signal of the given deals, oldest first. */

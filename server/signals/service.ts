@@ -7,7 +7,7 @@ import type { CorrectionKind, SignalType, Verdict } from '../db/schema.js';
 import type { FieldChange } from '../concerns/index.js';
 import type { Clock } from '../lib/clock.js';
 import { weekOfDeal } from '../rules.js';
-import { recordCorrectionFields, touchDeal } from '../readmodel/service.js';
+import { recordCorrectionFields, recordLatestAnswers, touchDeal } from '../readmodel/service.js';
 import * as repo from './repository.js';
 
 export interface SignalInput {
@@ -56,7 +56,7 @@ export async function recordSignals(trx: Executor, clock: Clock, deal: SignalDea
     })),
   );
   // The read model follows in the same transaction: latest answers and corrected fields now, the deal's state before commit.
-  await repo.upsertLatestAnswers(
+  await recordLatestAnswers(
     trx,
     signals.flatMap((s, i) =>
       s.type === 'answer' && s.stakeholderId && s.concern && s.verdict && s.claimRevision != null
@@ -103,7 +103,6 @@ export async function recordSignals(trx: Executor, clock: Clock, deal: SignalDea
 }
 
 export const listDealSignals = repo.listDealSignals;
-export const latestAnswers = repo.latestAnswers;
 export const signalFacts = repo.signalFacts;
 export const hasAnswered = repo.hasAnswered;
 export const handedConcerns = repo.handedConcerns;

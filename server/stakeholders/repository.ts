@@ -126,28 +126,6 @@ export async function insertLinks(trx: Executor, links: Insertable<StakeholderLi
   await trx.insertInto('stakeholder_links').values(links).execute();
 }
 
-/**
- * Queues one invitation mail per link, due now, in one statement: the rows
- * mail/outbox.enqueueMail writes one at a time (mail/repository.insertMail),
- * with the params issueLink gives an invitation.
- */
-export async function insertInviteMails(trx: Executor, now: Date, vendorId: string, mails: { linkId: string; recipient: string }[]): Promise<void> {
-  if (mails.length === 0) return;
-  await trx
-    .insertInto('outbox')
-    .values(
-      mails.map((m) => ({
-        template: 'invite',
-        recipient: m.recipient,
-        vendor_id: vendorId,
-        params: JSON.stringify({ linkId: m.linkId, reason: 'invite' }),
-        next_attempt_at: now,
-        created_at: now,
-      })),
-    )
-    .execute();
-}
-
 /** Every live link of this person stops working. */
 export async function revokeLinks(trx: Executor, vendorId: string, stakeholderId: string, at: Date): Promise<void> {
   await trx
@@ -281,19 +259,6 @@ export async function dealStakeholders(db: Executor, vendorId: string, dealId: s
     .orderBy('s.id');
   if (page) q = q.offset(page.offset).limit(page.limit);
   return q.execute();
-}
-
-/** The email domains of the people the vendor itself added to a deal (rules.buyerDomains, in SQL). */
-export async function vendorDomains(db: Executor, vendorId: string, dealId: string): Promise<string[]> {
-  const rows = await db
-    .selectFrom('stakeholders')
-    .select(sql<string>`lower(substring(email from '@([^@]*)$'))`.as('domain'))
-    .distinct()
-    .where('vendor_id', '=', vendorId)
-    .where('deal_id', '=', dealId)
-    .where('source', '=', 'vendor')
-    .execute();
-  return rows.map((r) => r.domain);
 }
 
 /** Links joined to their person, that person's deal, and the workspace. */

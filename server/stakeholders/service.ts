@@ -26,7 +26,7 @@ import {
   needsVendorConfirmation,
   type StakeholderRole,
 } from '../rules.js';
-import { enqueueMail } from '../mail/outbox.js';
+import { enqueueMail, enqueueMails } from '../mail/outbox.js';
 import { dealOwner, getDeal, stakeholderInput, type StakeholderInput } from '../deals/service.js';
 import { handedConcerns, recordSignals } from '../signals/service.js';
 import { touchDeal } from '../readmodel/service.js';
@@ -207,11 +207,11 @@ export async function addStakeholders(trx: Executor, clock: Clock, linkTtlDays: 
     trx,
     invited.map(({ person, linkId }) => ({ id: linkId, vendor_id: vendorId, stakeholder_id: person.id, token_hash: null, created_at: now, expires_at: expiresAt })),
   );
-  await repo.insertInviteMails(
+  // The same invitation issueLink queues for one person.
+  await enqueueMails(
     trx,
-    now,
-    vendorId,
-    invited.map(({ person, linkId }) => ({ linkId, recipient: person.email })),
+    clock,
+    invited.map(({ person, linkId }) => ({ template: 'invite', recipient: person.email, vendorId, params: { linkId, reason: 'invite' } })),
   );
   await touchDeal(trx, vendorId, dealId);
   return { stakeholders: people.map((p) => ({ id: p.id, name: p.name, email: p.email, role: p.role })), invited: invited.length };
@@ -343,7 +343,10 @@ export async function changeStakeholderRole(trx: Executor, vendorId: string, dea
 }
 
 export const dealStakeholders = repo.dealStakeholders;
-export const vendorDomains = repo.vendorDomains;
+/** A deal's buyer domains (rules.buyerDomains), from the people the vendor added. */
+export async function buyerDomainsOf(db: Executor, vendorId: string, dealId: string): Promise<string[]> {
+  return buyerDomains(await repo.vendorAddedPeople(db, vendorId, dealId));
+}
 
 const REMINDER_BATCH = 100;
 
@@ -493,7 +496,7 @@ export async function delegate(trx: Executor, clock: Clock, ttlDays: number, ctx
       );
     }
     const now = clock.now();
-    const domains = buyerDomains(await repo.vendorAddedPeople(trx, ctx.vendorId, ctx.deal.id));
+    const domains = await buyerDomainsOf(trx, ctx.vendorId, ctx.deal.id);
     // Another respondent may add the same address at this moment: the unique key decides, and we reuse theirs.
     const inserted = await repo.insertStakeholder(trx, {
       id: randomUUID(),
