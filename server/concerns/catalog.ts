@@ -313,6 +313,17 @@ const dataResidency: ConcernDef = {
     transfer_mechanisms: ['eu_us_dpf', 'eu_sccs'],
   },
   sentence: dataResidencySentence,
+  checks: [
+    {
+      // Zero data retention keeps nothing, so a retention period above 0 days contradicts it.
+      needs: ['prompt_retention', 'prompt_retention_days'],
+      field: 'prompt_retention_days',
+      problem: (v) =>
+        v.prompt_retention === 'zero_data_retention' && typeof v.prompt_retention_days === 'number' && v.prompt_retention_days > 0
+          ? `Zero data retention keeps no prompts, so the retention period must be 0 days (it says ${count(v.prompt_retention_days, 'days')}). Set it to 0, or choose another retention policy.`
+          : undefined,
+    },
+  ],
 };
 
 // ---------------------------------------------------------------------------

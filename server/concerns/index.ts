@@ -33,52 +33,102 @@ function optionValues(options: readonly Option[]): [string, ...string[]] {
   return values as [string, ...string[]];
 }
 
+/**
+ * What a person is told when a field's value is refused: one plain sentence per
+ * field type, built from the field's own unit and bounds ("Enter a whole number
+ * of days from 0 to 3650"). Forms show it next to the field; the API returns it
+ * as the detail's message.
+ */
+export function fieldMessages(field: FieldDef) {
+  switch (field.type) {
+    case 'one_of':
+      return { invalid: 'Choose one of the options.' };
+    case 'any_of':
+      return { invalid: 'Choose only from the listed options.', duplicate: 'Choose each option at most once.' };
+    case 'integer':
+      return { invalid: `Enter a whole number${field.unit ? ` of ${field.unit}` : ''} from ${field.min} to ${field.max}.` };
+    case 'boolean':
+      return { invalid: 'Choose yes or no.' };
+    case 'text':
+      return { invalid: 'Enter text.', tooLong: `Enter at most ${field.maxLength} characters.` };
+  }
+}
+
 /** The zod schema for one field's value. any_of values come out unique and in catalogue order. */
 export function fieldSchema(field: FieldDef): z.ZodType<FieldValue> {
   switch (field.type) {
     case 'one_of':
-      return z.enum(optionValues(field.options));
+      return z.enum(optionValues(field.options), { error: fieldMessages(field).invalid });
     case 'any_of': {
       const values = optionValues(field.options);
       const hasNone = values.includes('none');
+      const messages = fieldMessages(field);
       return z
-        .array(z.enum(values))
-        .max(values.length)
+        .array(z.enum(values, { error: messages.invalid }), { error: messages.invalid })
+        .max(values.length, { error: messages.duplicate })
         .refine((chosen) => !hasNone || !chosen.includes('none') || chosen.every((v) => v === 'none'), {
           error: NONE_ALONE_MESSAGE,
         })
         .transform((chosen) => values.filter((v) => chosen.includes(v)));
     }
-    case 'integer':
-      return z.number().int().min(field.min).max(field.max);
+    case 'integer': {
+      const message = fieldMessages(field).invalid;
+      return z.number({ error: message }).int({ error: message }).min(field.min, { error: message }).max(field.max, { error: message });
+    }
     case 'boolean':
-      return z.boolean();
-    case 'text':
+      return z.boolean({ error: fieldMessages(field).invalid });
+    case 'text': {
+      const messages = fieldMessages(field);
       // The character check runs before trim, so leading or trailing line breaks are refused too.
       return z
-        .string()
+        .string({ error: messages.invalid })
         .refine((s) => !LINE_UNSAFE.test(s) && !LONE_SURROGATE.test(s), { error: FORBIDDEN_TEXT_MESSAGE })
         .trim()
-        .max(field.maxLength);
+        .max(field.maxLength, { error: messages.tooLong });
+    }
   }
 }
 
-/** A complete claim: every field required, unknown fields rejected. */
+/** An unknown key names itself in the details' field; a value that is not an object is said so. */
+const objectError = (issue: { code?: string }) => (issue.code === 'unrecognized_keys' ? 'Not a field of this concern.' : 'Expected an object of field values.');
+
+/** The concern's cross-field checks that apply to `values` (all, or only those whose fields are all given). */
+function applyChecks(concern: ConcernDef, values: Partial<ClaimValues>, ctx: z.RefinementCtx, partial: boolean) {
+  for (const check of concern.checks ?? []) {
+    if (partial && check.needs.some((k) => values[k] === undefined)) continue;
+    const problem = check.problem(values as ClaimValues);
+    if (problem) ctx.addIssue({ code: 'custom', path: [check.field], message: problem });
+  }
+}
+
+/** The problems of the concern's cross-field checks on a complete claim (none when the values agree). */
+export function claimProblems(concern: ConcernDef, values: ClaimValues): { field: string; message: string }[] {
+  return (concern.checks ?? []).flatMap((check) => {
+    const problem = check.problem(values);
+    return problem ? [{ field: check.field, message: problem }] : [];
+  });
+}
+
+/** A complete claim: every field required, unknown fields rejected, the concern's cross-field checks applied. */
 export function claimSchema(concern: ConcernDef): z.ZodType<ClaimValues> {
   const shape: Record<string, z.ZodType<FieldValue>> = {};
   for (const field of concern.fields) {
     shape[field.key] = fieldSchema(field);
   }
-  return z.strictObject(shape);
+  return z.strictObject(shape, { error: objectError }).superRefine((values, ctx) => applyChecks(concern, values, ctx, false));
 }
 
-/** A partial update (to merge onto defaults or a stored claim): every field optional, unknown fields rejected. */
+/**
+ * A partial update (to merge onto defaults or a stored claim): every field optional, unknown fields rejected.
+ * A cross-field check runs when the update gives all the fields it reads; the caller validates the merged
+ * claim with claimSchema for the rest.
+ */
 export function partialClaimSchema(concern: ConcernDef): z.ZodType<Partial<ClaimValues>> {
   const shape: Record<string, z.ZodOptional<z.ZodType<FieldValue>>> = {};
   for (const field of concern.fields) {
     shape[field.key] = fieldSchema(field).optional();
   }
-  return z.strictObject(shape);
+  return z.strictObject(shape, { error: objectError }).superRefine((values, ctx) => applyChecks(concern, values as Partial<ClaimValues>, ctx, true));
 }
 
 // ---------------------------------------------------------------------------
@@ -88,7 +138,7 @@ export function partialClaimSchema(concern: ConcernDef): z.ZodType<Partial<Claim
  * Turns one application/x-www-form-urlencoded value into the JSON value to validate.
  * - any_of: a single ticked box gives a string, several give string[], none gives undefined → [].
  * - integer: digits (optionally with a decimal part) become a number; anything else, including
- *   an empty string, is returned unchanged so zod reports "expected number".
+ *   an empty string, is returned unchanged so the schema refuses it (with the field's own message).
  * - boolean: "yes" or "true" (in any submitted value, to support the hidden-input-plus-checkbox
  *   pattern) is true; anything else, including undefined, is false.
  * - one_of and text: the string as submitted (undefined stays undefined: the field is missing).

@@ -75,6 +75,21 @@ export interface ConcernDef {
    * Returns plain text; the caller escapes it.
    */
   sentence: (values: ClaimValues) => string;
+  /** Rules across this concern's own fields that a claim must satisfy (a contradiction is refused, not saved). */
+  checks?: readonly ClaimCheck[];
+}
+
+/**
+ * A rule across fields of one concern. It runs on a complete claim, and on a
+ * partial update only when every field in `needs` is given.
+ */
+export interface ClaimCheck {
+  /** The fields the rule reads. */
+  needs: readonly string[];
+  /** The field the problem is shown on. */
+  field: string;
+  /** The problem, for a person, or undefined when the values agree. */
+  problem: (values: ClaimValues) => string | undefined;
 }
 
 export interface CrossFieldWarning {

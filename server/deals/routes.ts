@@ -10,7 +10,7 @@ import { seeOther, sendPage } from '../lib/render.js';
 import { byField, fieldErrors, zodDetails } from '../lib/validate.js';
 import { requireSession, sessionOf } from '../auth/session.js';
 import { getVersion, listVersions } from '../profiles/service.js';
-import { addStakeholder, confirmStakeholder, extendLinks, resendLink, revokeLinks, setStakeholderReminders } from '../stakeholders/service.js';
+import { addStakeholder, confirmStakeholder, extendLinks, getStakeholder, resendLink, revokeLinks, setStakeholderReminders, stakeholderInput } from '../stakeholders/service.js';
 import { loadDealDetail } from './detail.js';
 import {
   changeClaim,
@@ -23,11 +23,11 @@ import {
   getDeal,
   listDealPage,
   stageCounts,
+  freshenDeals,
   stageInput,
-  stakeholderInput,
   updateDealSettings,
 } from './service.js';
-import { PEOPLE_PAGE, claimEditView, dealListView, dealPageView, newDealView, type DealPageForm } from './views.js';
+import { PEOPLE_PAGE, claimEditView, dealListView, dealPageView, newDealView, revokeConfirmView, type DealPageForm } from './views.js';
 
 type DealParams = { Params: { id: string } };
 type PersonParams = { Params: { id: string; sid: string } };
@@ -44,8 +44,15 @@ export default async function dealRoutes(app: FastifyInstance) {
       const problems = zodDetails(params.error).map((d) => `${d.field} ${d.message}`);
       throw invalid(`This list address has parameters we cannot use: ${problems.join('; ')}.`, zodDetails(params.error));
     }
+    await freshenDeals(db, vendorId);
     const [page, counts, versions] = await Promise.all([listDealPage(db, vendorId, params.data), stageCounts(db, vendorId), listVersions(db, vendorId)]);
     return sendPage(req, reply, 'dashboard', dealListView({ page, params: params.data, counts, published: versions.length > 0, now: clock.now() }));
+  });
+
+  // /app/deals is where people guess the deal list is: send them to it, filters and all.
+  app.get('/app/deals', (req, reply) => {
+    const query = req.url.indexOf('?');
+    return reply.redirect(query === -1 ? '/app' : `/app${req.url.slice(query)}`, 303);
   });
 
   async function renderNew(
@@ -114,7 +121,7 @@ export default async function dealRoutes(app: FastifyInstance) {
   app.post<DealParams>('/app/deals/:id/stakeholders', form, async (req, reply) => {
     const { vendorId } = sessionOf(req);
     const body = (req.body ?? {}) as Body;
-    const parsed = stakeholderInput.safeParse({ name: body.name, email: body.email, role: body.role, invite: body.invite === 'yes' });
+    const parsed = stakeholderInput.safeParse({ name: body.name, email: body.email, role: body.role, invite: body.invite === 'yes', note: body.note });
     if (!parsed.success) return renderDeal(req, reply, req.params.id, { values: body, errors: fieldErrors(parsed.error) }, 400);
     try {
       await transaction(db, (trx) => addStakeholder(trx, clock, config.LINK_TTL_DAYS, vendorId, req.params.id, parsed.data));
@@ -133,6 +140,14 @@ export default async function dealRoutes(app: FastifyInstance) {
     await transaction(db, (trx) => resendLink(trx, clock, config.LINK_TTL_DAYS, vendorId, req.params.id, req.params.sid));
     app.services.worker.nudge();
     return back(reply, req.params.id, 'invited', '#stakeholders');
+  });
+
+  // Revoking is two steps, without JavaScript: the deal page links to this page, whose one button posts the revoke.
+  app.get<PersonParams>('/app/deals/:id/stakeholders/:sid/revoke', { preHandler: requireSession }, async (req, reply) => {
+    const { vendorId } = sessionOf(req);
+    const deal = await getDeal(db, vendorId, req.params.id);
+    const person = await getStakeholder(db, vendorId, deal.id, req.params.sid);
+    return sendPage(req, reply, 'revoke-confirm', revokeConfirmView(deal, person));
   });
 
   app.post<PersonParams>('/app/deals/:id/stakeholders/:sid/revoke', form, async (req, reply) => {

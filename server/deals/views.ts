@@ -126,11 +126,8 @@ export function newDealView(input: {
     versions: input.versions.map((v) => ({ version: v.version, selected: v.version === chosen?.version })),
     hasVersions: input.versions.length > 0,
     concerns: chosen
-      ? CONCERNS.map((c) => ({
-          key: c.key,
-          title: c.title,
-          tailored: Boolean(tailorErrors[c.key]) || Object.values(tailoring[c.key] ?? {}).some((v) => v !== undefined),
-          fields: fieldViews(
+      ? CONCERNS.map((c) => {
+          const fields = fieldViews(
             c,
             { ...chosen.claims[c.key].values, ...tailoring[c.key] },
             {
@@ -139,8 +136,11 @@ export function newDealView(input: {
               baseline: chosen.claims[c.key].values,
               idPrefix: `t-${c.key}-`,
             },
-          ),
-        }))
+          );
+          // The form sends every field of every section back; only a value that differs from the
+          // published claim (or a refused one) makes a section tailored.
+          return { key: c.key, title: c.title, tailored: Boolean(tailorErrors[c.key]) || fields.some((f) => f.changed), fields };
+        })
       : [],
   };
 }
@@ -273,7 +273,7 @@ export function dealPageView(d: DealDetail, now: Date, query: Record<string, str
     firstSignal: t.firstSecuritySignalWeek,
     firstCorrection: t.firstSecurityCorrectionWeek,
     stages: DEAL_STAGES.map((s) => ({ value: s, label: STAGE_LABELS[s], selected: s === (form.askedStage ?? d.deal.stage) })),
-    respondents: d.respondents.map((s) => ({ ...s, awaiting: !answersCount(s) })),
+    respondents: d.respondents.map((s) => ({ ...s, roleLabel: ROLE_LABELS[s.role], awaiting: !answersCount(s) })),
     grid: d.grid.map((row) => ({
       ...row,
       statusLabel: STATUS_LABELS[row.status],
@@ -353,5 +353,16 @@ export function claimEditView(
     concern: { key: concern.key, title: concern.title, sentence: concern.sentence(claim.claim), revision: claim.revision, tailored: claim.tailored },
     errors: form.errors,
     fields: fieldViews(concern, form.values ?? claim.claim, { prefix: 'c', errors: form.errors, baseline: claim.claim, idPrefix: `c-${concern.key}-` }),
+  };
+}
+
+/** The step before revoking a person's links: who, what stops, and the one button that does it. */
+export function revokeConfirmView(deal: { id: string; buyer_name: string }, person: { id: string; name: string; email: string; role: keyof typeof ROLE_LABELS }) {
+  return {
+    title: `Revoke ${person.name}’s link · ${deal.buyer_name}`,
+    nav: 'deals',
+    deal: { id: deal.id, buyer_name: deal.buyer_name },
+    person: { id: person.id, name: person.name, email: person.email, roleLabel: ROLE_LABELS[person.role] },
+    backHref: `/app/deals/${deal.id}#stakeholders`,
   };
 }

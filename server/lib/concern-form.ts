@@ -1,8 +1,8 @@
 // The catalogue drives every form: the profile editor, a deal's tailoring and
 // the respondent's correction all render fields through fieldViews() and read
 // them back through readConcernForm().
-import type { ClaimValues, ConcernDef, FieldDef } from '../concerns/types.js';
-import { formatValue, getConcern, parseFormValue } from '../concerns/index.js';
+import type { ClaimValues, ConcernDef, FieldDef, FieldValue } from '../concerns/types.js';
+import { formatValue, getConcern, parseFormValue, sameValue } from '../concerns/index.js';
 import type { FieldChange } from '../db/schema.js';
 
 export interface FieldView {
@@ -17,7 +17,8 @@ export interface FieldView {
   isInteger: boolean;
   isBoolean: boolean;
   isText: boolean;
-  options: { value: string; label: string; checked: boolean; id: string }[];
+  /** `changed`: this option's checked state differs from the baseline's (any_of only; a single choice marks the field). */
+  options: { value: string; label: string; checked: boolean; id: string; changed: boolean }[];
   value: string;
   display: string;
   min?: number;
@@ -30,7 +31,9 @@ export interface FieldView {
 /**
  * View models for a concern's fields. `prefix` namespaces the form names when
  * several concerns share one form ("data_residency.storage_regions").
- * `baseline`, when given, marks the fields whose value differs from it.
+ * `baseline`, when given, marks the fields whose value differs from it (lists
+ * compare as sets, by the catalogue's one test of equality) and, in a
+ * multiple choice, the options ticked or unticked against it.
  */
 export function fieldViews(
   concern: ConcernDef,
@@ -43,16 +46,23 @@ export function fieldViews(
     const v = values[f.key];
     const id = `${idPrefix}${f.key}`;
     const selected = new Set(Array.isArray(v) ? v.map(String) : v === undefined ? [] : [String(v)]);
+    const baseline = opts.baseline?.[f.key];
+    const before = new Set(Array.isArray(baseline) ? baseline.map(String) : []);
     const options =
       f.type === 'one_of' || f.type === 'any_of'
-        ? f.options.map((o) => ({ value: o.value, label: o.label, checked: selected.has(o.value), id: `${id}-${o.value}` }))
+        ? f.options.map((o) => ({
+            value: o.value,
+            label: o.label,
+            checked: selected.has(o.value),
+            id: `${id}-${o.value}`,
+            changed: f.type === 'any_of' && baseline !== undefined && selected.has(o.value) !== before.has(o.value),
+          }))
         : f.type === 'boolean'
           ? [
-              { value: 'yes', label: 'Yes', checked: v === true, id: `${id}-yes` },
-              { value: 'no', label: 'No', checked: v === false, id: `${id}-no` },
+              { value: 'yes', label: 'Yes', checked: v === true, id: `${id}-yes`, changed: false },
+              { value: 'no', label: 'No', checked: v === false, id: `${id}-no`, changed: false },
             ]
           : [];
-    const baseline = opts.baseline?.[f.key];
     return {
       name: `${prefix}${f.key}`,
       id,
@@ -72,7 +82,7 @@ export function fieldViews(
       max: f.type === 'integer' ? f.max : undefined,
       unit: f.type === 'integer' ? f.unit : undefined,
       maxLength: f.type === 'text' ? f.maxLength : undefined,
-      changed: baseline !== undefined && JSON.stringify(baseline) !== JSON.stringify(v),
+      changed: baseline !== undefined && !sameValue(baseline, v as FieldValue | undefined),
     };
   });
 }

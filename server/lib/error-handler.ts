@@ -10,6 +10,7 @@ import { DomainError, ERROR_TABLE, type ErrorCode } from './errors.js';
 import { sendPage } from './render.js';
 import { TOKEN_PATTERN } from './tokens.js';
 import { zodDetails } from './validate.js';
+import { optionalSession, SESSION_COOKIE } from '../auth/session.js';
 
 const MESSAGES: Partial<Record<ErrorCode, string>> = {
   bad_request: 'The request could not be read. Check that the body and the address are well-formed.',
@@ -44,7 +45,23 @@ function toDomainError(err: unknown, req: FastifyRequest): DomainError {
   return new DomainError('internal_error', MESSAGES.internal_error!);
 }
 
-export function handleError(err: unknown, req: FastifyRequest, reply: FastifyReply) {
+/**
+ * An error page is a page like any other: a signed-in person gets their own
+ * header (their navigation, not "Sign in"). Only a request carrying a session
+ * cookie whose signature checks out costs the one lookup every signed-in page
+ * makes; a request without one (a scanner's 404) does no work at all, and a
+ * page about an overloaded or unreachable portal does not ask the database.
+ */
+async function knowSession(req: FastifyRequest, status: number): Promise<void> {
+  if (req.session || status >= 500 || status === 429 || !req.cookies?.[SESSION_COOKIE]) return;
+  try {
+    await optionalSession(req);
+  } catch {
+    req.session = undefined;
+  }
+}
+
+export async function handleError(err: unknown, req: FastifyRequest, reply: FastifyReply) {
   const domain = toDomainError(err, req);
   const entry: { status: number; page?: string } = ERROR_TABLE[domain.code];
   const status = entry.status;
@@ -58,6 +75,7 @@ export function handleError(err: unknown, req: FastifyRequest, reply: FastifyRep
     return reply.send({ error: { code: domain.code, message: domain.message, ...(details ? { details } : {}) } });
   }
   if (entry.page === 'link-invalid') return sendPage(req, reply, entry.page, linkPageData(req), status);
+  await knowSession(req, status);
   return sendPage(req, reply, 'error', { title: status === 404 ? 'Not found' : 'Something went wrong', status, message: domain.message }, status);
 }
 

@@ -6,12 +6,41 @@ import { LINE_UNSAFE, LONE_SURROGATE, PARAGRAPH_UNSAFE, URL_LIKE } from './text.
 
 export type { FieldProblem };
 
+/** zod's own wording ("Invalid input: expected number, received string"), which no schema of ours should let through. */
+const ZOD_DEFAULT = /^(Invalid input|Invalid option|Invalid element|Invalid key|Invalid value|Too big|Too small|Unrecognized key)/;
+
+/** A person's wording for an issue still carrying zod's default message; our own messages pass unchanged. */
+export function humanMessage(issue: ZodError['issues'][number]): string {
+  if (!ZOD_DEFAULT.test(issue.message)) return issue.message;
+  const i = issue as { code: string; expected?: string; maximum?: number | bigint; minimum?: number | bigint; origin?: string; values?: unknown[] };
+  const unit = i.origin === 'string' ? ' characters' : i.origin === 'array' || i.origin === 'set' ? ' items' : '';
+  switch (i.code) {
+    case 'invalid_type':
+      if (/received undefined$/.test(issue.message)) return 'is required';
+      return i.expected === 'number' || i.expected === 'int'
+        ? 'must be a number'
+        : i.expected === 'boolean'
+          ? 'must be yes or no'
+          : `must be ${i.expected === 'array' ? 'a list' : `a ${i.expected ?? 'valid value'}`}`;
+    case 'too_big':
+      return `must be at most ${String(i.maximum)}${unit}`;
+    case 'too_small':
+      return i.origin === 'string' && Number(i.minimum) === 1 ? 'is required' : `must be at least ${String(i.minimum)}${unit}`;
+    case 'invalid_value':
+      return i.values?.length ? `must be one of ${i.values.map(String).join(', ')}` : 'is not an allowed value';
+    case 'unrecognized_keys':
+      return 'is not a known field';
+    default:
+      return 'is not valid';
+  }
+}
+
 /** Each issue as the dotted path of its field, under `prefix` when given ("concerns.data_residency"). */
 export function zodDetails(err: ZodError, prefix = ''): FieldProblem[] {
   return err.issues.map((i) => {
     // An unknown key is reported on the object that holds it; name the key itself.
     const path = i.path.length ? i.path.join('.') : ((i as { keys?: string[] }).keys ?? []).join(',');
-    return { field: [prefix, path].filter(Boolean).join('.') || '(body)', message: i.message };
+    return { field: [prefix, path].filter(Boolean).join('.') || '(body)', message: humanMessage(i) };
   });
 }
 
@@ -27,11 +56,14 @@ export function parse<T extends ZodType>(schema: T, input: unknown, what = 'requ
   return r.data;
 }
 
-/** The first problem of each field, for a form to show next to it; `under` drops a leading path segment. */
+/**
+ * The first problem of each field, for a form to show next to it; `under` drops a leading path segment.
+ * A problem with one item of a list ("storage_regions.0") is shown on the list's field.
+ */
 export function byField(details: FieldProblem[], under = ''): Record<string, string> {
   const out: Record<string, string> = {};
   for (const d of details) {
-    const field = under && d.field.startsWith(`${under}.`) ? d.field.slice(under.length + 1) : d.field;
+    const field = (under && d.field.startsWith(`${under}.`) ? d.field.slice(under.length + 1) : d.field).replace(/(\.\d+)+$/, '');
     out[field] ??= d.message;
   }
   return out;

@@ -5,7 +5,7 @@ import { DomainError, invalid } from '../lib/errors.js';
 import { invalidInput, paragraph, zodDetails } from '../lib/validate.js';
 import type { Executor } from '../db/index.js';
 import type { ProfileClaims } from '../db/schema.js';
-import { CATALOG_VERSION, CONCERNS, claimSchema, crossFieldWarnings, defaultClaims, getConcern, partialClaimSchema, sameValue } from '../concerns/index.js';
+import { CATALOG_VERSION, CONCERNS, claimProblems, claimSchema, crossFieldWarnings, defaultClaims, getConcern, partialClaimSchema, sameValue } from '../concerns/index.js';
 import type { ClaimValues, CrossFieldWarning } from '../concerns/types.js';
 import * as repo from './repository.js';
 
@@ -92,7 +92,14 @@ export function mergeIntoDraft(draft: ProfileClaims, update: unknown): ProfileCl
       }
       text = n.data;
     }
-    merged[key] = { values: { ...draft[key].values, ...(parsed.data as ClaimValues) }, narrative: text };
+    const values = { ...draft[key].values, ...(Object.fromEntries(Object.entries(parsed.data).filter(([, v]) => v !== undefined)) as ClaimValues) };
+    // The merged claim must hold together too (e.g. zero data retention with a retention period).
+    const contradictions = claimProblems(concern, values);
+    if (contradictions.length) {
+      problems.push(...contradictions.map((p) => ({ field: `concerns.${key}.${p.field}`, message: p.message })));
+      continue;
+    }
+    merged[key] = { values, narrative: text };
   }
   if (problems.length) throw invalidInput('profile', problems);
   return merged;

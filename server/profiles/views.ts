@@ -16,9 +16,11 @@ export interface EditorInput {
   /** The notices the page was redirected with: draft saved, or version N published. */
   saved?: boolean;
   published?: string;
+  /** The form was sent by Publish (and refused): nothing was saved or published. */
+  publishing?: boolean;
 }
 
-export function editorPage({ draft, errors = {}, versions, latestClaims, saved = false, published }: EditorInput) {
+export function editorPage({ draft, errors = {}, versions, latestClaims, saved = false, published, publishing = false }: EditorInput) {
   const valid = Object.keys(errors).length === 0;
   // Warnings and the unpublished mark only make sense for a draft that validates.
   const warnings = valid ? warningsFor(draft as ProfileClaims) : [];
@@ -29,10 +31,14 @@ export function editorPage({ draft, errors = {}, versions, latestClaims, saved =
     saved,
     published,
     invalid: !valid,
+    publishing,
     warnings,
     versions,
     nextVersion: (versions[0]?.version ?? 0) + 1,
     unpublished: valid && hasUnpublishedChanges(draft as ProfileClaims, latestClaims),
+    // Publish saves the form as it stands, so it is offered whenever there is something to publish,
+    // including edits that still need fixing.
+    canPublish: !valid || hasUnpublishedChanges(draft as ProfileClaims, latestClaims),
     narrativeMax: NARRATIVE_MAX,
     concerns: CONCERNS.map((c) => ({
       key: c.key,
