@@ -12,7 +12,7 @@ t.test('keys are listed with their creation day, and notices pass through', asyn
     revoked_at: null,
   };
   const page = settingsPage([key], { newKey: 'pp_secret', newKeyName: 'CRM' });
-  t.equal(page.title, 'API keys');
+  t.equal(page.title, 'Settings', 'the page holds the workspace settings and the API keys');
   t.equal(page.nav, 'settings');
   t.equal(page.keys[0].created, '2026-03-02');
   t.equal(page.keys[0].prefix, 'pp_abcdef');

@@ -15,9 +15,9 @@ import {
   dealInput,
   getDeal,
   dealListParams,
+  freshenDeals,
   listDealPage,
   stageInput,
-  stakeholderInput,
   updateDealSettings,
 } from '../deals/service.js';
 import { loadDealDetail } from '../deals/detail.js';
@@ -34,6 +34,7 @@ import {
   resendLink,
   revokeLinks,
   setStakeholderReminders,
+  stakeholderInput,
 } from '../stakeholders/service.js';
 import { dealDetailJson, dealJson, dealListItemJson, profileJson, signalJson } from './views.js';
 
@@ -92,15 +93,18 @@ export default async function apiRoutes(app: FastifyInstance) {
 
   app.get('/deals', async (req) => {
     const { vendorId } = sessionOf(req);
-    const page = await listDealPage(db, vendorId, parse(dealListParams, req.query, 'query'));
+    const query = parse(dealListParams, req.query, 'query');
+    await freshenDeals(db, vendorId);
+    const page = await listDealPage(db, vendorId, query);
     const now = clock.now();
     return { deals: page.deals.map((d) => dealListItemJson(d, now)), next_cursor: page.nextCursor };
   });
 
   app.post('/deals', async (req, reply) => {
-    const { vendorId } = sessionOf(req);
+    const { vendorId, keyOwnerId } = sessionOf(req);
     const input = parse(dealInput, req.body, 'deal');
-    const deal = await transaction(db, async (trx) => getDeal(trx, vendorId, await createDeal(trx, clock, vendorId, null, input)));
+    // The deal's owner (named in its invitations, sent its digests) is whoever created the API key.
+    const deal = await transaction(db, async (trx) => getDeal(trx, vendorId, await createDeal(trx, clock, vendorId, keyOwnerId ?? null, input)));
     return reply.code(201).send(dealJson(deal, clock.now()));
   });
 

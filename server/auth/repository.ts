@@ -162,13 +162,17 @@ export async function insertApiKey(
 
 /** A live (unrevoked) key by its hash, with its workspace. */
 export async function findApiKey(db: Executor, keyHash: string) {
-  return db
-    .selectFrom('api_keys')
-    .innerJoin('vendors', 'vendors.id', 'api_keys.vendor_id')
-    .select(['api_keys.id', 'api_keys.vendor_id', 'api_keys.name', 'api_keys.last_used_at', 'vendors.name as vendor_name'])
-    .where('api_keys.key_hash', '=', keyHash)
-    .where('api_keys.revoked_at', 'is', null)
-    .executeTakeFirst();
+  return (
+    db
+      .selectFrom('api_keys')
+      .innerJoin('vendors', 'vendors.id', 'api_keys.vendor_id')
+      // The key's creator, if still a user of the workspace: deals opened through the key are theirs.
+      .leftJoin('users', (j) => j.onRef('users.id', '=', 'api_keys.created_by').onRef('users.vendor_id', '=', 'api_keys.vendor_id'))
+      .select(['api_keys.id', 'api_keys.vendor_id', 'api_keys.name', 'api_keys.last_used_at', 'vendors.name as vendor_name', 'users.id as owner_id'])
+      .where('api_keys.key_hash', '=', keyHash)
+      .where('api_keys.revoked_at', 'is', null)
+      .executeTakeFirst()
+  );
 }
 
 /**

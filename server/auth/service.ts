@@ -186,7 +186,7 @@ export async function authenticateApiKey(db: Executor, clock: Clock, key: string
   const staleBefore = new Date(now.getTime() - KEY_USE_RESOLUTION_MS);
   // Most requests skip the write; the statement itself re-checks, for requests racing on other instances.
   if (!found.last_used_at || found.last_used_at < staleBefore) await repo.touchApiKey(db, found.vendor_id, found.id, now, staleBefore);
-  return { id: found.id, vendorId: found.vendor_id, name: found.name, vendorName: found.vendor_name };
+  return { id: found.id, vendorId: found.vendor_id, name: found.name, vendorName: found.vendor_name, ownerId: found.owner_id };
 }
 
 /** A workspace's keys, newest first. */

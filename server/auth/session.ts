@@ -10,6 +10,8 @@ export interface VendorSession {
   vendorName: string;
   userName: string;
   via: 'cookie' | 'api_key';
+  /** With an API key: the user who created the key, who owns the deals opened through it (null if they were removed). */
+  keyOwnerId?: string | null;
 }
 
 declare module 'fastify' {

@@ -4,15 +4,60 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
+import type Mail from 'nodemailer/lib/mailer/index.js';
+import addressparser from 'nodemailer/lib/addressparser/index.js';
 import { parseConnectionUrl } from 'nodemailer/lib/shared/index.js';
 import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
 import type StreamTransport from 'nodemailer/lib/stream-transport/index.js';
+import { LINE_UNSAFE, oneLine } from '../lib/text.js';
 
 export interface MailMessage {
   to: string;
   subject: string;
   html: string;
   text: string;
+  /**
+   * The From display name for this mail ("Dana Lee at Acme via Posture
+   * Portal"); the address stays the configured MAIL_FROM's. Unset: MAIL_FROM as it is.
+   */
+  fromName?: string;
+  /** Where a reply goes (a bare address), e.g. the deal owner's. */
+  replyTo?: string;
+}
+
+/** The longest From display name sent; a longer one is cut. */
+export const MAX_FROM_NAME = 300;
+
+/**
+ * The address part of MAIL_FROM ("Posture Portal <no-reply@x>" or a bare
+ * address): a mail with its own display name still comes from this address.
+ */
+export function mailFromAddress(from: string): string {
+  const first = addressparser(from, { flatten: true })[0];
+  return first?.address || from.trim();
+}
+
+/** One plain address: no display name, list, comment or white space. */
+const PLAIN_ADDRESS = /^[^\s@<>()",;:\\[\]]+@[^\s@<>()",;:\\[\]]+$/;
+
+/**
+ * What nodemailer is given for a message: its own From display name (one
+ * line, controls folded away; nodemailer quotes or encodes it as a header
+ * needs) on the configured address, and its Reply-To. A display name cannot
+ * carry an address of its own, so angle brackets are dropped from it; a
+ * Reply-To that is not one plain address is left out rather than guessed at.
+ */
+export function envelopeOf(m: MailMessage, fromAddress: string): Mail.Options {
+  const name = m.fromName === undefined ? '' : oneLine(m.fromName.replace(/[<>]/g, ' '), MAX_FROM_NAME).replace(/\s{2,}/g, ' ');
+  const replyTo = m.replyTo !== undefined && PLAIN_ADDRESS.test(m.replyTo) && !LINE_UNSAFE.test(m.replyTo) ? m.replyTo : '';
+  return {
+    to: m.to,
+    subject: m.subject,
+    html: m.html,
+    text: m.text,
+    ...(name ? { from: { name, address: fromAddress } } : {}),
+    ...(replyTo ? { replyTo: { name: '', address: replyTo } } : {}),
+  };
 }
 
 export interface MailTransport {
@@ -59,13 +104,14 @@ export function smtpTransport(url: string, from: string, pool: SmtpPoolOptions =
     getSocket: connectWithoutDelay,
   };
   const transporter = nodemailer.createTransport(options, { from });
+  const fromAddress = mailFromAddress(from);
   let closed = false;
   return {
     concurrency: Math.max(1, Math.floor(Number(options.maxConnections)) || 1),
     async send(m) {
       // A closed pool would take the mail and never answer.
       if (closed) throw Object.assign(new Error('mail transport closed'), { code: 'ECLOSED' });
-      await transporter.sendMail({ to: m.to, subject: m.subject, html: m.html, text: m.text });
+      await transporter.sendMail(envelopeOf(m, fromAddress));
     },
     /** Closes idle connections now and busy ones once their mail is sent. */
     close() {
@@ -99,9 +145,10 @@ export function folderTransport(dir: string, from: string, print: (line: string)
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const options: StreamTransport.Options = { streamTransport: true, buffer: true, newline: 'unix' };
   const transporter = nodemailer.createTransport(options, { from });
+  const fromAddress = mailFromAddress(from);
   return {
     async send(m) {
-      const info = await transporter.sendMail({ to: m.to, subject: m.subject, html: m.html, text: m.text });
+      const info = await transporter.sendMail(envelopeOf(m, fromAddress));
       const file = join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${info.messageId.replace(/[^A-Za-z0-9]/g, '').slice(0, 12)}.eml`);
       writeFileSync(file, (info as unknown as { message: Buffer }).message, { mode: 0o600 });
       const links = [...new Set(m.text.match(/https?:\/\/\S+/g) ?? [])];

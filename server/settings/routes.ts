@@ -1,4 +1,5 @@
-// Workspace settings: API keys for the JSON API and CRM integrations.
+// Workspace settings: the workspace's web domain (named in its invitations),
+// and API keys for the JSON API and CRM integrations.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { transaction } from '../db/index.js';
@@ -6,6 +7,7 @@ import { requireSession, sessionOf } from '../auth/session.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../auth/service.js';
 import { fieldErrors, line } from '../lib/validate.js';
 import { seeOther, sendPage } from '../lib/render.js';
+import { getWorkspaceSettings, setWebDomain, webDomainInput } from './service.js';
 import { settingsPage, type SettingsNotices } from './views.js';
 
 const keyInput = z.object({ name: line(80) });
@@ -15,12 +17,23 @@ export default async function settingsRoutes(app: FastifyInstance) {
   const form = { preHandler: [requireSession, app.csrfProtection] };
 
   async function render(req: FastifyRequest, reply: FastifyReply, notices: SettingsNotices, status = 200) {
-    const keys = await listApiKeys(db, sessionOf(req).vendorId);
-    return sendPage(req, reply, 'settings', settingsPage(keys, notices), status);
+    const { vendorId } = sessionOf(req);
+    const [keys, workspace] = await Promise.all([listApiKeys(db, vendorId), getWorkspaceSettings(db, vendorId)]);
+    return sendPage(req, reply, 'settings', settingsPage(keys, notices, workspace), status);
   }
 
   app.get('/app/settings', { preHandler: requireSession }, async (req, reply) => {
-    return render(req, reply, { revoked: (req.query as { revoked?: string }).revoked === '1' });
+    const query = req.query as { revoked?: string; workspace?: string };
+    return render(req, reply, { revoked: query.revoked === '1', workspaceSaved: query.workspace === '1' });
+  });
+
+  // Like every setting here, open to anyone in the workspace (there are no per-user permissions yet).
+  app.post('/app/settings/workspace', form, async (req, reply) => {
+    const body = (req.body ?? {}) as { web_domain?: unknown };
+    const r = webDomainInput.safeParse({ web_domain: body.web_domain ?? '' });
+    if (!r.success) return render(req, reply, { workspaceErrors: fieldErrors(r.error), workspaceValues: { web_domain: String(body.web_domain ?? '') } }, 400);
+    await setWebDomain(db, sessionOf(req).vendorId, r.data.web_domain);
+    return seeOther(reply, '/app/settings?workspace=1');
   });
 
   app.post('/app/settings/api-keys', form, async (req, reply) => {

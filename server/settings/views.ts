@@ -1,5 +1,6 @@
-// Template data for the settings page: the workspace's API keys, and the
-// notice or form errors of the request that shows it. No I/O here.
+// Template data for the settings page: the workspace's own settings, its API
+// keys, and the notice or form errors of the request that shows it. No I/O here.
+import type { WorkspaceSettings } from './service.js';
 
 export interface ApiKeyRow {
   id: string;
@@ -18,13 +19,24 @@ export interface SettingsNotices {
   /** A key just created: shown once, on this response only. */
   newKey?: string;
   newKeyName?: string;
+  /** The workspace settings were just saved. */
+  workspaceSaved?: boolean;
+  /** Field errors of a refused workspace form, and what it sent (shown back to correct). */
+  workspaceErrors?: Record<string, string>;
+  workspaceValues?: { web_domain: string };
 }
 
-export function settingsPage(keys: ApiKeyRow[], notices: SettingsNotices = {}) {
+export function settingsPage(keys: ApiKeyRow[], notices: SettingsNotices = {}, workspace: WorkspaceSettings | null = null) {
   return {
-    title: 'API keys',
+    title: 'Settings',
     nav: 'settings',
     keys: keys.map((k) => ({ ...k, created: k.created_at.toISOString().slice(0, 10) })),
     ...notices,
+    workspace: {
+      webDomain: workspace?.webDomain ?? null,
+      // A refused value is shown back as typed; otherwise the saved one.
+      value: notices.workspaceValues?.web_domain ?? workspace?.webDomain ?? '',
+      errors: notices.workspaceErrors ?? {},
+    },
   };
 }

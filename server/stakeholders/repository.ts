@@ -1,7 +1,7 @@
 // SQL of the buyer's people on a deal and their personal links. Every
 // statement is scoped by vendor_id.
-import { sql, type Insertable } from 'kysely';
-import type { Executor } from '../db/index.js';
+import { CompiledQuery, sql, type InferResult, type Insertable } from 'kysely';
+import { preparedAs, type Executor, type SqlFragment } from '../db/index.js';
 import type { StakeholderLinksTable, StakeholdersTable } from '../db/schema.js';
 import { CHAMPION, CLOSED_STAGES, type StakeholderRole } from '../rules.js';
 
@@ -261,22 +261,69 @@ export async function dealStakeholders(db: Executor, vendorId: string, dealId: s
   return q.execute();
 }
 
-/** Links joined to their person, that person's deal, and the workspace. */
+/**
+ * Links joined to their person, that person's deal, the workspace, and the
+ * deal's owner (`o`: the user who opened it; none for a deal opened through
+ * the API or whose creator is gone).
+ */
 function linksWithDeal(db: Executor) {
   return db
     .selectFrom('stakeholder_links as l')
     .innerJoin('stakeholders as s', (j) => j.onRef('s.id', '=', 'l.stakeholder_id').onRef('s.vendor_id', '=', 'l.vendor_id'))
     .innerJoin('deals as d', (j) => j.onRef('d.id', '=', 's.deal_id').onRef('d.vendor_id', '=', 's.vendor_id'))
-    .innerJoin('vendors as v', 'v.id', 'l.vendor_id');
+    .innerJoin('vendors as v', 'v.id', 'l.vendor_id')
+    .leftJoin('users as o', (j) => j.onRef('o.id', '=', 'd.created_by').onRef('o.vendor_id', '=', 'd.vendor_id'));
 }
 
-/** A live link by the hash of its token, with its person, deal and workspace. */
-export async function findLiveLink(db: Executor, tokenHash: string, now: Date) {
+/**
+ * A live link by the hash of its token, with its person, deal and workspace;
+ * and, when given, what `extra` selects for them in the same query (it may
+ * refer to the link, person and deal as l, s and d).
+ */
+export async function findLiveLink<T = never>(db: Executor, tokenHash: string, now: Date, extra?: LinkExtra<T>) {
+  // Every link page asks this: its SQL is compiled once per shape (with or without each kind of extra), not on every request.
+  const key = extra?.key ?? '';
+  let compiled = liveLinkSql.get(key);
+  if (!compiled) {
+    compiled = liveLinkQuery(db, extra?.sql, extra?.lock).compile();
+    // $1 and $2 are written into the SQL by hand: any other value would take their numbers.
+    if (compiled.parameters.length > 0) throw new Error('the live-link query must hold no values of its own');
+    compiled = CompiledQuery.raw(preparedAs(`live-link${key ? `-${key}` : ''}`) + compiled.sql);
+    liveLinkSql.set(key, compiled);
+  }
+  const { rows } = await db.executeQuery<InferResult<ReturnType<typeof liveLinkQuery>>[number] & { extra?: T }>(
+    CompiledQuery.raw(compiled.sql, [tokenHash, now, ...(extra?.params ?? [])]),
+  );
+  return rows[0];
+}
+
+const liveLinkSql = new Map<string, CompiledQuery>();
+
+/**
+ * What a caller adds to the live-link query: `sql`, selected as `extra`, may
+ * refer to the link, person and deal as l, s and d, and to `params` as $3, $4…
+ * (it holds no values of its own); `lock` locks the person's row for the rest
+ * of the transaction; `key` names the combination (compiled once per key).
+ */
+export interface LinkExtra<T> {
+  key: string;
+  sql: SqlFragment<T>;
+  params?: unknown[];
+  lock?: boolean;
+}
+
+/** The live-link query with its two values left as $1 (the token's hash) and $2 (now): compiled once, run many times. */
+function liveLinkQuery(db: Executor, extra?: SqlFragment<unknown>, lock = false) {
   return linksWithDeal(db)
+    .$if(extra !== undefined, (q) => q.select(extra!.as('extra')))
+    .$if(lock, (q) => q.forUpdate('s'))
     .select([
       'l.id as link_id',
       'l.vendor_id',
       'v.name as vendor_name',
+      'v.web_domain as vendor_domain',
+      'o.name as owner_name',
+      'o.email as owner_email',
       's.id as stakeholder_id',
       's.name as stakeholder_name',
       's.role',
@@ -288,10 +335,9 @@ export async function findLiveLink(db: Executor, tokenHash: string, now: Date) {
       'd.started_on',
       'd.stage',
     ])
-    .where('l.token_hash', '=', tokenHash)
+    .where('l.token_hash', '=', sql<string>`$1`)
     .where('l.revoked_at', 'is', null)
-    .where('l.expires_at', '>', now)
-    .executeTakeFirst();
+    .where('l.expires_at', '>', sql<Date>`$2`);
 }
 
 /** Whoever a link (live or not) belongs to, by the hash of its token. */
@@ -329,10 +375,14 @@ export async function inviteMailData(db: Executor, linkId: string) {
       's.name',
       's.role',
       's.reminders_paused',
+      's.invite_note',
       'd.buyer_name',
       'd.stage',
       'd.reminders_paused as deal_paused',
       'v.name as vendor_name',
+      'v.web_domain as vendor_domain',
+      'o.name as owner_name',
+      'o.email as owner_email',
     ])
     .where('l.id', '=', linkId)
     .executeTakeFirst();

@@ -10,7 +10,7 @@ import type { Clock } from '../lib/clock.js';
 import { DAY } from '../lib/clock.js';
 import { DomainError, invalid, notFound, type FieldProblem } from '../lib/errors.js';
 import { hashToken, TOKEN_PATTERN } from '../lib/tokens.js';
-import { email, name, uuid, zodDetails } from '../lib/validate.js';
+import { email, name, paragraph, uuid, zodDetails } from '../lib/validate.js';
 import { CONCERN_KEYS } from '../concerns/index.js';
 import {
   DELEGATE_ROLES,
@@ -18,6 +18,7 @@ import {
   MAX_DELEGATES_PER_DEAL,
   MAX_DELEGATION_DEPTH,
   ROLE_LABELS,
+  STAKEHOLDER_ROLES,
   answersCount,
   buyerDomains,
   isChampion,
@@ -27,13 +28,34 @@ import {
   type StakeholderRole,
 } from '../rules.js';
 import { enqueueMail, enqueueMails } from '../mail/outbox.js';
-import { dealOwner, getDeal, stakeholderInput, type StakeholderInput } from '../deals/service.js';
+import { dealOwner, getDeal, stakeholderInput as personInput } from '../deals/service.js';
 import { handedConcerns, recordSignals } from '../signals/service.js';
 import { touchDeal } from '../readmodel/service.js';
 import * as repo from './repository.js';
 import { readStakeholderCsv, type CsvPerson, type StakeholderCsv } from './csv.js';
 
 export type LinkReason = 'invite' | 'reminder' | 'delegation';
+
+/** The most characters of the vendor's personal note in one person's invitation. */
+export const MAX_INVITE_NOTE = 1000;
+
+/**
+ * One person the vendor adds (the deal page's form, the API, each row of a
+ * batch or CSV): a person as deals/service.ts checks one, whose role must be
+ * chosen (the form offers no default), with an optional note for their
+ * invitation: plain text, shown in it and its reminders.
+ */
+export const stakeholderInput = personInput.extend({
+  role: z.enum(STAKEHOLDER_ROLES, {
+    error: (issue) => (issue.input === undefined || issue.input === '' ? 'Choose their role' : `must be one of ${STAKEHOLDER_ROLES.join(', ')}`),
+  }),
+  note: paragraph(MAX_INVITE_NOTE)
+    .nullish()
+    .transform((s) => (s ? s.replace(/\r\n?/g, '\n') : null)),
+});
+export type StakeholderInput = z.infer<typeof stakeholderInput>;
+/** A person to add as a caller has them: the note may be left out. */
+export type NewStakeholder = Omit<StakeholderInput, 'note'> & { note?: string | null };
 
 /** A stakeholder of this deal of this vendor, or a 404 (the deal first, so an unknown deal reads as such). */
 export async function getStakeholder(db: Executor, vendorId: string, dealId: string, stakeholderId: string) {
@@ -75,7 +97,7 @@ export async function issueLink(
   await enqueueMail(trx, clock, { template: 'invite', recipient: opts.recipient, vendorId: opts.vendorId, params: { linkId, reason: opts.reason, ...opts.params } });
 }
 
-export async function addStakeholder(trx: Executor, clock: Clock, linkTtlDays: number, vendorId: string, dealId: string, input: StakeholderInput) {
+export async function addStakeholder(trx: Executor, clock: Clock, linkTtlDays: number, vendorId: string, dealId: string, input: NewStakeholder) {
   await getDeal(trx, vendorId, dealId);
   const id = randomUUID();
   const inserted = await repo.insertStakeholder(trx, {
@@ -85,6 +107,7 @@ export async function addStakeholder(trx: Executor, clock: Clock, linkTtlDays: n
     name: input.name,
     email: input.email,
     role: input.role,
+    invite_note: input.note ?? null,
     delegated_by: null,
     created_at: clock.now(),
     invited_at: null,
@@ -189,6 +212,7 @@ export async function addStakeholders(trx: Executor, clock: Clock, linkTtlDays: 
     name: input.name,
     email: input.email,
     role: input.role,
+    invite_note: input.note,
     delegated_by: null,
     created_at: now,
     // An invitation starts the reminder cadence, as issueLink marks it.
@@ -393,13 +417,30 @@ export interface LinkContext {
     counts: boolean;
   };
   deal: { id: string; buyerName: string; startedOn: string; stage: string };
+  /** Whom the respondent can ask whether this is genuine, as their invitation names them: the deal's owner; null when the deal has none. */
+  contact: { name: string; email: string } | null;
+  /** The workspace's web domain ("acme.example"), when it has set one. */
+  vendorDomain: string | null;
 }
 
 /** Unknown, expired and revoked links all resolve to undefined: the caller cannot tell them apart. */
 export async function resolveLink(db: Executor, clock: Clock, token: string): Promise<LinkContext | undefined> {
+  return (await resolveLinkWith(db, clock, token))?.ctx;
+}
+
+/**
+ * A link resolved together with what `extra` selects for it, in one query (a
+ * page's data, or what an answer needs: see respond/repository.ts and
+ * repository.LinkExtra).
+ */
+export async function resolveLinkWith<T = never>(db: Executor, clock: Clock, token: string, extra?: repo.LinkExtra<T>): Promise<{ ctx: LinkContext; extra: T } | undefined> {
   if (!TOKEN_PATTERN.test(token)) return undefined;
-  const row = await repo.findLiveLink(db, hashToken(token), clock.now());
+  const row = await repo.findLiveLink(db, hashToken(token), clock.now(), extra);
   if (!row) return undefined;
+  return { ctx: linkContextOf(row), extra: (row as { extra?: T }).extra as T };
+}
+
+function linkContextOf(row: NonNullable<Awaited<ReturnType<typeof repo.findLiveLink>>>): LinkContext {
   return {
     linkId: row.link_id,
     vendorId: row.vendor_id,
@@ -413,6 +454,8 @@ export async function resolveLink(db: Executor, clock: Clock, token: string): Pr
       counts: answersCount(row),
     },
     deal: { id: row.deal_id, buyerName: row.buyer_name, startedOn: row.started_on, stage: row.stage },
+    contact: row.owner_name !== null && row.owner_email !== null ? { name: row.owner_name, email: row.owner_email } : null,
+    vendorDomain: row.vendor_domain,
   };
 }
 

@@ -1,0 +1,13 @@
+// SQL of the workspace settings the settings page owns. Every statement is
+// scoped by the workspace's id.
+import type { Executor } from '../db/index.js';
+
+/** The workspace's settings as its settings page shows them. */
+export async function workspaceSettings(db: Executor, vendorId: string) {
+  return db.selectFrom('vendors').select(['name', 'web_domain']).where('id', '=', vendorId).executeTakeFirst();
+}
+
+/** Sets the workspace's web domain (null clears it). */
+export async function setWebDomain(db: Executor, vendorId: string, domain: string | null): Promise<void> {
+  await db.updateTable('vendors').set({ web_domain: domain }).where('id', '=', vendorId).execute();
+}
