@@ -2,7 +2,7 @@
 // vendor_id: an id from another workspace behaves as unknown.
 import { sql, type Insertable, type Updateable } from 'kysely';
 import type { Executor } from '../db/index.js';
-import type { DealClaimsTable, DealsTable } from '../db/schema.js';
+import type { DealClaimsTable, DealsTable, StakeholderLinksTable, Verdict } from '../db/schema.js';
 import type { DealStage } from '../rules.js';
 
 export async function insertDeal(trx: Executor, deal: Insertable<DealsTable>): Promise<void> {
@@ -113,4 +113,129 @@ export async function markDigested(db: Executor, vendorId: string, dealId: strin
     .where('id', '=', dealId)
     .where('digest_through', '<', through)
     .execute();
+}
+
+// ---------------------------------------------------------------------------
+// Changed claims are asked again: who is asked, the claims they answered, and
+// the mail that asks them (one waiting per person, see deals/service.askAgain).
+
+/** The outbox template of the mail "claims you answered have changed". */
+export const CLAIM_CHANGED_MAIL = 'claim-changed';
+
+/**
+ * The people whose latest answer on `concern` is one of `verdicts` given to a
+ * revision older than `revision`, who still have a live link, and for whom no
+ * claim-changed mail is waiting (queued and not yet picked up by the worker:
+ * once it is, a later change queues another, so no change goes untold).
+ */
+export async function peopleToAskAgain(trx: Executor, vendorId: string, dealId: string, concern: string, revision: number, verdicts: readonly Verdict[], now: Date) {
+  return trx
+    .selectFrom('latest_answers as a')
+    .innerJoin('stakeholders as s', (j) => j.onRef('s.id', '=', 'a.stakeholder_id').onRef('s.vendor_id', '=', 'a.vendor_id').onRef('s.deal_id', '=', 'a.deal_id'))
+    .select(['s.id', 's.email', 's.role'])
+    .where('a.vendor_id', '=', vendorId)
+    .where('a.deal_id', '=', dealId)
+    .where('a.concern', '=', concern)
+    .where('a.verdict', 'in', verdicts)
+    .where('a.claim_revision', '<', revision)
+    .where(({ exists, selectFrom }) =>
+      exists(
+        selectFrom('stakeholder_links as l')
+          .select('l.id')
+          .whereRef('l.vendor_id', '=', 's.vendor_id')
+          .whereRef('l.stakeholder_id', '=', 's.id')
+          .where('l.revoked_at', 'is', null)
+          .where('l.expires_at', '>', now),
+      ),
+    )
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('outbox as o')
+            .select('o.id')
+            .where('o.vendor_id', '=', vendorId)
+            .where('o.template', '=', CLAIM_CHANGED_MAIL)
+            .where('o.status', '=', 'pending')
+            .where('o.attempts', '=', 0)
+            .where(sql<boolean>`o.params->>'stakeholderId' = s.id::text`),
+        ),
+      ),
+    )
+    .orderBy('s.id')
+    .execute();
+}
+
+/** Queues one claim-changed mail per person, due at `at`, in one statement. */
+export async function insertClaimChangedMails(trx: Executor, vendorId: string, people: readonly { id: string; email: string }[], now: Date, at: Date): Promise<void> {
+  if (people.length === 0) return;
+  await trx
+    .insertInto('outbox')
+    .values(
+      people.map((p) => ({
+        vendor_id: vendorId,
+        template: CLAIM_CHANGED_MAIL,
+        recipient: p.email,
+        params: JSON.stringify({ stakeholderId: p.id }),
+        next_attempt_at: at,
+        created_at: now,
+      })),
+    )
+    .execute();
+}
+
+/** The claims of the given concerns at the given (older) revisions, in one query. */
+export async function claimsAt(db: Executor, vendorId: string, dealId: string, wanted: readonly { concern: string; revision: number }[]) {
+  if (wanted.length === 0) return [];
+  return db
+    .selectFrom('deal_claims')
+    .select(['concern', 'revision', 'claim'])
+    .where('vendor_id', '=', vendorId)
+    .where('deal_id', '=', dealId)
+    .where((eb) => eb.or(wanted.map((w) => eb.and([eb('concern', '=', w.concern), eb('revision', '=', w.revision)]))))
+    .execute();
+}
+
+/**
+ * What a claim-changed mail needs about its person: who they are, their deal,
+ * the workspace, the deal's owner (the user who opened it; none for a deal
+ * opened through the API or whose creator is gone), and when their newest
+ * live link expires (null: no live link).
+ */
+export async function claimChangedMailData(db: Executor, vendorId: string, stakeholderId: string, now: Date) {
+  return db
+    .selectFrom('stakeholders as s')
+    .innerJoin('deals as d', (j) => j.onRef('d.id', '=', 's.deal_id').onRef('d.vendor_id', '=', 's.vendor_id'))
+    .innerJoin('vendors as v', 'v.id', 's.vendor_id')
+    .leftJoin('users as o', (j) => j.onRef('o.id', '=', 'd.created_by').onRef('o.vendor_id', '=', 'd.vendor_id'))
+    .select((eb) => [
+      's.id',
+      's.vendor_id',
+      's.name',
+      's.role',
+      'd.id as deal_id',
+      'd.buyer_name',
+      'd.stage',
+      'v.name as vendor_name',
+      'o.name as owner_name',
+      'o.email as owner_email',
+      eb
+        .selectFrom('stakeholder_links as l')
+        .select(sql<Date | null>`max(l.expires_at)`.as('until'))
+        .whereRef('l.vendor_id', '=', 's.vendor_id')
+        .whereRef('l.stakeholder_id', '=', 's.id')
+        .where('l.revoked_at', 'is', null)
+        .where('l.expires_at', '>', now)
+        .as('link_expires_at'),
+    ])
+    .where('s.vendor_id', '=', vendorId)
+    .where('s.id', '=', stakeholderId)
+    .executeTakeFirst();
+}
+
+/**
+ * A personal link of its own for one mail, its secret minted as the mail is
+ * composed (only the hash is kept), so the links of earlier mails keep working.
+ */
+export async function insertMailedLink(db: Executor, link: Insertable<StakeholderLinksTable>): Promise<void> {
+  await db.insertInto('stakeholder_links').values(link).execute();
 }

@@ -4,17 +4,17 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Executor } from '../db/index.js';
-import type { ProfileClaims } from '../db/schema.js';
+import type { ProfileClaims, Verdict } from '../db/schema.js';
 import type { Clock } from '../lib/clock.js';
 import { MINUTE } from '../lib/clock.js';
 import { DomainError, invalid, notFound } from '../lib/errors.js';
 import { domain, email, invalidInput, isoDate, name, pageLimit, paragraph, todayIso, uuid, zodDetails } from '../lib/validate.js';
 import { CONCERNS, claimSchema, diffClaim, getConcern, partialClaimSchema, sameValue, type ClaimValues, type FieldChange } from '../concerns/index.js';
-import { DEAL_STAGES, STAKEHOLDER_ROLES, isGated } from '../rules.js';
+import { DEAL_STAGES, STAKEHOLDER_ROLES, isChampion, isClosed, isGated } from '../rules.js';
 import { getVersion, listVersions } from '../profiles/service.js';
 import { enqueueDigest } from '../mail/outbox.js';
 import { recordSignals } from '../signals/service.js';
-import { computeDealState, DEAL_SORTS, pageDeals, stageCounts, touchDeal, type DealSort } from '../readmodel/service.js';
+import { computeDealState, DEAL_SORTS, freshenDeals, pageDeals, stageCounts, touchDeal, type DealSort } from '../readmodel/service.js';
 import * as repo from './repository.js';
 
 export const dealInput = z.object({
@@ -207,7 +207,64 @@ export async function changeClaim(
   await recordSignals(trx, clock, { vendorId, dealId, startedOn: deal.started_on }, [
     { type: 'claim_change', actorUserId: userId, concern: concern.key, claimRevision: revision, changes },
   ]);
+  await askAgain(trx, clock, deal, concern.key, revision);
   return { revision, changes };
+}
+
+/** Answers given to an older claim that are asked again when it changes; "not mine" is not. */
+export const ASKED_AGAIN: readonly Verdict[] = ['confirm', 'correct'];
+
+/** How long a claim-changed mail waits to gather a burst of claim changes (the vendor editing concern after concern). */
+export const CLAIM_CHANGE_GATHER_MINUTES = 5;
+
+/**
+ * Asks again the people who confirmed or corrected an older revision of this
+ * concern's claim: each gets one claim-changed mail, due a few minutes later,
+ * unless one is already waiting for them (a burst of changes joins it). The
+ * mail's composer (deals/mails.claimChangedMail) works out, when it is sent,
+ * what is still stale. Called by changeClaim, which holds the deal's row lock,
+ * so the check for a waiting mail and the insert cannot race another change.
+ */
+async function askAgain(trx: Executor, clock: Clock, deal: Deal, concern: string, revision: number) {
+  if (isClosed(deal.stage)) return;
+  const now = clock.now();
+  const people = (await repo.peopleToAskAgain(trx, deal.vendor_id, deal.id, concern, revision, ASKED_AGAIN, now)).filter((p) => !isChampion(p.role));
+  await repo.insertClaimChangedMails(trx, deal.vendor_id, people, now, new Date(now.getTime() + CLAIM_CHANGE_GATHER_MINUTES * MINUTE));
+}
+
+/**
+ * For each given concern answered at a revision older than its current claim,
+ * the field changes from the claim as answered to the current one, in
+ * catalogue order (one query for the old revisions). Concerns answered at the
+ * current revision, unknown concerns and unknown revisions are left out; an
+ * empty list means the claim changed and came back to what was answered.
+ */
+export async function staleChangesOf(
+  db: Executor,
+  vendorId: string,
+  dealId: string,
+  answered: readonly { concern: string; revision: number }[],
+): Promise<Map<string, FieldChange[]>> {
+  const stale = new Map<string, number>();
+  const current = await currentClaims(db, vendorId, dealId);
+  for (const claim of current) {
+    const a = answered.find((x) => x.concern === claim.concern);
+    if (a && Number.isInteger(a.revision) && a.revision < claim.revision) stale.set(claim.concern, a.revision);
+  }
+  if (stale.size === 0) return new Map();
+  const old = await repo.claimsAt(
+    db,
+    vendorId,
+    dealId,
+    [...stale].map(([concern, revision]) => ({ concern, revision })),
+  );
+  const changes = new Map<string, FieldChange[]>();
+  for (const claim of current) {
+    const before = old.find((o) => o.concern === claim.concern && o.revision === stale.get(claim.concern));
+    const concern = getConcern(claim.concern);
+    if (before && concern) changes.set(claim.concern, diffClaim(concern, before.claim, claim.claim));
+  }
+  return changes;
 }
 
 /** How long a digest waits to gather a burst of corrections. */
@@ -271,6 +328,9 @@ function decodeCursor(raw: string, sort: string): Cursor {
   if (!ok.success) throw bad();
   return ok.data;
 }
+
+/** Before a list of the vendor's deals is read: deals that answers have changed are brought up to date. */
+export { freshenDeals };
 
 /** One page of the vendor's deals and the cursor of the next page (null on the last). */
 export async function listDealPage(db: Executor, vendorId: string, params: DealListParams) {
