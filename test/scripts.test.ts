@@ -91,3 +91,50 @@ t.test('.ci/run ends with "N passed, N failed, N skipped", read from tap\'s last
   for (const [log, line, what] of cases) t.equal(lastLine(log, what), `${line}\n`, `${what}: "${line}"`);
   t.match(readFileSync('.ci/run', 'utf8'), '\n  summary_line\n  exit "$rc"\n}', 'main prints that line last, just before it exits');
 });
+
+t.test("the side-by-side bench's minimal app renders six claims in one query and saves an answer with one INSERT", async (t) => {
+  const { randomBytes, randomUUID } = await import('node:crypto');
+  const { CompiledQuery } = await import('kysely');
+  const { testDatabase } = await import('./helpers/db.js');
+  const { buildMinimalApp, seedMinimal } = await import('../scripts/bench/minimal-app.js');
+  const handle = await testDatabase(t);
+  let queries = 0;
+  const query = async (text: string, values: unknown[] = []) => {
+    queries++;
+    return { rows: [...(await handle.db.executeQuery<Record<string, unknown>>(CompiledQuery.raw(text, values))).rows] };
+  };
+  const token = randomBytes(32).toString('base64url');
+  const stakeholderId = randomUUID();
+  const claims = ['a', 'b', 'c', 'd', 'e', 'f'].map((k, i) => ({
+    concern: `concern_${k}`,
+    title: `Concern ${k.toUpperCase()}`,
+    revision: i + 1,
+    claim: { storage_regions: ['EU_EEA'], prompt_retention_days: i },
+    narrative: `We keep <data> in region ${k}.`,
+  }));
+  await seedMinimal(query, { dealId: randomUUID(), vendorName: 'Acme AI', buyerName: 'Big Bank', claims, links: [{ token, stakeholderId, name: 'Ada' }] });
+  const app = await buildMinimalApp(query);
+  t.teardown(() => app.close());
+
+  queries = 0;
+  const page = await app.inject({ method: 'GET', url: `/r/${token}` });
+  t.equal(page.statusCode, 200);
+  t.match(page.headers['content-type'], /^text\/html/);
+  t.equal(page.body.match(/<section class="card concern"/g)?.length, 6, 'six claims');
+  t.match(page.body, 'We keep &lt;data&gt; in region f.', 'claims are escaped');
+  t.match(page.body, `action="/r/${token}/answer/concern_c"`, 'each claim has its answer form');
+  t.equal(queries, 1, 'one query');
+
+  queries = 0;
+  const form = { 'content-type': 'application/x-www-form-urlencoded' };
+  const post = await app.inject({ method: 'POST', url: `/r/${token}/answer/concern_c`, headers: form, payload: 'verdict=not_mine&revision=3' });
+  t.equal(post.statusCode, 303);
+  t.equal(queries, 1, 'one INSERT');
+  const rows = (await query('select stakeholder_id, concern, revision, verdict from bench_minimal.answers')).rows;
+  t.same(rows, [{ stakeholder_id: stakeholderId, concern: 'concern_c', revision: 3, verdict: 'not_mine' }], 'the answer is a row');
+
+  const unknown = await app.inject({ method: 'POST', url: `/r/${'x'.repeat(43)}/answer/concern_c`, headers: form, payload: 'verdict=confirm&revision=3' });
+  t.equal(unknown.statusCode, 404, 'an unknown link saves nothing');
+  t.equal((await app.inject({ method: 'GET', url: `/r/${'x'.repeat(43)}` })).statusCode, 404);
+  t.equal((await app.inject({ method: 'POST', url: `/r/${token}/answer/concern_c`, headers: form, payload: 'verdict=maybe&revision=3' })).statusCode, 400);
+});
