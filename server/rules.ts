@@ -10,11 +10,14 @@ export const STAKEHOLDER_ROLES = ['ciso', 'security', 'compliance', 'privacy', '
 export type StakeholderRole = (typeof STAKEHOLDER_ROLES)[number];
 
 /**
- * The buyer's security team. Their presence clears the stakeholder-map risk,
- * their confirm or correct counts toward the alignment checkpoint, and their
- * first answers date a deal's first security signals.
+ * The buyer's security team: CISO, security, compliance and privacy. Their
+ * presence clears the stakeholder-map risk, their confirm or correct on the
+ * current claim closes that concern for the alignment checkpoint, the
+ * champion's page lists their engagement, and their first answers date a
+ * deal's first security signals. Pages, mails and the README word it from
+ * SECURITY_TEAM_WORDING below.
  */
-export const SECURITY_TEAM: readonly StakeholderRole[] = ['ciso', 'security'];
+export const SECURITY_TEAM: readonly StakeholderRole[] = ['ciso', 'security', 'compliance', 'privacy'];
 
 export const isSecurityTeam = (role: StakeholderRole | null | undefined): boolean => role != null && SECURITY_TEAM.includes(role);
 
@@ -148,6 +151,13 @@ export const ROLE_LABELS: Record<StakeholderRole, string> = {
   champion: 'Champion',
   other: 'Other',
 };
+
+/** The security team in words: "CISO, security, compliance and privacy". */
+export const SECURITY_TEAM_WORDING = listWithAnd(SECURITY_TEAM.map((r, i) => (i === 0 ? ROLE_LABELS[r] : r === 'ciso' ? 'CISO' : ROLE_LABELS[r].toLowerCase())));
+
+function listWithAnd(items: string[]): string {
+  return items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
+}
 
 export const VERDICT_LABELS = { confirm: 'Confirmed', correct: 'Corrected', not_mine: 'Not mine', none: 'No answer' } as const;
 export const STATUS_LABELS = { confirmed: 'Confirmed', corrected: 'Corrected', not_mine: 'Not mine', stale: 'Needs re-confirmation', silent: 'Silent' } as const;

@@ -28,7 +28,7 @@ t.test('handing concerns to a colleague', async (t) => {
 
   const res = await handOver({ concerns: ['audit_compliance', 'training_data_provenance'], name: 'Pat Privacy', email: 'pat@bank.example', role: 'privacy' });
   t.equal(res.statusCode, 303);
-  t.match(res.headers.location, '?delegated=1#handover');
+  t.equal(res.headers.location, `${ciso.path}?delegated=1`);
   await ctx.drainMail();
   const mail = await smtp.waitFor((m) => m.to === 'pat@bank.example');
   t.equal(mail.subject, 'Acme AI: a colleague asked you to review security claims for Big Bank', 'the subject names no respondent');
@@ -54,7 +54,7 @@ t.test('handing concerns to a colleague', async (t) => {
   t.same(handovers.map((s: { concern: string }) => s.concern).sort(), ['audit_compliance', 'training_data_provenance']);
   t.match(handovers[0], { stakeholder: { name: 'Carla Ciso' }, target_stakeholder: { name: 'Pat Privacy', role: 'privacy' } });
   const page = await vendor.page(`/app/deals/${dealId}`);
-  t.match(page.body, 'Delegated by Carla Ciso');
+  t.match(page.body, 'Added by Carla Ciso as Privacy: a delegate in a security role counts toward the checkpoint only once you confirm them.', 'privacy is in the security team');
   t.match(page.body, /Carla Ciso handed <strong>Audit and compliance<\/strong> to Pat Privacy/);
   t.match(page.body, 'handed to Pat Privacy', 'the grid marks the hand-over');
 
@@ -114,7 +114,7 @@ t.test('delegation respects revocation, adds nothing on a double click, and leav
 
   const page = await app.inject({ method: 'GET', url: carla.path });
   t.match(page.body, '1 of 6 concerns answered', 'handing over is not an answer');
-  t.match(page.body, /id="data_residency-v-confirm" name="verdict" value="confirm" checked/, 'her confirm is still shown');
+  t.match(page.body, /Data residency <span class="pill critical">critical<\/span> <span class="pill confirm">Confirmed<\/span>/, 'her confirm is still shown');
 
   await vendor.api('POST', `/api/v1/deals/${dealId}/stakeholders/${sam.id}/revoke`);
   smtp.clear();
@@ -174,7 +174,8 @@ t.test('the rule book: depth, role rank, buyer domains and who counts', async (t
     { email: 'x@evil.example', source: 'delegated' },
   ]);
   t.same(domains, ['bank.example'], 'only the people the vendor added make the buyer domains');
-  t.notOk(needsVendorConfirmation({ email: 'pat@bank.example', role: 'privacy' }, domains), 'inside, not security: counts at once');
+  t.notOk(needsVendorConfirmation({ email: 'lee@bank.example', role: 'legal' }, domains), 'inside, not security: counts at once');
+  t.ok(needsVendorConfirmation({ email: 'pat@bank.example', role: 'privacy' }, domains), 'privacy is in the security team: waits');
   t.ok(needsVendorConfirmation({ email: 'sid@bank.example', role: 'security' }, domains), 'a security delegate waits');
   t.ok(needsVendorConfirmation({ email: 'pat@bank.example.evil', role: 'legal' }, domains), 'outside the domain waits');
   t.ok(answersCount({ confirmed_at: new Date() }));
@@ -231,12 +232,14 @@ t.test('a hand-over goes at most two steps from the vendor', async (t) => {
   t.equal((await handOverFrom(ctx, carla.path, { concerns: ['data_residency'], name: 'Dan Depth', email: 'dan@bank.example', role: 'security' })).statusCode, 303);
   const dan = await linkMailedTo(ctx, 'dan@bank.example');
   const danPage = await app.inject({ method: 'GET', url: dan });
-  t.match(danPage.body, `action="${dan}/delegate"`, 'depth 1 may still hand over');
+  t.match(danPage.body, `href="${dan}/handover"`, 'depth 1 may still hand over');
+  t.match((await app.inject({ method: 'GET', url: `${dan}/handover` })).body, `action="${dan}/delegate"`, 'and the hand-over page has the form');
   t.equal((await handOverFrom(ctx, dan, { concerns: ['data_residency'], name: 'Eve End', email: 'eve@bank.example', role: 'security' })).statusCode, 303);
   const eve = await linkMailedTo(ctx, 'eve@bank.example');
   const evePage = await app.inject({ method: 'GET', url: eve });
   t.equal(evePage.statusCode, 200, 'Eve can open her link and answer');
-  t.notMatch(evePage.body, '/delegate"', 'no hand-over form at depth 2');
+  t.notMatch(evePage.body, '/handover"', 'no hand-over link at depth 2');
+  t.notMatch((await app.inject({ method: 'GET', url: `${eve}/handover` })).body, '/delegate"', 'and no hand-over form');
   t.notMatch(evePage.body, 'Hand them to a colleague', 'and no link to it');
   t.match(evePage.body, 'cannot be handed on further');
 
@@ -268,7 +271,8 @@ t.test('a delegate never gets a higher role than the delegator', async (t) => {
   const sam = await inviteStakeholder(ctx, vendor, dealId, { name: 'Sam Sec', email: 'sam@bank.example', role: 'security' });
   const lee = await inviteStakeholder(ctx, vendor, dealId, { name: 'Lee Legal', email: 'lee@bank.example', role: 'legal' });
 
-  const page = await app.inject({ method: 'GET', url: sam.path });
+  const page = await app.inject({ method: 'GET', url: `${sam.path}/handover` });
+  t.match(page.body, /<select id="in-ho-role" name="role"><option value="">Choose their role<\/option>/, 'no role is chosen for them');
   const offered = [...(/<select id="in-ho-role" name="role"[^>]*>(.*?)<\/select>/s.exec(page.body)?.[1] ?? '').matchAll(/value="([a-z]+)"/g)].map((m) => m[1]);
   t.same(offered, ['security', 'compliance', 'privacy', 'legal', 'other'], 'the form offers Security and below, never CISO');
 
@@ -381,7 +385,7 @@ t.test('inside the buyer domain, other roles count at once and security waits fo
   const vendor = await signUpVendor(ctx);
   const dealId = await openDeal(vendor);
   const carla = await inviteStakeholder(ctx, vendor, dealId, { name: 'Carla Ciso', email: 'carla@bank.example', role: 'ciso' });
-  t.equal((await handOverFrom(ctx, carla.path, { concerns: CONCERN_KEYS, name: 'Pat Privacy', email: 'pat@bank.example', role: 'privacy' })).statusCode, 303);
+  t.equal((await handOverFrom(ctx, carla.path, { concerns: CONCERN_KEYS, name: 'Pat Privacy', email: 'pat@bank.example', role: 'legal' })).statusCode, 303);
   t.equal((await handOverFrom(ctx, carla.path, { concerns: CONCERN_KEYS, name: 'Sid Sec', email: 'sid@bank.example', role: 'security' })).statusCode, 303);
   const pat = await linkMailedTo(ctx, 'pat@bank.example');
   const sid = await linkMailedTo(ctx, 'sid@bank.example');
@@ -394,7 +398,7 @@ t.test('inside the buyer domain, other roles count at once and security waits fo
   for (const c of CONCERN_KEYS) await app.inject({ method: 'POST', url: `${sid}/answer/${c}`, ...form({ verdict: 'confirm' }) });
 
   let d = (await vendor.api('GET', `/api/v1/deals/${dealId}`)).json();
-  t.equal(d.corrections, 1, 'Pat (privacy, bank.example) counts without confirmation');
+  t.equal(d.corrections, 1, 'Pat (legal, bank.example) counts without confirmation');
   t.match(
     d.stakeholders.find((s: { email: string }) => s.email === 'pat@bank.example'),
     { counts: true, engaged: true },

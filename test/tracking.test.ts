@@ -29,11 +29,11 @@ t.test('negotiation waits for security on every concern, unless overridden with 
   t.match((await vendor.page('/app')).body, 'no security stakeholder', 'the deal list flags the risk');
   t.match((await vendor.page(`/app/deals/${dealId}`)).body, 'Risk: no security stakeholder');
 
-  for (const role of ['legal', 'compliance']) {
+  for (const role of ['legal', 'other']) {
     const p = await inviteStakeholder(ctx, vendor, dealId, { email: `${role}@bank.example`, role });
     for (const c of CONCERN_KEYS) await answer(t, ctx, p.path, c, { verdict: 'confirm' });
   }
-  t.equal((await vendor.api('GET', `/api/v1/deals/${dealId}`)).json().risk.no_security_stakeholder, true, 'legal and compliance are not security roles');
+  t.equal((await vendor.api('GET', `/api/v1/deals/${dealId}`)).json().risk.no_security_stakeholder, true, 'legal and other are not security roles');
 
   const refused = await vendor.api('POST', `/api/v1/deals/${dealId}/stage`, { stage: 'negotiation' });
   t.equal(refused.statusCode, 409, 'their confirmations do not open negotiation');
@@ -90,7 +90,13 @@ t.test('changing a claim after answers makes them stale and asks for re-confirma
   t.match(signals[0], { type: 'claim_change', concern: 'audit_compliance', claim_revision: 2, changes: [{ field: 'breach_notification_hours', claimed: 72, corrected: 24 }] });
 
   const respondent = await ctx.app.inject({ method: 'GET', url: ciso.path });
-  t.match(respondent.body, 'The claim changed after you answered. Please check it again.');
+  t.match(respondent.body, /Audit and compliance <span class="pill status-stale">Needs your answer again<\/span>/, 'the concern needs their answer again');
+  t.match(
+    respondent.body,
+    /changed this claim after you answered \(Confirmed, [0-9-]+\)\. What changed:<\/p><ul><li>Breach notification: 72 hours → <strong>24 hours<\/strong><\/li><\/ul>/,
+    'and says what changed, old → new',
+  );
+  t.match(respondent.body, '0 of 6 concerns answered', 'the stale answer no longer counts in their progress');
   t.match(respondent.body, 'within 24 hours');
   const dealPage = await vendor.page(`/app/deals/${dealId}`);
   t.match(dealPage.body, 'Needs re-confirmation');
@@ -139,7 +145,7 @@ t.test('the champion sees status, never addresses, and corrections only when sha
 
   const page = await ctx.app.inject({ method: 'GET', url: champ.path });
   t.equal(page.statusCode, 200);
-  t.match(page.body, 'Security stakeholders (1 of 2 engaged)');
+  t.match(page.body, 'Security team (1 of 2 engaged)');
   t.match(page.body, /<td>Carla Ciso<\/td><td>CISO<\/td><td><span class="pill confirm">Engaged/);
   t.match(page.body, /<td>Sam Sec<\/td><td>Security<\/td><td><span class="pill none">Not yet/);
   t.match(page.body, /Data residency<\/td><td><span class="pill status-corrected">Corrected/);
@@ -270,10 +276,12 @@ t.test('an answer given on a claim that has since changed is not recorded agains
   const ciso = await inviteStakeholder(ctx, vendor, dealId, { email: 'carla@bank.example', role: 'ciso' });
   const page = await ctx.app.inject({ method: 'GET', url: ciso.path });
   const revision = /action="[^"]+\/answer\/data_residency"[^>]*>\s*<input type="hidden" name="revision" value="(\d+)"/.exec(page.body)?.[1];
+  t.ok(revision, 'the quick-answer form is found');
   t.equal(revision, '1', 'the form carries the claim revision it shows');
   await vendor.api('PUT', `/api/v1/deals/${dealId}/claims/data_residency`, { storage_regions: ['EU_EEA'] });
   const late = await answer(t, ctx, ciso.path, 'data_residency', { verdict: 'confirm', revision: '1' }, 409, 'an answer on the old revision is refused');
-  t.match(late.body, 'The vendor changed this claim while you were answering.');
+  t.match(late.body, /<a href="#data_residency">Data residency: The vendor changed this claim while you were answering./, 'the summary at the top links to the concern');
+  t.match(late.body, /Our data is stored in the EU\/EEA|EU\/EEA/, 'the page shows the new claim');
   t.equal((await ctx.db.selectFrom('signals').selectAll().where('type', '=', 'answer').execute()).length, 0, 'nothing recorded');
   await answer(t, ctx, ciso.path, 'data_residency', { verdict: 'confirm', revision: '2' }, 303, 'answering the new claim works');
 });
@@ -324,4 +332,45 @@ t.test('extending never shortens a link', async (t) => {
   t.equal((await vendor.api('POST', `/api/v1/deals/${dealId}/stakeholders/${ciso.id}/extend`, { days: 1 })).statusCode, 200);
   ctx.clock.advance(10 * DAY);
   t.equal((await ctx.app.inject({ method: 'GET', url: ciso.path })).statusCode, 200, 'still the original 45 days');
+});
+
+t.test('the security team is CISO, security, compliance and privacy: one rule, worded once', async (t) => {
+  const ctx = await testApp(t);
+  const vendor = await signUpVendor(ctx);
+  const dealId = await openDeal(vendor);
+  const chris = await inviteStakeholder(ctx, vendor, dealId, { name: 'Chris Champion', email: 'chris@bank.example', role: 'champion' });
+  const cora = await inviteStakeholder(ctx, vendor, dealId, { name: 'Cora Compliance', email: 'cora@bank.example', role: 'compliance' });
+  t.equal((await vendor.api('GET', `/api/v1/deals/${dealId}`)).json().risk.no_security_stakeholder, false, 'a compliance lead clears the risk');
+  const pia = await inviteStakeholder(ctx, vendor, dealId, { name: 'Pia Privacy', email: 'pia@bank.example', role: 'privacy' });
+  for (const c of CONCERN_KEYS.slice(0, 3)) await answer(t, ctx, cora.path, c, { verdict: 'confirm' });
+  for (const c of CONCERN_KEYS.slice(3)) await answer(t, ctx, pia.path, c, { verdict: 'confirm' });
+  const d = (await vendor.api('GET', `/api/v1/deals/${dealId}`)).json();
+  t.equal(d.checkpoint.state, 'ready', 'compliance and privacy confirmations close the checkpoint');
+
+  const champion = (await ctx.app.inject({ method: 'GET', url: chris.path })).body;
+  t.match(champion, 'Security team (2 of 2 engaged)', 'the champion page lists their engagement');
+  t.match(champion, /<td>Cora Compliance<\/td><td>Compliance<\/td><td><span class="pill confirm">Engaged/);
+  t.match(champion, 'what counts is a confirm or correct from the security team: CISO, security, compliance and privacy.', 'worded from the rule book');
+  const { SECURITY_TEAM_WORDING } = await import('../server/rules.js');
+  t.equal(SECURITY_TEAM_WORDING, 'CISO, security, compliance and privacy');
+  const { readFileSync } = await import('node:fs');
+  const readme = readFileSync('README.md', 'utf8');
+  t.match(readme, `The buyer's security team is ${SECURITY_TEAM_WORDING}`, 'the README states the same rule');
+  t.notMatch(readme, /CISO (or|and) security (role|stakeholder)/, 'and nowhere an older version of it');
+});
+
+t.test('on the champion page a concern confirmed outside the security team still waits for the team', async (t) => {
+  const ctx = await testApp(t);
+  const vendor = await signUpVendor(ctx);
+  const dealId = await openDeal(vendor);
+  const chris = await inviteStakeholder(ctx, vendor, dealId, { name: 'Chris Champion', email: 'chris@bank.example', role: 'champion' });
+  const lee = await inviteStakeholder(ctx, vendor, dealId, { name: 'Lee Legal', email: 'lee@bank.example', role: 'legal' });
+  await answer(t, ctx, lee.path, 'data_residency', { verdict: 'confirm' });
+  const champion = (await ctx.app.inject({ method: 'GET', url: chris.path })).body;
+  t.match(
+    champion,
+    /<td>Data residency<\/td><td><span class="pill status-confirmed">Confirmed<\/span><\/td><td>Waiting<\/td>/,
+    'confirmed by legal, still waiting for the security team',
+  );
+  t.match(champion, /<td>Model access controls<\/td><td><span class="pill status-silent">Silent<\/span><\/td><td>Waiting<\/td>/);
 });
