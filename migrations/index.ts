@@ -6,6 +6,9 @@ import * as sessionEpoch from './2026-11-23_002_session_epoch.js';
 import * as dealTracking from './2026-11-23_003_deal_tracking.js';
 import * as delegationBounds from './2026-11-24_004_delegation_bounds.js';
 import * as readModel from './2026-12-04_005_read_model.js';
+import * as invitationTrust from './2026-12-05_006_invitation_trust.js';
+import * as dealStateDirty from './2026-12-05_007_deal_state_dirty.js';
+import * as securityTeamRule from './2026-12-05_008_security_team_rule.js';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-23_001_core': core,
@@ -13,4 +16,7 @@ export const migrations: Record<string, Migration> = {
   '2026-11-23_003_deal_tracking': dealTracking,
   '2026-11-24_004_delegation_bounds': delegationBounds,
   '2026-12-04_005_read_model': readModel,
+  '2026-12-05_006_invitation_trust': invitationTrust,
+  '2026-12-05_007_deal_state_dirty': dealStateDirty,
+  '2026-12-05_008_security_team_rule': securityTeamRule,
 };

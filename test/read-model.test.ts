@@ -276,3 +276,47 @@ t.test('a deal with many people shows them a page at a time', async (t) => {
   const api = (await vendor.api('GET', `/api/v1/deals/${dealId}`)).json();
   t.equal(api.stakeholders.length, 30, 'the API lists everyone');
 });
+
+t.test('an answer marks its deal; reads and the background refresher bring the read model up to date', async (t) => {
+  const ctx = await testApp(t);
+  const { app, db } = ctx;
+  const vendor = await signUpVendor(ctx);
+  const dealId = await openDeal(vendor, { buyer_name: 'Big Bank' });
+  const carla = await inviteStakeholder(ctx, vendor, dealId, { name: 'Carla Ciso', email: 'carla@bank.example', role: 'ciso' });
+  const stored = () => db.selectFrom('deal_state').select(['concerns_open', 'corrections']).where('deal_id', '=', dealId).executeTakeFirstOrThrow();
+  const marked = async () => (await db.selectFrom('deal_state_dirty').select('deal_id').where('deal_id', '=', dealId).execute()).length;
+  t.equal(await marked(), 0, 'nothing waits after the vendor’s own writes (refreshed in their transaction)');
+
+  const confirm = (concern: string) => app.inject({ method: 'POST', url: `${carla.path}/answer/${concern}`, ...form({ verdict: 'confirm' }) });
+  t.equal((await confirm('data_residency')).statusCode, 303);
+  t.equal(await marked(), 1, 'the answer marked its deal');
+  t.equal((await stored()).concerns_open, 6, 'and left the deal’s state to be refreshed after the request');
+
+  // The deal list refreshes the workspace's marked deals before it reads.
+  const list = (await vendor.api('GET', '/api/v1/deals')).json().deals[0];
+  t.equal(list.concerns_open, 5, 'the list shows the answer');
+  t.equal(await marked(), 0, 'and took the mark');
+
+  // A deal's own page (or API) too.
+  await confirm('model_access_controls');
+  t.equal((await vendor.api('GET', `/api/v1/deals/${dealId}`)).json().concerns_open, 4, 'the deal shows the answer');
+  t.equal(await marked(), 0);
+
+  // The background refresher, without any read.
+  await confirm('training_data_provenance');
+  t.equal((await stored()).concerns_open, 4);
+  app.services.refresher.start();
+  for (let i = 0; i < 100 && (await marked()) > 0; i++) await new Promise((r) => setTimeout(r, 20));
+  await app.services.refresher.stop();
+  t.equal(await marked(), 0, 'the refresher took the mark');
+  t.equal((await stored()).concerns_open, 3, 'and brought the state up to date');
+  const { held, truth } = await readModelAndTruth(db, dealId);
+  t.same(held, truth, 'the read model equals the truth');
+
+  // Answers racing a refresh: none is lost.
+  const keys = ['ai_governance', 'adversarial_risk', 'audit_compliance'];
+  const refreshes = Array.from({ length: 3 }, () => vendor.api('GET', '/api/v1/deals'));
+  await Promise.all([...keys.map((k) => confirm(k)), ...refreshes]);
+  t.equal((await vendor.api('GET', `/api/v1/deals/${dealId}`)).json().concerns_open, 0, 'every answer counted');
+  t.same((await readModelAndTruth(db, dealId)).held, (await readModelAndTruth(db, dealId)).truth);
+});

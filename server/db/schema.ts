@@ -13,6 +13,8 @@ export interface VendorsTable {
   id: string;
   name: string;
   created_at: Timestamp;
+  /** The workspace's web domain ("acme.example"), named in its invitations; null until set on the settings page. */
+  web_domain: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface UsersTable {
@@ -127,6 +129,8 @@ export interface StakeholdersTable {
   confirmed_at: Timestamp | null;
   /** 0 for people the vendor added, 1 for their delegates, 2 for those delegates' delegates (rules.MAX_DELEGATION_DEPTH). */
   delegation_depth: ColumnType<number, number | undefined, never>;
+  /** The vendor's personal note for this person's invitation (plain text, at most 1,000 characters); shown in it and its reminders. */
+  invite_note: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface StakeholderLinksTable {
@@ -226,6 +230,15 @@ export interface LatestAnswersTable {
   first_correction_week: number | null;
 }
 
+/** Read model: deals whose deal_state waits for a refresh (see server/readmodel). */
+export interface DealStateDirtyTable {
+  vendor_id: string;
+  deal_id: string;
+  /** The answer that marked the deal: one row per answer. */
+  signal_id: number;
+  marked_at: Date;
+}
+
 /** Read model: one row per corrected field of each correction. */
 export interface CorrectionFieldsTable {
   vendor_id: string;
@@ -259,6 +272,7 @@ export interface Database {
   deal_concern_state: DealConcernStateTable;
   correction_fields: CorrectionFieldsTable;
   latest_answers: LatestAnswersTable;
+  deal_state_dirty: DealStateDirtyTable;
 }
 
 export type Vendor = Selectable<VendorsTable>;

@@ -2,7 +2,7 @@
 // served by indexes), what it writes, and the list queries over deal_state.
 import { sql, type Insertable } from 'kysely';
 import type { Executor } from '../db/index.js';
-import type { CorrectionFieldsTable, DealConcernStateTable, DealStateTable, LatestAnswersTable } from '../db/schema.js';
+import type { CorrectionFieldsTable, DealConcernStateTable, DealStateTable } from '../db/schema.js';
 
 /**
  * Serialises refreshes of one deal until the transaction ends. Taken last in
@@ -13,6 +13,27 @@ import type { CorrectionFieldsTable, DealConcernStateTable, DealStateTable, Late
  */
 export async function lockDealState(trx: Executor, dealId: string): Promise<void> {
   await sql`select pg_advisory_xact_lock(hashtext(${`deal_state:${dealId}`})::bigint)`.execute(trx);
+}
+
+/**
+ * Takes a deal's marks, at the start of its refresh: those of answers already
+ * committed. An answer still in flight keeps its mark (invisible here), so the
+ * deal is refreshed again once it commits.
+ */
+export async function clearDirty(trx: Executor, vendorId: string, dealId: string): Promise<void> {
+  await trx.deleteFrom('deal_state_dirty').where('vendor_id', '=', vendorId).where('deal_id', '=', dealId).execute();
+}
+
+/** Deals waiting for a refresh, oldest mark first: one workspace's, or everyone's. */
+export async function dirtyDeals(db: Executor, limit: number, vendorId?: string) {
+  let q = db
+    .selectFrom('deal_state_dirty')
+    .select(['vendor_id', 'deal_id'])
+    .groupBy(['vendor_id', 'deal_id'])
+    .orderBy((eb) => eb.fn.min('marked_at'))
+    .limit(limit);
+  if (vendorId) q = q.where('vendor_id', '=', vendorId);
+  return q.execute();
 }
 
 export async function findDeal(db: Executor, vendorId: string, dealId: string) {
@@ -46,29 +67,6 @@ export async function latestAnswers(db: Executor, vendorId: string, dealId: stri
     .where('deal_id', '=', dealId);
   if (stakeholderIds) q = q.where('stakeholder_id', 'in', stakeholderIds);
   return q.execute();
-}
-
-/** Keeps latest_answers in step with new answers; of two at once on the same concern, the later signal wins. */
-export async function upsertLatestAnswers(trx: Executor, rows: Insertable<LatestAnswersTable>[]): Promise<void> {
-  if (rows.length === 0) return;
-  await trx
-    .insertInto('latest_answers')
-    .values(rows)
-    .onConflict((oc) =>
-      oc
-        .columns(['vendor_id', 'deal_id', 'stakeholder_id', 'concern'])
-        .doUpdateSet((eb) => ({
-          signal_id: eb.ref('excluded.signal_id'),
-          verdict: eb.ref('excluded.verdict'),
-          kind: eb.ref('excluded.kind'),
-          claim_revision: eb.ref('excluded.claim_revision'),
-          created_at: eb.ref('excluded.created_at'),
-          first_week: sql<number>`least(latest_answers.first_week, excluded.first_week)`,
-          first_correction_week: sql<number | null>`least(latest_answers.first_correction_week, excluded.first_correction_week)`,
-        }))
-        .where('latest_answers.signal_id', '<', (eb) => eb.ref('excluded.signal_id')),
-    )
-    .execute();
 }
 
 /** The same, computed from the signals themselves: for checks and rebuilds, never on a request. */
@@ -204,18 +202,19 @@ export async function readDealState(db: Executor, vendorId: string, dealId: stri
   const row = await db
     .selectFrom('deal_state as ds')
     .selectAll('ds')
-    .select(
+    .select([
       sql<Pick<DealConcernStateTable, 'concern' | 'claim_revision' | 'status' | 'substantive' | 'answers' | 'corrections'>[]>`(
         select coalesce(json_agg(json_build_object('concern', c.concern, 'claim_revision', c.claim_revision, 'status', c.status,
                  'substantive', c.substantive, 'answers', c.answers, 'corrections', c.corrections)), '[]')
           from deal_concern_state c where c.vendor_id = ds.vendor_id and c.deal_id = ds.deal_id)`.as('concern_states'),
-    )
+      sql<boolean>`exists (select 1 from deal_state_dirty x where x.vendor_id = ds.vendor_id and x.deal_id = ds.deal_id)`.as('dirty'),
+    ])
     .where('ds.vendor_id', '=', vendorId)
     .where('ds.deal_id', '=', dealId)
     .executeTakeFirst();
   if (!row) return undefined;
-  const { concern_states: concerns, ...state } = row;
-  return { state, concerns };
+  const { concern_states: concerns, dirty, ...state } = row;
+  return { state, concerns, dirty };
 }
 
 /** The deal list's sorts, each served by a deal_state index, and the column behind each. */

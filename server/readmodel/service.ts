@@ -1,9 +1,16 @@
 // The read model: each deal's current state (per deal and per concern), kept
-// in tables that every write refreshes inside its own transaction, so lists,
-// pages and insights read it instead of recomputing from raw signals. The
-// signals table stays the source of truth: a refresh recomputes one deal from
-// it (bounded by that deal, through indexes), and rebuildReadModel does so for
-// every deal.
+// in tables so lists, pages and insights read it instead of recomputing from
+// raw signals. The signals table stays the source of truth: a refresh
+// recomputes one deal from it (bounded by that deal, through indexes), and
+// rebuildReadModel does so for every deal.
+//
+// A vendor's write (a claim, a person, a stage) refreshes its deal inside its
+// own transaction. A respondent's answer only marks its deal (in deal_state_dirty,
+// by the statement that records it: see signals/repository.ts insertAnswer):
+// the refresh grows with the deal's people and answers, and answers on one
+// deal would queue for it. Marked deals are refreshed by the background
+// DirtyDealRefresher within a second, and at once by any read of the deal
+// (readDealState) or of the workspace's deal list (freshenDeals).
 import { beforeCommit, transaction, type DB, type Executor } from '../db/index.js';
 import type { CorrectionKind, DealConcernStateTable, FieldChange, NewCorrectionField, NewDealConcernState, NewDealState } from '../db/schema.js';
 import { CONCERNS } from '../concerns/index.js';
@@ -14,15 +21,19 @@ import * as repo from './repository.js';
 export { DEAL_SORTS, type DealListQuery, type DealSort } from './repository.js';
 export const pageDeals = repo.pageDeals;
 export const stageCounts = repo.stageCounts;
-export const readDealState = repo.readDealState;
+
+/** A deal's read model, refreshed first if an answer has marked it. */
+export async function readDealState(db: DB, vendorId: string, dealId: string) {
+  const stored = await repo.readDealState(db, vendorId, dealId);
+  if (!stored?.dirty) return stored;
+  await refreshMarkedDeal(db, vendorId, dealId);
+  return repo.readDealState(db, vendorId, dealId);
+}
 
 /** Each person's latest answer per concern of a deal (of some people only, when named), as held in latest_answers; or recomputed from the signals, for checks. */
 export function latestAnswersOf(db: Executor, vendorId: string, dealId: string, opts: { fromSignals?: boolean; stakeholderIds?: string[] } = {}) {
   return opts.fromSignals ? repo.latestAnswersFromSignals(db, vendorId, dealId) : repo.latestAnswers(db, vendorId, dealId, opts.stakeholderIds);
 }
-
-/** Keeps latest_answers in step with new answers, in the transaction that records them. */
-export const recordLatestAnswers = repo.upsertLatestAnswers;
 
 /**
  * Marks a deal as changed by the current transaction: its read model is
@@ -35,9 +46,14 @@ export async function touchDeal(trx: Executor, vendorId: string, dealId: string)
   if (!beforeCommit(trx, `deal_state:${dealId}`, (t) => refreshDeal(t, vendorId, dealId))) await refreshDeal(trx, vendorId, dealId);
 }
 
-/** Recomputes one deal's read model from its claims, people and signals, and writes it. */
-export async function refreshDeal(trx: Executor, vendorId: string, dealId: string): Promise<void> {
+/**
+ * Recomputes one deal's read model from its claims, people and signals, and
+ * writes it; in the transaction of a vendor's write, it also takes the marks
+ * answers left on the deal (see refreshMarkedDeal).
+ */
+export async function refreshDeal(trx: Executor, vendorId: string, dealId: string, opts: { markTaken?: boolean } = {}): Promise<void> {
   await repo.lockDealState(trx, dealId);
+  if (!opts.markTaken) await repo.clearDirty(trx, vendorId, dealId);
   const fresh = await computeDealState(trx, vendorId, dealId);
   if (fresh) await repo.writeDealState(trx, fresh.state, fresh.concerns);
 }
@@ -184,5 +200,66 @@ export async function rebuildReadModel(db: DB, opts: { onlyMissing?: boolean; ba
     done += deals.length;
     after = deals.at(-1)!.id;
     opts.progress?.(done);
+  }
+}
+
+/** Refreshes deals that answers have marked, oldest first (one workspace's, or everyone's); resolves to how many. */
+export async function refreshDirtyDeals(db: DB, opts: { vendorId?: string; limit?: number } = {}): Promise<number> {
+  const deals = await repo.dirtyDeals(db, opts.limit ?? 100, opts.vendorId);
+  for (const d of deals) await refreshMarkedDeal(db, d.vendor_id, d.deal_id);
+  return deals.length;
+}
+
+/**
+ * Refreshes a deal answers marked. The marks of committed answers are taken
+ * first, on their own, then the state is computed: every answer whose mark
+ * was taken is in view, and one still in flight keeps its mark for the next
+ * refresh. Answers never wait for a refresh, nor a refresh for answers.
+ */
+async function refreshMarkedDeal(db: DB, vendorId: string, dealId: string): Promise<void> {
+  await repo.clearDirty(db, vendorId, dealId);
+  await transaction(db, (trx) => refreshDeal(trx, vendorId, dealId, { markTaken: true }));
+}
+
+/** Before a workspace's deal list is read: its marked deals are refreshed, so the list shows every answer. */
+export async function freshenDeals(db: DB, vendorId: string): Promise<void> {
+  await refreshDirtyDeals(db, { vendorId, limit: FRESHEN_LIMIT });
+}
+/** A list read refreshes at most this many deals itself; the background refresher takes the rest. */
+const FRESHEN_LIMIT = 50;
+
+/** Refreshes marked deals in the background, every `everyMs`, until stopped (started by main.ts). */
+export class DirtyDealRefresher {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<unknown> | undefined;
+
+  constructor(
+    private readonly db: DB,
+    private readonly log: { error(obj: object, msg: string): void },
+    // Every read of a deal or a deal list refreshes what it shows itself; this only keeps the rest from
+    // waiting long. Once a second, a busy deal is recomputed once for all the answers of that second.
+    private readonly everyMs = 1_000,
+  ) {}
+
+  start(): void {
+    this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+
+  private schedule(): void {
+    this.timer = setTimeout(() => {
+      this.running = refreshDirtyDeals(this.db, { limit: 200 })
+        .catch((err: Error) => this.log.error({ err: err.message }, 'read model refresh failed'))
+        .finally(() => {
+          this.running = undefined;
+          if (this.timer) this.schedule();
+        });
+    }, this.everyMs);
+    this.timer.unref();
   }
 }

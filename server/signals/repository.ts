@@ -1,13 +1,57 @@
 // SQL of the signals table: the append-only record of everything said on a
 // deal. Rows are only ever inserted; the database refuses UPDATE and DELETE.
-import type { Executor } from '../db/index.js';
-import type { Insertable } from 'kysely';
-import type { SignalType, SignalsTable, Verdict } from '../db/schema.js';
+import { preparedAs, type Executor } from '../db/index.js';
+import { sql, type Insertable } from 'kysely';
+import type { CorrectionKind, SignalType, SignalsTable, Verdict } from '../db/schema.js';
 
 export async function insertSignals(trx: Executor, rows: Insertable<SignalsTable>[]): Promise<number[]> {
   if (rows.length === 0) return [];
   const ids = await trx.insertInto('signals').values(rows).returning('id').execute();
   return ids.map((r) => r.id);
+}
+
+export interface NewAnswer {
+  vendorId: string;
+  dealId: string;
+  stakeholderId: string;
+  concern: string;
+  claimRevision: number;
+  verdict: Verdict;
+  kind: CorrectionKind | null;
+  comment: string | null;
+  changes: string;
+  week: number;
+  at: Date;
+}
+
+/**
+ * Records an answer in one statement, with the read model's share of it:
+ * the signal; the person's latest answer on the concern in latest_answers
+ * (the later signal wins; first weeks keep their minimum); and the mark that
+ * sends the deal's state to be refreshed (deal_state_dirty, see
+ * server/readmodel): a row of its own, so answers on one deal never wait for
+ * each other, and a refresh that takes the marks it can see leaves this one
+ * until the answer has committed. Prepared: every answer a respondent saves runs it.
+ */
+export async function insertAnswer(trx: Executor, a: NewAnswer): Promise<number> {
+  const { rows } = await sql<{ id: number }>`${sql.raw(preparedAs('insert-answer'))}
+    WITH g AS (
+      INSERT INTO signals (vendor_id, deal_id, type, concern, stakeholder_id, claim_revision, verdict, kind, comment, changes, week, created_at)
+      VALUES (${a.vendorId}, ${a.dealId}, 'answer', ${a.concern}, ${a.stakeholderId}, ${a.claimRevision}, ${a.verdict}, ${a.kind}, ${a.comment}, ${a.changes}, ${a.week}, ${a.at})
+      RETURNING id, vendor_id, deal_id, stakeholder_id, concern, verdict, kind, claim_revision, created_at, week
+    ), latest AS (
+      INSERT INTO latest_answers (vendor_id, deal_id, stakeholder_id, concern, signal_id, verdict, kind, claim_revision, created_at, first_week, first_correction_week)
+      SELECT vendor_id, deal_id, stakeholder_id, concern, id, verdict, kind, claim_revision, created_at, week, CASE WHEN verdict = 'correct' THEN week END FROM g
+      ON CONFLICT (vendor_id, deal_id, stakeholder_id, concern) DO UPDATE SET
+        signal_id = excluded.signal_id, verdict = excluded.verdict, kind = excluded.kind, claim_revision = excluded.claim_revision, created_at = excluded.created_at,
+        first_week = least(latest_answers.first_week, excluded.first_week),
+        first_correction_week = least(latest_answers.first_correction_week, excluded.first_correction_week)
+      WHERE latest_answers.signal_id < excluded.signal_id
+    ), marked AS (
+      INSERT INTO deal_state_dirty (vendor_id, deal_id, signal_id, marked_at) SELECT vendor_id, deal_id, id, created_at FROM g
+    )
+    SELECT id FROM g`.execute(trx);
+  return Number(rows[0].id);
 }
 
 /** Every signal of a deal, newest first, with the names of the people involved. */

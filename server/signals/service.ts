@@ -1,13 +1,14 @@
 // Signals are the structured record of a deal: answers, hand-overs, claim
-// changes, stage changes and checkpoint overrides. recordSignals is the one
-// way any of them is written: it dates each signal by the injected clock and
-// the deal's week, and stores it append-only.
+// changes, stage changes and checkpoint overrides. recordAnswer (a
+// respondent's answer) and recordSignals (everything else) are the only ways
+// any of them is written: each dates its signals by the injected clock and
+// the deal's week, and stores them append-only.
 import type { Executor } from '../db/index.js';
 import type { CorrectionKind, SignalType, Verdict } from '../db/schema.js';
 import type { FieldChange } from '../concerns/index.js';
 import type { Clock } from '../lib/clock.js';
 import { weekOfDeal } from '../rules.js';
-import { recordCorrectionFields, recordLatestAnswers, touchDeal } from '../readmodel/service.js';
+import { recordCorrectionFields, touchDeal } from '../readmodel/service.js';
 import * as repo from './repository.js';
 
 export interface SignalInput {
@@ -32,8 +33,14 @@ export interface SignalDeal {
   startedOn: string;
 }
 
-/** Records signals of one deal, in order, in the caller's transaction; resolves to their ids. */
+/**
+ * Records the vendor's signals (claims, stages, overrides, confirmations) and
+ * hand-overs of one deal, in order, in the caller's transaction; resolves to
+ * their ids. The deal's read model is refreshed before commit. Answers go
+ * through recordAnswer.
+ */
 export async function recordSignals(trx: Executor, clock: Clock, deal: SignalDeal, signals: SignalInput[]): Promise<number[]> {
+  if (signals.some((s) => s.type === 'answer')) throw new Error('answers are recorded by recordAnswer');
   const now = clock.now();
   const week = weekOfDeal(deal.startedOn, now);
   const ids = await repo.insertSignals(
@@ -55,51 +62,29 @@ export async function recordSignals(trx: Executor, clock: Clock, deal: SignalDea
       created_at: now,
     })),
   );
-  // The read model follows in the same transaction: latest answers and corrected fields now, the deal's state before commit.
-  await recordLatestAnswers(
-    trx,
-    signals.flatMap((s, i) =>
-      s.type === 'answer' && s.stakeholderId && s.concern && s.verdict && s.claimRevision != null
-        ? [
-            {
-              vendor_id: deal.vendorId,
-              deal_id: deal.dealId,
-              stakeholder_id: s.stakeholderId,
-              concern: s.concern,
-              signal_id: ids[i],
-              verdict: s.verdict,
-              kind: s.kind ?? null,
-              claim_revision: s.claimRevision,
-              created_at: now,
-              first_week: week,
-              first_correction_week: s.verdict === 'correct' ? week : null,
-            },
-          ]
-        : [],
-    ),
-  );
-  await recordCorrectionFields(
-    trx,
-    signals.flatMap((s, i) =>
-      s.type === 'answer' && s.verdict === 'correct' && s.kind
-        ? [
-            {
-              signalId: ids[i],
-              vendorId: deal.vendorId,
-              dealId: deal.dealId,
-              concern: s.concern!,
-              stakeholderId: s.stakeholderId!,
-              kind: s.kind,
-              changes: s.changes ?? [],
-              week,
-              at: now,
-            },
-          ]
-        : [],
-    ),
-  );
   await touchDeal(trx, deal.vendorId, deal.dealId);
   return ids;
+}
+
+/** An answer as the respondent's service gives it: the signal's own fields, its changes not yet stored as JSON. */
+export type AnswerInput = Omit<repo.NewAnswer, 'vendorId' | 'dealId' | 'week' | 'at' | 'changes'> & { changes: FieldChange[] };
+
+/**
+ * Records a respondent's answer in the caller's transaction, dated by the
+ * injected clock and the deal's week; resolves to its id. One statement
+ * writes the signal, the person's latest answer and the mark that has the
+ * deal's state refreshed after commit (see server/readmodel); a correction's
+ * fields are recorded for the insights too.
+ */
+export async function recordAnswer(trx: Executor, clock: Clock, deal: SignalDeal, a: AnswerInput): Promise<number> {
+  const at = clock.now();
+  const week = weekOfDeal(deal.startedOn, at);
+  const { vendorId, dealId } = deal;
+  const id = await repo.insertAnswer(trx, { vendorId, dealId, ...a, changes: JSON.stringify(a.changes), week, at });
+  if (a.verdict === 'correct' && a.kind) {
+    await recordCorrectionFields(trx, [{ signalId: id, vendorId, dealId, concern: a.concern, stakeholderId: a.stakeholderId, kind: a.kind, changes: a.changes, week, at }]);
+  }
+  return id;
 }
 
 export const listDealSignals = repo.listDealSignals;
