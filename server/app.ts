@@ -3,11 +3,11 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { basename, dirname, join } from 'node:path';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { pino } from 'pino';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import cookie from '@fastify/cookie';
 import csrf from '@fastify/csrf-protection';
 import formbody from '@fastify/formbody';
-import helmet from '@fastify/helmet';
 import jwt from '@fastify/jwt';
 import rateLimit from '@fastify/rate-limit';
 import underPressure from '@fastify/under-pressure';
@@ -17,6 +17,8 @@ import type { Clock } from './lib/clock.js';
 import { DomainError } from './lib/errors.js';
 import { handleError, isApi } from './lib/error-handler.js';
 import { requestDeadline } from './lib/deadline.js';
+import { registerCompression } from './lib/compress.js';
+import { registerSecurityHeaders } from './lib/security-headers.js';
 import type { Services } from './services.js';
 import { MailWorker } from './mail/outbox.js';
 import type { MailTransport } from './mail/transport.js';
@@ -26,6 +28,7 @@ import { FailureLimit } from './lib/failure-limit.js';
 import { cookieSigner, jwtSecret, keyId } from './auth/keys.js';
 import { MAILS } from './mails.js';
 import { scheduleReminders } from './stakeholders/service.js';
+import { DirtyDealRefresher } from './readmodel/service.js';
 import { Views } from './views.js';
 import authRoutes from './auth/routes.js';
 import apiAuth from './auth/api-key.js';
@@ -60,6 +63,16 @@ export interface AppDeps {
   redisKeyPrefix?: string;
 }
 
+/** One log line per request, once it is answered: what was asked (redacted, below), the status and the time. */
+class OneLinePerRequest extends LogController {
+  override incomingRequest() {}
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply) {
+    if (this.isLogDisabled(request)) return;
+    if (error) reply.log.error({ req: request, res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored');
+    else reply.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
+  }
+}
+
 /** Paths whose last segment is a credential; logs show them redacted. */
 const TOKEN_IN_PATH = /^\/(r|auth\/link)\/[^/?#]+/;
 
@@ -86,7 +99,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       deps.logger === undefined
         ? {
             level: config.LOG_LEVEL,
-            ...(deps.logStream ? { stream: deps.logStream } : {}),
+            // Standard output, written asynchronously: a request never waits for its log line to be written
+            // (pino flushes what is pending when the process exits).
+            stream: deps.logStream ?? pino.destination({ dest: 1, sync: false }),
             redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'], censor: '[redacted]' },
             serializers: {
               req: (req: FastifyRequest) => ({ method: req.method, url: loggedUrl(req), remoteAddress: req.ip }),
@@ -96,6 +111,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // A hop count trusts that many proxies nearest to us, never the client's own claims.
     trustProxy: typeof config.TRUST_PROXY === 'number' ? (_addr: string, hop: number) => hop < (config.TRUST_PROXY as number) : config.TRUST_PROXY,
     bodyLimit: 256 * 1024,
+    // One log line per request ("request completed", with its status and time), not Fastify's two.
+    logController: new OneLinePerRequest(),
     routerOptions: { ignoreTrailingSlash: true },
     // Fastify's own client errors (a bad %-escape, an over-long path parameter,
     // an unreadable body) take the same path as ours.
@@ -109,6 +126,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     clock: deps.clock,
     views,
     worker: undefined as unknown as MailWorker,
+    refresher: new DirtyDealRefresher(deps.db, app.log),
     sessionKeyId: keyId(deps.sessionSecret),
     // 120 failed lookups a minute per address: far above a person mistyping, far below guessing at scale.
     failures: new FailureLimit(deps.clock, 120, 60_000),
@@ -131,11 +149,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     for (const method of ([] as string[]).concat(route.method)) routeTable.push({ method, url: route.url });
   });
   app.addHook('onClose', async () => {
-    await services.worker.stop();
+    await Promise.all([services.worker.stop(), services.refresher.stop()]);
   });
 
   // 1. External plugins.
-  await app.register(helmet, {
+  registerSecurityHeaders(app, {
     contentSecurityPolicy: {
       useDefaults: false,
       directives: {
@@ -155,6 +173,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     hsts: config.secureCookies ? { maxAge: 31_536_000, includeSubDomains: true } : false,
     crossOriginEmbedderPolicy: false,
   });
+  // HTML, CSS and JSON go compressed to clients that ask.
+  await registerCompression(app);
   const keys = { current: deps.sessionSecret, previous: deps.previousSessionSecret };
   await app.register(cookie, { secret: cookieSigner(keys, deps.clock) });
   await app.register(formbody, { bodyLimit: 128 * 1024 });
@@ -201,6 +221,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.get('/assets/app.css', (_req, reply) => {
     reply.header('cache-control', 'public, max-age=3600').type('text/css; charset=utf-8').send(css);
   });
+  const favicon = readFileSync(join(ROOT, 'templates', 'assets', 'favicon.svg'));
+  const sendFavicon = (_req: FastifyRequest, reply: FastifyReply) => reply.header('cache-control', 'public, max-age=86400').type('image/svg+xml').send(favicon);
+  app.get('/assets/favicon.svg', sendFavicon);
+  app.get('/favicon.ico', sendFavicon);
   // Liveness: the process answers. Readiness: it can reach its database.
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) =>

@@ -4,7 +4,8 @@
 import type { Composer } from './mail/compose.js';
 import { signinMail, signupMail } from './auth/mails.js';
 import { inviteMail, linkRequestMail } from './stakeholders/mails.js';
-import { digestMail } from './deals/mails.js';
+import { claimChangedMail, digestMail } from './deals/mails.js';
+import { receiptMail } from './respond/mails.js';
 
 export const MAILS: Readonly<Record<string, Composer>> = {
   signup: signupMail,
@@ -12,4 +13,6 @@ export const MAILS: Readonly<Record<string, Composer>> = {
   invite: inviteMail,
   'link-request': linkRequestMail,
   digest: digestMail,
+  'claim-changed': claimChangedMail,
+  receipt: receiptMail,
 };

@@ -4,6 +4,7 @@ import type { Config } from './config.js';
 import type { DB } from './db/index.js';
 import type { Clock } from './lib/clock.js';
 import type { MailWorker } from './mail/outbox.js';
+import type { DirtyDealRefresher } from './readmodel/service.js';
 import type { Views } from './views.js';
 import type { FailureLimit } from './lib/failure-limit.js';
 
@@ -13,6 +14,8 @@ export interface Services {
   clock: Clock;
   views: Views;
   worker: MailWorker;
+  /** Brings the read model of deals that answers marked up to date, in the background (started by main.ts). */
+  refresher: DirtyDealRefresher;
   /** Failed link and API-key lookups per client address, checked before each lookup. */
   failures: FailureLimit;
   /** Names the key that signs new session tokens (see auth/keys.ts). */

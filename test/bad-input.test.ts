@@ -114,24 +114,39 @@ t.test('the respondent sees what was wrong, and nothing is recorded', async (t) 
 
   const noVerdict = await post({});
   t.equal(noVerdict.statusCode, 400);
-  t.match(noVerdict.body, 'choose confirm, correct or not mine');
+  t.match(
+    noVerdict.body,
+    /<div class="error-summary" role="alert"[^]*<a href="#data_residency">Data residency: Choose confirm, correct or not mine<\/a>/,
+    'the summary at the top links to the concern',
+  );
+  t.match(
+    noVerdict.body,
+    /id="data_residency"[^]*<p class="notice error-notice" role="alert">Choose confirm, correct or not mine<\/p>/,
+    'the problem is also shown at the concern',
+  );
 
   const noKind = await post({ verdict: 'correct', ...claimForm(claim, { inference_regions: ['EU_EEA'] }) });
   t.equal(noKind.statusCode, 400);
-  t.match(noKind.body, 'choose what kind of correction this is');
+  t.match(noKind.body, /<a href="#k-factual_error">Kind of correction: choose what kind of correction this is<\/a>/, 'the summary links to the kind');
+  t.match(noKind.body, /<p class="error" id="kind-error">choose what kind of correction this is<\/p>/);
   t.match(noKind.body, /value="EU_EEA" checked/, 'the submitted correction is kept on the page');
 
   const badValue = await post({ verdict: 'correct', kind: 'factual_error', ...claimForm(claim, { inference_scope: 'teleport' }) });
   t.equal(badValue.statusCode, 400);
-  t.match(badValue.body, 'inference_scope');
+  t.match(badValue.body, /<a href="#data_residency-inference_scope">Inference scope: [^<]+<\/a>/, 'the summary names the field by its label and links to it');
+  t.match(badValue.body, /id="data_residency-inference_scope-error"/, 'the error is shown at the field');
 
   const nothingChanged = await post({ verdict: 'correct', kind: 'factual_error', ...claimForm(claim) });
   t.equal(nothingChanged.statusCode, 400);
-  t.match(nothingChanged.body, 'at least one changed value or a comment');
+  t.match(
+    nothingChanged.body,
+    /<li><a href="#data_residency-storage_regions-US">Change at least one value, or explain in a comment<\/a><\/li>/,
+    'the summary says what a correction needs',
+  );
 
   const longComment = await post({ verdict: 'confirm', comment: 'x'.repeat(2001) });
   t.equal(longComment.statusCode, 400);
-  t.match(longComment.body, 'at most 2000 characters');
+  t.match(longComment.body, /Comment: [^<]*at most 2000 characters/);
 
   const bidi = await post({ verdict: 'confirm', comment: 'fine \u202Eenil' });
   t.equal(bidi.statusCode, 400, 'bidi override characters are refused');

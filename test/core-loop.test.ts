@@ -45,7 +45,7 @@ t.test('a correction travels from the emailed link to the signals API', async (t
     }),
   });
   t.equal(answer.statusCode, 303);
-  t.match(answer.headers.location, `${invite.path}?saved=data_residency`);
+  t.equal(answer.headers.location, `${invite.path}?saved=data_residency#next`, 'on to the next concern needing an answer');
 
   const { signals } = (await vendor.api('GET', `/api/v1/deals/${dealId}/signals`)).json();
   t.equal(signals.length, 1);
@@ -63,7 +63,11 @@ t.test('a correction travels from the emailed link to the signals API', async (t
 
   // The respondent sees their answer; the vendor's grid and signal list show it.
   const again = await app.inject({ method: 'GET', url: `${invite.path}?saved=data_residency` });
-  t.match(again.body, 'Saved: Corrected');
+  t.match(
+    again.body,
+    /<section class="card concern" id="model_access_controls" aria-labelledby="model_access_controls-h"><span id="next"><\/span>\s*<p class="notice success" role="status">Saved: Corrected on Data residency. Next: Model access controls.<\/p>/,
+    'the note of what was saved is where they land: the next concern',
+  );
   t.match(again.body, '1 of 6 concerns answered');
   const dealPage = await vendor.page(`/app/deals/${dealId}`);
   t.equal(dealPage.statusCode, 200);
@@ -98,7 +102,7 @@ t.test('answers can be confirmed, revised and marked not mine; each revision is 
   );
   const page = await app.inject({ method: 'GET', url: path });
   t.match(page.body, '2 of 6 concerns answered');
-  t.match(page.body, /Model access controls<\/a> — Not mine/);
+  t.match(page.body, /Model access controls (<span class="pill critical">critical<\/span> )?<span class="pill not_mine">Not mine<\/span>/);
 });
 
 t.test('the vendor can tailor a claim for one buyer', async (t) => {

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Kysely, Migrator, PostgresDialect, sql, type MigrationProvider, type PostgresPool, type PostgresPoolClient, type Transaction } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, sql, type MigrationProvider, type PostgresPool, type PostgresPoolClient, type RawBuilder, type Transaction } from 'kysely';
 import pg from 'pg';
 import type { PGlite } from '@electric-sql/pglite';
 import { migrations } from '../../migrations/index.js';
@@ -16,6 +16,8 @@ export type DB = Kysely<Database>;
 /** What a repository function takes first: the database, or the transaction the route handler opened. */
 export type Executor = DB | Transaction<Database>;
 export type Trx = Transaction<Database>;
+/** A piece of SQL one repository hands another to run inside its query (typed by what it yields). */
+export type SqlFragment<T> = RawBuilder<T>;
 
 /**
  * Runs one unit of work in a transaction. Route handlers (and the worker)
@@ -117,7 +119,19 @@ export function connectPostgres(url: string, poolSize = 10, timeouts: PostgresTi
 }
 
 /**
- * The pool as Kysely sees it, with one change. When pg gives up waiting for
+ * Marks a statement, by a comment at its start, to be sent as a named
+ * prepared statement on PostgreSQL: parsed and planned once per connection,
+ * not on every run. For the few statements every respondent request runs,
+ * whose planning (joins and subqueries) costs more than running them. The
+ * SQL of a name must never change while the process runs; embedded
+ * PostgreSQL ignores the mark.
+ */
+export const preparedAs = (name: string): string => `/* prepared:${name} */ `;
+const PREPARED = /^\/\* prepared:([a-z0-9-]+) \*\//;
+
+/**
+ * The pool as Kysely sees it, with two changes: statements marked with
+ * preparedAs() are sent as named prepared statements; and one more. When pg gives up waiting for
  * an answer (query_timeout) it rejects the query but keeps the connection,
  * still waiting for that answer, so the next query on it would wait too; and
  * Kysely releases a connection without saying anything went wrong. Here a
@@ -134,6 +148,9 @@ function discardingTimedOut(pool: pg.Pool): PostgresPool {
       const query = async (sql: string, parameters: readonly unknown[]) => {
         if (timedOut) throw timedOut;
         try {
+          const name = PREPARED.exec(sql)?.[1];
+          // A named statement is parsed and planned once per connection, then only bound and run.
+          if (name) return await client.query({ name, text: sql, values: [...parameters] });
           return await client.query(sql, [...parameters]);
         } catch (err) {
           if (isReadTimeout(err)) timedOut = err;

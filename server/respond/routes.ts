@@ -1,7 +1,15 @@
 // The pages a member of the buyer's security team (or the champion) opens from
 // their email. They need no account and no JavaScript. GET only reads: mail
-// scanners that open the link change nothing. Each concern's form POSTs one
-// answer. HTTP only: parse, open the transaction, call, respond.
+// scanners that open the link change nothing.
+//
+//   GET  /r/:token                    the six claims, each with Confirm, Correct and Not mine
+//   POST /r/:token/answer/:concern    one answer; then on to the next concern still needing one
+//   GET  /r/:token/correct/:concern   correcting one concern, on a page of its own
+//   GET  /r/:token/handover           handing concerns to a colleague (POST …/delegate)
+//   POST /r/:token/receipt            a copy of their own answers, by mail
+//
+// A GET on a POST address (a reload after an error) leads back to its page.
+// HTTP only: parse, open the transaction, call, respond.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { transaction } from '../db/index.js';
@@ -12,18 +20,17 @@ import { seeOther, sendPage } from '../lib/render.js';
 import { TOKEN_PATTERN, hashToken } from '../lib/tokens.js';
 import { byField, email, fieldErrors } from '../lib/validate.js';
 import { isChampion } from '../rules.js';
-import { currentClaims } from '../deals/service.js';
 import { loadDealDetail } from '../deals/detail.js';
-import { answersOf, delegationsOf } from '../signals/service.js';
 import { delegate, delegationInput, requestNewLink, resolveLink, type LinkContext } from '../stakeholders/service.js';
-import { answerInput, recordAnswer } from './service.js';
-import { championPageView, respondentPageView, type AnswerFormState, type HandoverFormState } from './views.js';
+import { answerInput, correctedClaim, loadRespondentPage, resolveLinkAndPage, queueReceipt, saveAnswer, type RespondentPage } from './service.js';
+import { championPageView, correctPageView, handoverPageView, respondentPageView, type CorrectFormState, type HandoverFormState, type MainPageQuery } from './views.js';
 
 type Params = { token: string };
-type AnswerParams = { token: string; concern: string };
+const capitalise = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+type ConcernParams = { token: string; concern: string };
 
 export default async function respondRoutes(app: FastifyInstance) {
-  const { db, clock, config } = app.services;
+  const { db, clock, config, failures } = app.services;
   // Per link and address, so one noisy scanner cannot lock a colleague out.
   const perLink = (max: number) => ({
     rateLimit: {
@@ -32,13 +39,18 @@ export default async function respondRoutes(app: FastifyInstance) {
       keyGenerator: (req: FastifyRequest) => `${req.ip}:${hashToken((req.params as Params).token ?? '').slice(0, 16)}`,
     },
   });
-  const { failures } = app.services;
 
   /** The link resolved, or the dead-link page (counted as a failed lookup). Past the cap, nothing is looked up. */
   async function linkOf(req: FastifyRequest<{ Params: Params }>, reply: FastifyReply): Promise<LinkContext> {
+    return found(req, reply, await resolveLink(db, clock, checked(req, reply)));
+  }
+
+  function checked(req: FastifyRequest<{ Params: Params }>, reply: FastifyReply): string {
     failures.check('link', req, reply);
-    const ctx = await resolveLink(db, clock, req.params.token);
-    if (ctx) return ctx;
+    return req.params.token;
+  }
+  function found<T>(req: FastifyRequest<{ Params: Params }>, _reply: FastifyReply, result: T | undefined): T {
+    if (result) return result;
     failures.fail('link', req);
     throw new DomainError('link_invalid', 'This link no longer works.');
   }
@@ -50,22 +62,129 @@ export default async function respondRoutes(app: FastifyInstance) {
     return ctx;
   }
 
-  async function render(req: FastifyRequest<{ Params: Params }>, reply: FastifyReply, ctx: LinkContext, form?: AnswerFormState, handover?: HandoverFormState) {
-    const [claims, answers, handovers] = await Promise.all([
-      currentClaims(db, ctx.vendorId, ctx.deal.id),
-      answersOf(db, ctx.vendorId, ctx.deal.id, ctx.stakeholder.id),
-      delegationsOf(db, ctx.vendorId, ctx.deal.id, ctx.stakeholder.id),
-    ]);
-    const data = respondentPageView({ ctx, token: req.params.token, claims, answers, handovers, query: req.query as { saved?: string; delegated?: string }, form, handover });
-    return sendPage(req, reply, 'respond', data, form?.status ?? (form || handover ? 400 : 200));
-  }
+  const concernOf = (key: string) => {
+    const concern = getConcern(key);
+    if (!concern) throw notFound('That concern');
+    return concern;
+  };
+  const mainPage = (token: string, query = '', hash = '') => `/r/${token}${query}${hash}`;
 
-  app.get<{ Params: Params }>('/r/:token', { config: perLink(60) }, async (req, reply) => {
-    const ctx = await linkOf(req, reply);
+  app.get<{ Params: Params; Querystring: MainPageQuery }>('/r/:token', { config: perLink(60) }, async (req, reply) => {
+    // The link and the page's data in one query: the page a respondent opens most often costs one statement.
+    const { ctx, page } = found(req, reply, await resolveLinkAndPage(db, clock, checked(req, reply)));
     if (isChampion(ctx.stakeholder.role)) {
       return sendPage(req, reply, 'champion', championPageView(ctx, await loadDealDetail(db, clock, ctx.vendorId, ctx.deal.id, { corrections: true })));
     }
-    return render(req, reply, ctx);
+    const query = typeof req.query === 'object' && req.query ? req.query : {};
+    return sendPage(req, reply, 'respond', respondentPageView(ctx, req.params.token, page, query));
+  });
+
+  async function renderCorrect(req: FastifyRequest<{ Params: ConcernParams }>, reply: FastifyReply, ctx: LinkContext, page: RespondentPage, form?: CorrectFormState) {
+    const concern = concernOf(req.params.concern);
+    if (!page.claims.some((c) => c.concern === concern.key)) throw notFound('That concern');
+    return sendPage(req, reply, 'respond-correct', correctPageView(ctx, req.params.token, page, concern.key, form), form?.status ?? (form ? 400 : 200));
+  }
+
+  app.get<{ Params: ConcernParams }>('/r/:token/correct/:concern', { config: perLink(60) }, async (req, reply) => {
+    const ctx = await respondentOf(req, reply);
+    return renderCorrect(req, reply, ctx, await loadRespondentPage(db, ctx));
+  });
+
+  // A reload of an address the browser showed after a POST: back to the page it belongs to.
+  app.get<{ Params: ConcernParams }>('/r/:token/answer/:concern', { config: perLink(60) }, async (req, reply) => {
+    const concern = concernOf(req.params.concern);
+    return seeOther(reply, mainPage(req.params.token, '', `#${concern.key}`));
+  });
+  app.get<{ Params: Params }>('/r/:token/delegate', { config: perLink(60) }, async (req, reply) => seeOther(reply, `/r/${req.params.token}/handover`));
+  app.get<{ Params: Params }>('/r/:token/receipt', { config: perLink(60) }, async (req, reply) => seeOther(reply, mainPage(req.params.token, '', '#done')));
+
+  app.post<{ Params: ConcernParams }>('/r/:token/answer/:concern', { config: perLink(30) }, async (req, reply) => {
+    const concern = concernOf(req.params.concern);
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const correcting = body.verdict === 'correct';
+    const values = correcting ? readConcernForm(concern, body, 'v') : {};
+    // A quick answer's problem is explained on the main page, at the concern and in the summary at the top.
+    const refuseQuick = async (message: string, status: number) => {
+      const ctx = await respondentOf(req, reply);
+      return sendPage(req, reply, 'respond', respondentPageView(ctx, req.params.token, await loadRespondentPage(db, ctx), {}, { concern: concern.key, message }), status);
+    };
+    const refuseCorrection = async (message: string, errors: (page: RespondentPage) => Record<string, string>, status?: number, keepValues = true) => {
+      const ctx = await respondentOf(req, reply);
+      const page = await loadRespondentPage(db, ctx);
+      return renderCorrect(req, reply, ctx, page, { ...correctForm(message, errors(page), status), ...(keepValues ? {} : { values: {} }) });
+    };
+    const correctForm = (message: string, errors: Record<string, string> = {}, status?: number): CorrectFormState => ({
+      kind: typeof body.kind === 'string' ? body.kind : undefined,
+      comment: typeof body.comment === 'string' ? body.comment : '',
+      values,
+      errors,
+      message,
+      status,
+    });
+    const parsed = answerInput.safeParse({
+      verdict: body.verdict,
+      kind: correcting ? body.kind : undefined,
+      comment: typeof body.comment === 'string' && body.comment.trim() !== '' ? body.comment : undefined,
+      revision: body.revision === undefined || body.revision === '' ? undefined : body.revision,
+      values,
+    });
+    const notSaved = 'Your correction was not saved. Please check the answers marked below.';
+    if (!parsed.success) {
+      if (!correcting) return refuseQuick(capitalise(parsed.error.issues.map((i) => (i.path[0] === 'comment' ? `Comment: ${i.message}` : i.message)).join('; ')), 400);
+      // Name every problem at once: the kind or comment, and any value that is not valid.
+      return refuseCorrection(notSaved, (page) => {
+        const claim = page.claims.find((c) => c.concern === concern.key);
+        const corrected = claim ? correctedClaim(concern, claim.claim, values) : undefined;
+        const errors: Record<string, string> = corrected && !corrected.ok ? byField(corrected.problems, 'values') : {};
+        for (const i of parsed.error.issues) errors[String(i.path[0] ?? 'verdict')] ??= i.message;
+        return errors;
+      });
+    }
+    try {
+      // The link is resolved inside the answer's own transaction: one statement finds it, locks the person and reads the claim.
+      // (No mail to nudge for: a correction's digest is due minutes from now, and the worker polls.)
+      found(req, reply, await saveAnswer(db, clock, checked(req, reply), concern.key, parsed.data, config.DIGEST_MINUTES));
+    } catch (err) {
+      if (isInvalidInput(err)) return refuseCorrection(notSaved, () => byField(err.fieldProblems, 'values'));
+      if (err instanceof DomainError && err.code === 'claim_changed') {
+        if (!correcting) return refuseQuick(err.message, err.statusCode);
+        // Show the new claim; keep what they typed in the comment.
+        return refuseCorrection(err.message, () => ({}), err.statusCode, false);
+      }
+      throw err;
+    }
+    // On to the next concern that still needs this person (the page marks it #next), with a note of what was saved.
+    return seeOther(reply, mainPage(req.params.token, `?saved=${concern.key}`, '#next'));
+  });
+
+  app.get<{ Params: Params }>('/r/:token/handover', { config: perLink(60) }, async (req, reply) => {
+    const ctx = await respondentOf(req, reply);
+    return sendPage(req, reply, 'respond-handover', handoverPageView(ctx, req.params.token, await loadRespondentPage(db, ctx)));
+  });
+
+  app.post<{ Params: Params }>('/r/:token/delegate', { config: perLink(10) }, async (req, reply) => {
+    const ctx = await respondentOf(req, reply);
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const values = { ...body, concerns: body.concerns === undefined ? [] : ([] as unknown[]).concat(body.concerns) };
+    const refuse = async (form: HandoverFormState) =>
+      sendPage(req, reply, 'respond-handover', handoverPageView(ctx, req.params.token, await loadRespondentPage(db, ctx), form), 400);
+    const parsed = delegationInput.safeParse(values);
+    if (!parsed.success) return refuse({ message: 'Nothing was handed over. Please check the answers marked below.', errors: fieldErrors(parsed.error), values });
+    try {
+      await transaction(db, (trx) => delegate(trx, clock, config.LINK_TTL_DAYS, ctx, parsed.data));
+    } catch (err) {
+      if (!isInvalidInput(err)) throw err;
+      return refuse({ message: err.message, errors: byField(err.fieldProblems), values });
+    }
+    app.services.worker.nudge();
+    return seeOther(reply, mainPage(req.params.token, '?delegated=1'));
+  });
+
+  app.post<{ Params: Params }>('/r/:token/receipt', { config: perLink(5) }, async (req, reply) => {
+    const ctx = await respondentOf(req, reply);
+    await queueReceipt(db, clock, ctx);
+    app.services.worker.nudge();
+    return seeOther(reply, mainPage(req.params.token, '?receipt=1', '#done'));
   });
 
   // Asking for a new link answers the same whatever was asked: it never tells whether the address is known.
@@ -85,62 +204,5 @@ export default async function respondRoutes(app: FastifyInstance) {
       app.services.worker.nudge();
     }
     return sendPage(req, reply, 'link-requested', { title: 'Request sent', bare: true });
-  });
-
-  app.post<{ Params: Params }>('/r/:token/delegate', { config: perLink(10) }, async (req, reply) => {
-    const ctx = await respondentOf(req, reply);
-    const body = (req.body ?? {}) as Record<string, unknown>;
-    const values = { ...body, concerns: body.concerns === undefined ? [] : ([] as unknown[]).concat(body.concerns) };
-    const parsed = delegationInput.safeParse(values);
-    if (!parsed.success) return render(req, reply, ctx, undefined, { message: 'Please check the highlighted fields.', errors: fieldErrors(parsed.error), values });
-    try {
-      await transaction(db, (trx) => delegate(trx, clock, config.LINK_TTL_DAYS, ctx, parsed.data));
-    } catch (err) {
-      if (!isInvalidInput(err)) throw err;
-      return render(req, reply, ctx, undefined, { message: err.message, errors: byField(err.fieldProblems), values });
-    }
-    app.services.worker.nudge();
-    return seeOther(reply, `/r/${req.params.token}?delegated=1#handover`);
-  });
-
-  app.post<{ Params: AnswerParams }>('/r/:token/answer/:concern', { config: perLink(30) }, async (req, reply) => {
-    const ctx = await respondentOf(req, reply);
-    const concern = getConcern(req.params.concern);
-    if (!concern) throw notFound('That concern');
-    const body = (req.body ?? {}) as Record<string, unknown>;
-    const values = readConcernForm(concern, body, 'v');
-    const state = (message: string, errors: Record<string, string> = {}): AnswerFormState => ({
-      concern: concern.key,
-      verdict: typeof body.verdict === 'string' ? body.verdict : undefined,
-      kind: typeof body.kind === 'string' ? body.kind : undefined,
-      comment: typeof body.comment === 'string' ? body.comment : '',
-      values,
-      errors,
-      message,
-    });
-    const parsed = answerInput.safeParse({
-      verdict: body.verdict,
-      kind: body.verdict === 'correct' ? body.kind : undefined,
-      comment: typeof body.comment === 'string' && body.comment.trim() !== '' ? body.comment : undefined,
-      revision: body.revision === undefined || body.revision === '' ? undefined : body.revision,
-      values,
-    });
-    if (!parsed.success) {
-      const errors: Record<string, string> = {};
-      for (const i of parsed.error.issues) errors[String(i.path[0] ?? 'verdict')] ??= i.message;
-      return render(req, reply, ctx, state('Please check the highlighted answers.', errors));
-    }
-    try {
-      await transaction(db, (trx) => recordAnswer(trx, clock, ctx, concern.key, parsed.data, config.DIGEST_MINUTES));
-      app.services.worker.nudge();
-    } catch (err) {
-      if (isInvalidInput(err)) return render(req, reply, ctx, state(err.message, byField(err.fieldProblems, 'values')));
-      if (err instanceof DomainError && err.code === 'claim_changed') {
-        // Show the new claim; keep what they typed in the comment.
-        return render(req, reply, ctx, { ...state(err.message), values: {}, status: err.statusCode });
-      }
-      throw err;
-    }
-    return seeOther(reply, `/r/${req.params.token}?saved=${concern.key}#${concern.key}`);
   });
 }

@@ -1,0 +1,49 @@
+// The respondent's receipt: their own answers on this deal, to their own
+// address, on request from the completion panel. It carries no link (a new
+// link would replace the one they are using) and nobody else's answers.
+import type { Composer } from '../mail/compose.js';
+import { oneLine } from '../lib/text.js';
+import { getConcern } from '../concerns/index.js';
+import { describeChanges } from '../lib/concern-form.js';
+import { KIND_LONG, ROLE_LABELS, VERDICT_LABELS, answersCount } from '../rules.js';
+import type { LinkContext } from '../stakeholders/service.js';
+import { loadRespondentPage } from './service.js';
+import * as repo from './repository.js';
+
+export const receiptMail: Composer = async (row, { db, clock, views }) => {
+  const p = await repo.receiptPerson(db, row.vendor_id!, String(row.params.stakeholderId));
+  if (!p) return null;
+  const ctx: LinkContext = {
+    linkId: '',
+    vendorId: row.vendor_id!,
+    vendorName: p.vendor_name,
+    vendorDomain: null,
+    contact: null,
+    stakeholder: { id: p.id, name: p.name, role: p.role, email: p.email, depth: p.delegation_depth, counts: answersCount(p) },
+    deal: { id: p.deal_id, buyerName: p.buyer_name, startedOn: p.started_on, stage: p.stage },
+  };
+  const page = await loadRespondentPage(db, ctx);
+  const answers = page.claims.map((c) => {
+    const concern = getConcern(c.concern)!;
+    const a = page.answers.get(c.concern);
+    return {
+      title: concern.title,
+      sentence: concern.sentence(c.claim),
+      verdict: a ? VERDICT_LABELS[a.verdict] : VERDICT_LABELS.none,
+      stale: a !== undefined && a.claim_revision !== c.revision,
+      kind: a?.kind ? KIND_LONG[a.kind] : undefined,
+      changes: a ? describeChanges(c.concern, a.changes) : [],
+      comment: a?.comment ?? undefined,
+      when: a?.created_at.toISOString().slice(0, 10),
+    };
+  });
+  const data = {
+    name: p.name,
+    role: ROLE_LABELS[p.role],
+    vendorName: p.vendor_name,
+    buyerName: p.buyer_name,
+    sentOn: clock.now().toISOString().slice(0, 10),
+    answers,
+  };
+  return { to: p.email, subject: oneLine(`Your answers on ${p.vendor_name}'s security claims for ${p.buyer_name}`), ...views.email('receipt', data) };
+};
