@@ -1,10 +1,11 @@
 // The story a new user follows, in a real browser (Debian's Chromium driven
 // by playwright-core): sign up through the emailed link, publish the profile,
 // open a deal, invite a CISO and a champion; the CISO corrects data residency
-// on a phone-sized screen with JavaScript off; the champion's page shows the
-// CISO as engaged; the vendor's deal page shows the correction. The browser
-// reports no Content-Security-Policy violation, and axe-core finds no
-// accessibility violation on the respondent, champion and deal pages.
+// (Correct, then that concern's own page) on a phone-sized screen with
+// JavaScript off; the champion's page shows the CISO as engaged; the vendor's
+// deal page shows the correction. The browser reports no Content-Security-
+// Policy violation, and axe-core finds no accessibility violation on the
+// respondent, champion and deal pages.
 // Screenshots land in test-artifacts/ for a person to look at.
 import t from 'tap';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -89,15 +90,25 @@ if (!existsSync(CHROMIUM)) {
     await ciso.goto(local(linksIn(invite.text)[0]));
     await ciso.getByRole('heading', { name: "Acme AI's security posture for Big Bank" }).waitFor();
     await shot(ciso, '03-respondent-page');
-    const residency = ciso.locator('section#data_residency');
-    await residency.getByLabel('No, I will correct it').check();
-    const regions = residency.getByRole('group', { name: /Inference regions/ });
+    // Correct opens the correction page for that one concern; its fields are pre-filled with the claim.
+    await ciso.locator('section#data_residency').getByRole('link', { name: 'Correct Data residency' }).click();
+    await ciso.getByRole('heading', { name: 'Correct: Data residency' }).waitFor();
+    t.match(new URL(ciso.url()).pathname, /\/r\/[^/]+\/correct\/data_residency$/, 'Correct leads to the page for that concern');
+    const regions = ciso.getByRole('group', { name: /Inference regions/ });
+    t.ok(await regions.getByLabel('United States').isChecked(), 'the claim is pre-filled');
     await regions.getByLabel('United States').uncheck();
     await regions.getByLabel('EU/EEA').check();
-    await residency.getByLabel(/Requirement gap/).check();
-    await residency.getByLabel('Comment (optional)').fill('We must keep inference in the EU.');
-    await residency.getByRole('button', { name: 'Save answer on Data residency' }).click();
-    await ciso.getByText('Saved: Corrected').waitFor();
+    await ciso
+      .getByRole('group', { name: 'What kind of correction is this?' })
+      .getByLabel(/Requirement gap/)
+      .check();
+    await ciso.getByLabel('Comment (optional)').fill('We must keep inference in the EU.');
+    await shot(ciso, '03b-respondent-correct');
+    const formWidth = await ciso.evaluate(() => document.documentElement.scrollWidth);
+    t.ok(formWidth <= 390, `no horizontal scrolling on the correction page (${formWidth}px wide)`);
+    await ciso.getByRole('button', { name: 'Save correction' }).click();
+    await ciso.getByText('Saved: Corrected on Data residency.').waitFor();
+    t.match(ciso.url(), /\/r\/[^/?#]+\?saved=data_residency#next$/, 'back on the main page, at the next concern to answer');
     await shot(ciso, '04-respondent-saved');
     const width = await ciso.evaluate(() => document.documentElement.scrollWidth);
     t.ok(width <= 390, `no horizontal scrolling on a phone (page is ${width}px wide)`);
@@ -135,10 +146,10 @@ if (!existsSync(CHROMIUM)) {
       await page.goto(url);
       await page.addScriptTag({ content: axeSource });
       const result = await page.evaluate(async () => {
-        type AxeResult = { violations: { id: string; impact: string; nodes: unknown[] }[]; passes: unknown[] };
+        type AxeResult = { violations: { id: string; impact: string; nodes: { target: unknown[] }[] }[]; passes: unknown[] };
         const axe = (window as unknown as { axe: { run: (o: object) => Promise<AxeResult> } }).axe;
         const r = await axe.run({ runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] } });
-        return { violations: r.violations.map((v) => `${v.id} (${v.impact}, ${v.nodes.length} nodes)`), passes: r.passes.length };
+        return { violations: r.violations.map((v) => `${v.id} (${v.impact}) at ${v.nodes.map((n) => JSON.stringify(n.target)).join(', ')}`), passes: r.passes.length };
       });
       t.ok(result.passes > 10, `axe-core ran on the ${name} (${result.passes} rules passed)`);
       t.same(result.violations, [], `axe-core: no accessibility violations on the ${name}`);
