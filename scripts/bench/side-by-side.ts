@@ -537,7 +537,7 @@ async function main(): Promise<number> {
   const plain = await Promise.all(servers.map((s) => send(s, { method: 'GET', path: `/r/${seeded.links[0].token}`, headers: { accept: 'text/html' } })));
   console.log(
     `# the page uncompressed: portal ${plain[0].bytes} bytes (${plain[0].status}), minimal ${plain[1].bytes} bytes (${plain[1].status}); ` +
-      `both carry the deal's six current claims (the portal also its answer and correction forms)`,
+      `both carry the deal's six current claims (the portal also each claim's fields, its answer buttons and the page's layout)`,
   );
   const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
   const results: Record<string, { ratio: number; target: number; errors: number; unsaved: number }> = {};
