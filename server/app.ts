@@ -94,6 +94,8 @@ export function redactUrl(url: string): string {
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config } = deps;
+  // The security headers, set by the hook registered below; frameworkErrors (which runs before hooks) uses them too.
+  let headers: Record<string, string> = {};
   const app = Fastify({
     logger:
       deps.logger === undefined
@@ -116,7 +118,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     routerOptions: { ignoreTrailingSlash: true },
     // Fastify's own client errors (a bad %-escape, an over-long path parameter,
     // an unreadable body) take the same path as ours.
-    frameworkErrors: (err, req, reply) => handleError(err, req, reply),
+    frameworkErrors: (err, req, reply) => {
+      // Fastify answers these before any hook runs: they get the security headers here.
+      reply.headers(headers);
+      return handleError(err, req, reply);
+    },
   });
 
   const views = new Views(join(ROOT, 'templates'));
@@ -153,7 +159,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   // 1. External plugins.
-  registerSecurityHeaders(app, {
+  headers = registerSecurityHeaders(app, {
     contentSecurityPolicy: {
       useDefaults: false,
       directives: {

@@ -49,5 +49,7 @@ t.test('under /r/, a mangled token shows the dead-link page, not JSON', async (t
     t.match(res.headers['content-type'], /^text\/html/, `${what}: an HTML page (${res.headers['content-type']})`);
     t.match(res.body, '<h1>This link no longer works</h1>', `${what}: the "This link no longer works" page`);
     t.notMatch(res.body, 'FST_ERR', `${what}: no Fastify error code on the page`);
+    t.match(res.headers['content-security-policy'], "default-src 'none'", `${what}: the page has the security headers too`);
+    t.equal(res.headers['x-content-type-options'], 'nosniff');
   }
 });

@@ -21,10 +21,12 @@ export function securityHeaders(options: HelmetOptions): Record<string, string> 
   return headers;
 }
 
-export function registerSecurityHeaders(app: FastifyInstance, options: HelmetOptions) {
+/** Sets the headers on every response that reaches a route or the not-found handler; returns them for the rest. */
+export function registerSecurityHeaders(app: FastifyInstance, options: HelmetOptions): Record<string, string> {
   const headers = securityHeaders(options);
   app.addHook('onRequest', (_req, reply, done) => {
     reply.headers(headers);
     done();
   });
+  return headers;
 }

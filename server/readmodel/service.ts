@@ -48,12 +48,14 @@ export async function touchDeal(trx: Executor, vendorId: string, dealId: string)
 
 /**
  * Recomputes one deal's read model from its claims, people and signals, and
- * writes it; in the transaction of a vendor's write, it also takes the marks
- * answers left on the deal (see refreshMarkedDeal).
+ * writes it, taking the marks answers left on the deal in the same
+ * transaction: only those of committed answers are visible to it, so an
+ * answer still in flight keeps its mark for the next refresh (and never waits
+ * for this one), and a refresh that fails keeps the marks it saw.
  */
-export async function refreshDeal(trx: Executor, vendorId: string, dealId: string, opts: { markTaken?: boolean } = {}): Promise<void> {
+export async function refreshDeal(trx: Executor, vendorId: string, dealId: string): Promise<void> {
   await repo.lockDealState(trx, dealId);
-  if (!opts.markTaken) await repo.clearDirty(trx, vendorId, dealId);
+  await repo.clearDirty(trx, vendorId, dealId);
   const fresh = await computeDealState(trx, vendorId, dealId);
   if (fresh) await repo.writeDealState(trx, fresh.state, fresh.concerns);
 }
@@ -203,23 +205,26 @@ export async function rebuildReadModel(db: DB, opts: { onlyMissing?: boolean; ba
   }
 }
 
-/** Refreshes deals that answers have marked, oldest first (one workspace's, or everyone's); resolves to how many. */
-export async function refreshDirtyDeals(db: DB, opts: { vendorId?: string; limit?: number } = {}): Promise<number> {
+/**
+ * Refreshes deals that answers have marked, oldest first (one workspace's, or
+ * everyone's); resolves to how many were refreshed. A deal whose refresh
+ * fails keeps its marks and is reported to `onError`; the others go on.
+ */
+export async function refreshDirtyDeals(db: DB, opts: { vendorId?: string; limit?: number; onError?: (err: Error, dealId: string) => void } = {}): Promise<number> {
   const deals = await repo.dirtyDeals(db, opts.limit ?? 100, opts.vendorId);
-  for (const d of deals) await refreshMarkedDeal(db, d.vendor_id, d.deal_id);
-  return deals.length;
+  let done = 0;
+  for (const d of deals) {
+    try {
+      await refreshMarkedDeal(db, d.vendor_id, d.deal_id);
+      done++;
+    } catch (err) {
+      opts.onError?.(err as Error, d.deal_id);
+    }
+  }
+  return done;
 }
 
-/**
- * Refreshes a deal answers marked. The marks of committed answers are taken
- * first, on their own, then the state is computed: every answer whose mark
- * was taken is in view, and one still in flight keeps its mark for the next
- * refresh. Answers never wait for a refresh, nor a refresh for answers.
- */
-async function refreshMarkedDeal(db: DB, vendorId: string, dealId: string): Promise<void> {
-  await repo.clearDirty(db, vendorId, dealId);
-  await transaction(db, (trx) => refreshDeal(trx, vendorId, dealId, { markTaken: true }));
-}
+const refreshMarkedDeal = (db: DB, vendorId: string, dealId: string) => transaction(db, (trx) => refreshDeal(trx, vendorId, dealId));
 
 /** Before a workspace's deal list is read: its marked deals are refreshed, so the list shows every answer. */
 export async function freshenDeals(db: DB, vendorId: string): Promise<void> {
@@ -253,7 +258,8 @@ export class DirtyDealRefresher {
 
   private schedule(): void {
     this.timer = setTimeout(() => {
-      this.running = refreshDirtyDeals(this.db, { limit: 200 })
+      const onError = (err: Error, dealId: string) => this.log.error({ err: err.message, dealId }, 'read model refresh failed');
+      this.running = refreshDirtyDeals(this.db, { limit: 200, onError })
         .catch((err: Error) => this.log.error({ err: err.message }, 'read model refresh failed'))
         .finally(() => {
           this.running = undefined;

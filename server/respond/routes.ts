@@ -90,13 +90,18 @@ export default async function respondRoutes(app: FastifyInstance) {
     return renderCorrect(req, reply, ctx, await loadRespondentPage(db, ctx));
   });
 
-  // A reload of an address the browser showed after a POST: back to the page it belongs to.
+  // A reload of an address the browser showed after a POST: back to the page it belongs to (only ever for a
+  // token of the token's form, so nothing a client sends ends up in the Location header).
+  const tokenOf = (req: FastifyRequest<{ Params: Params }>) => {
+    if (!TOKEN_PATTERN.test(req.params.token)) throw new DomainError('link_invalid', 'This link no longer works.');
+    return req.params.token;
+  };
   app.get<{ Params: ConcernParams }>('/r/:token/answer/:concern', { config: perLink(60) }, async (req, reply) => {
-    const concern = concernOf(req.params.concern);
-    return seeOther(reply, mainPage(req.params.token, '', `#${concern.key}`));
+    const token = tokenOf(req);
+    return seeOther(reply, mainPage(token, '', `#${concernOf(req.params.concern).key}`));
   });
-  app.get<{ Params: Params }>('/r/:token/delegate', { config: perLink(60) }, async (req, reply) => seeOther(reply, `/r/${req.params.token}/handover`));
-  app.get<{ Params: Params }>('/r/:token/receipt', { config: perLink(60) }, async (req, reply) => seeOther(reply, mainPage(req.params.token, '', '#done')));
+  app.get<{ Params: Params }>('/r/:token/delegate', { config: perLink(60) }, async (req, reply) => seeOther(reply, `/r/${tokenOf(req)}/handover`));
+  app.get<{ Params: Params }>('/r/:token/receipt', { config: perLink(60) }, async (req, reply) => seeOther(reply, mainPage(tokenOf(req), '', '#done')));
 
   app.post<{ Params: ConcernParams }>('/r/:token/answer/:concern', { config: perLink(30) }, async (req, reply) => {
     const concern = concernOf(req.params.concern);

@@ -108,6 +108,8 @@ async function recordAnswer(trx: Executor, clock: Clock, ctx: LinkContext, conce
     { vendorId: ctx.vendorId, dealId: ctx.deal.id, startedOn: ctx.deal.startedOn },
     { stakeholderId: ctx.stakeholder.id, concern: concern.key, claimRevision: claim.revision, verdict, kind, comment, changes },
   );
+  // An identical answer committed while this one waited for the person's lock: nothing new to say.
+  if (id === undefined) return { id: last?.id, duplicate: true };
   // The owner's digest carries only corrections that count; someone awaiting confirmation is seen on the deal page.
   if (verdict === 'correct' && ctx.stakeholder.counts) await queueDigest(trx, clock, ctx.vendorId, ctx.deal.id, digestMinutes);
   return { id, duplicate: false };

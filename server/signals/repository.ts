@@ -25,7 +25,8 @@ export interface NewAnswer {
 }
 
 /**
- * Records an answer in one statement, with the read model's share of it:
+ * Records an answer in one statement, unless it repeats the person's latest
+ * answer on the concern exactly (then undefined), with the read model's share of it:
  * the signal; the person's latest answer on the concern in latest_answers
  * (the later signal wins; first weeks keep their minimum); and the mark that
  * sends the deal's state to be refreshed (deal_state_dirty, see
@@ -33,11 +34,20 @@ export interface NewAnswer {
  * each other, and a refresh that takes the marks it can see leaves this one
  * until the answer has committed. Prepared: every answer a respondent saves runs it.
  */
-export async function insertAnswer(trx: Executor, a: NewAnswer): Promise<number> {
+export async function insertAnswer(trx: Executor, a: NewAnswer): Promise<number | undefined> {
   const { rows } = await sql<{ id: number }>`${sql.raw(preparedAs('insert-answer'))}
     WITH g AS (
       INSERT INTO signals (vendor_id, deal_id, type, concern, stakeholder_id, claim_revision, verdict, kind, comment, changes, week, created_at)
-      VALUES (${a.vendorId}, ${a.dealId}, 'answer', ${a.concern}, ${a.stakeholderId}, ${a.claimRevision}, ${a.verdict}, ${a.kind}, ${a.comment}, ${a.changes}, ${a.week}, ${a.at})
+      SELECT ${a.vendorId}::uuid, ${a.dealId}::uuid, 'answer', ${a.concern}::text, ${a.stakeholderId}::uuid, ${a.claimRevision}::int, ${a.verdict}::text,
+             ${a.kind}::text, ${a.comment}::text, ${a.changes}::jsonb, ${a.week}::int, ${a.at}::timestamptz
+      -- Not when it repeats the person's latest answer on the concern exactly. The caller checked that
+      -- already, but with what its locking statement saw before the lock was granted; this statement
+      -- starts after, so it also sees an identical answer committed meanwhile (a double click).
+      WHERE NOT EXISTS (
+        SELECT 1 FROM latest_answers la JOIN signals p ON p.id = la.signal_id AND p.vendor_id = la.vendor_id
+         WHERE la.vendor_id = ${a.vendorId}::uuid AND la.deal_id = ${a.dealId}::uuid AND la.stakeholder_id = ${a.stakeholderId}::uuid AND la.concern = ${a.concern}::text
+           AND p.verdict = ${a.verdict}::text AND p.kind IS NOT DISTINCT FROM ${a.kind}::text AND p.comment IS NOT DISTINCT FROM ${a.comment}::text
+           AND p.claim_revision = ${a.claimRevision}::int AND p.changes = ${a.changes}::jsonb)
       RETURNING id, vendor_id, deal_id, stakeholder_id, concern, verdict, kind, claim_revision, created_at, week
     ), latest AS (
       INSERT INTO latest_answers (vendor_id, deal_id, stakeholder_id, concern, signal_id, verdict, kind, claim_revision, created_at, first_week, first_correction_week)
@@ -51,7 +61,7 @@ export async function insertAnswer(trx: Executor, a: NewAnswer): Promise<number>
       INSERT INTO deal_state_dirty (vendor_id, deal_id, signal_id, marked_at) SELECT vendor_id, deal_id, id, created_at FROM g
     )
     SELECT id FROM g`.execute(trx);
-  return Number(rows[0].id);
+  return rows[0] && Number(rows[0].id);
 }
 
 /** Every signal of a deal, newest first, with the names of the people involved. */

@@ -74,13 +74,15 @@ export type AnswerInput = Omit<repo.NewAnswer, 'vendorId' | 'dealId' | 'week' | 
  * injected clock and the deal's week; resolves to its id. One statement
  * writes the signal, the person's latest answer and the mark that has the
  * deal's state refreshed after commit (see server/readmodel); a correction's
- * fields are recorded for the insights too.
+ * fields are recorded for the insights too. Undefined when the answer repeats
+ * the person's latest one on the concern exactly (nothing is written).
  */
-export async function recordAnswer(trx: Executor, clock: Clock, deal: SignalDeal, a: AnswerInput): Promise<number> {
+export async function recordAnswer(trx: Executor, clock: Clock, deal: SignalDeal, a: AnswerInput): Promise<number | undefined> {
   const at = clock.now();
   const week = weekOfDeal(deal.startedOn, at);
   const { vendorId, dealId } = deal;
   const id = await repo.insertAnswer(trx, { vendorId, dealId, ...a, changes: JSON.stringify(a.changes), week, at });
+  if (id === undefined) return undefined;
   if (a.verdict === 'correct' && a.kind) {
     await recordCorrectionFields(trx, [{ signalId: id, vendorId, dealId, concern: a.concern, stakeholderId: a.stakeholderId, kind: a.kind, changes: a.changes, week, at }]);
   }
