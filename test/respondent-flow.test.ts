@@ -86,6 +86,8 @@ t.test('a CISO confirms five claims and corrects one without losing their place'
   await ctx.drainMail();
   const mail = await smtp.waitFor((m) => m.to === 'carla@bank.example');
   t.equal(mail.subject, "Your answers on Acme AI's security claims for Big Bank");
+  t.match((mail.headers.get('from') as { text: string }).text, 'Ada Admin at Acme AI via Posture Portal', 'from the deal owner, as the invitation was');
+  t.match((mail.headers.get('reply-to') as { text: string }).text, vendor.email, 'and replies go to them');
   t.match(mail.text, '* Data residency — Corrected (Requirement gap');
   t.match(mail.text, 'Inference regions: United States -> EU/EEA');
   t.match(mail.text, '* Audit and compliance — Confirmed');
@@ -123,6 +125,11 @@ t.test('errors are shown where the eye is, and every address survives a reload',
   t.equal((await app.inject({ method: 'GET', url: `${path}/delegate` })).headers.location, `${path}/handover`);
   t.equal((await app.inject({ method: 'GET', url: `${path}/answer/weather` })).statusCode, 404, 'an unknown concern is still a 404');
   t.equal((await app.inject({ method: 'GET', url: `${path}/correct/weather` })).statusCode, 404);
+  for (const odd of ['/r/%E2%82%AC/receipt', '/r/%E2%82%AC/delegate', '/r/%E2%82%AC/answer/data_residency', '/r/a%0d%0aX:1/receipt']) {
+    const res = await app.inject({ method: 'GET', url: odd });
+    t.equal(res.statusCode, 404, `${odd}: the dead-link page, not a redirect to what was sent`);
+    t.equal(res.headers.location, undefined);
+  }
 
   // The hand-over page: no role is chosen for them, and a missing one is named in the summary.
   const handover = await app.inject({ method: 'POST', url: `${path}/delegate`, ...form({ concerns: 'data_residency', name: 'Pat', email: 'pat@bank.example' }) });
@@ -187,4 +194,29 @@ t.test('templates are compiled at start-up: a broken one stops the start', async
   t.throws(() => new Views(dir), /templates\/pages\/respond\.hbs/, 'an unclosed block names its file');
   writeFileSync(join(dir, 'pages', 'respond.hbs'), '{{> no-such-partial}}');
   t.throws(() => new Views(dir), /templates\/pages\/respond\.hbs: .*no-such-partial/, 'so does a missing partial');
+});
+
+t.test('the same answer sent several times at once (a double click) is recorded once', async (t) => {
+  const ctx = await testApp(t);
+  const { app, db } = ctx;
+  const vendor = await signUpVendor(ctx);
+  const dealId = await openDeal(vendor);
+  const { path } = await inviteStakeholder(ctx, vendor, dealId, { email: 'carla@bank.example' });
+  const claim = (await vendor.api('GET', `/api/v1/deals/${dealId}`)).json().concerns[0].claim;
+  const send = (values: Record<string, unknown>) => app.inject({ method: 'POST', url: `${path}/answer/data_residency`, ...form(values as never) });
+  const answers = async () => (await db.selectFrom('signals').select('id').where('type', '=', 'answer').execute()).length;
+
+  const confirms = await Promise.all(Array.from({ length: 8 }, () => send({ verdict: 'confirm', revision: '1' })));
+  t.same(
+    confirms.map((r) => r.statusCode),
+    Array(8).fill(303),
+    'every click is answered',
+  );
+  t.equal(await answers(), 1, 'one confirm recorded');
+  const correction = { verdict: 'correct', revision: '1', kind: 'requirement_gap', comment: 'EU only.', ...claimForm(claim, { inference_regions: ['EU_EEA'] }) };
+  await Promise.all(Array.from({ length: 6 }, () => send(correction)));
+  t.equal(await answers(), 2, 'one correction recorded');
+  t.equal((await db.selectFrom('correction_fields').select('signal_id').execute()).length, 1, 'and its corrected field once');
+  t.equal((await send({ verdict: 'confirm', revision: '1' })).statusCode, 303);
+  t.equal(await answers(), 3, 'a different answer after it is recorded');
 });

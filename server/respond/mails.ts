@@ -8,6 +8,7 @@ import { describeChanges } from '../lib/concern-form.js';
 import { KIND_LONG, ROLE_LABELS, VERDICT_LABELS, answersCount } from '../rules.js';
 import type { LinkContext } from '../stakeholders/service.js';
 import { loadRespondentPage } from './service.js';
+import { dealSender } from '../stakeholders/mails.js';
 import * as repo from './repository.js';
 
 export const receiptMail: Composer = async (row, { db, clock, views }) => {
@@ -45,5 +46,7 @@ export const receiptMail: Composer = async (row, { db, clock, views }) => {
     sentOn: clock.now().toISOString().slice(0, 10),
     answers,
   };
-  return { to: p.email, subject: oneLine(`Your answers on ${p.vendor_name}'s security claims for ${p.buyer_name}`), ...views.email('receipt', data) };
+  // From and Reply-To as on their invitation: the deal's owner at the vendor.
+  const { sender } = dealSender(p.vendor_name, p);
+  return { to: p.email, subject: oneLine(`Your answers on ${p.vendor_name}'s security claims for ${p.buyer_name}`), ...sender, ...views.email('receipt', data) };
 };
