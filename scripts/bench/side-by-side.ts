@@ -478,7 +478,8 @@ async function main(): Promise<number> {
   pool = new pg.Pool({ connectionString: dbUrl, max: 2 });
   const seedStart = performance.now();
   const seeded = await seed();
-  // A database in use has planner statistics (autovacuum gathers them); a freshly seeded one has none yet.
+  // A database in use has planner statistics (autovacuum gathers them); a freshly seeded one has none yet
+  // (each scenario analyzes again after its warm-up, below).
   await pool.query('ANALYZE');
   const seedS = (performance.now() - seedStart) / 1000;
   const portal = await startServer('portal', PROFILE);
@@ -546,6 +547,10 @@ async function main(): Promise<number> {
     console.log(`\n${title}`);
     const next = new Map(servers.map((s) => [s, scenario === 'page' ? pageReq() : answerReq(s)]));
     if (WARMUP > 0) for (const s of servers) await round(s, next.get(s)!, WARMUP);
+    // The warm-up filled tables the seed left empty (answers, latest answers). A database in use has
+    // planner statistics for them (autovacuum gathers them within a minute or so); without them, the
+    // plans cached for prepared statements stay those of empty tables, and every round gets slower.
+    await pool.query('ANALYZE');
     const rowsBefore = new Map(await Promise.all(servers.map(async (s) => [s, await rowsOf(s)] as const)));
     const rounds = new Map<Server, Round[]>(servers.map((s) => [s, []]));
     const sessions = { tally: new Map<string, number>(), samples: 0 };
