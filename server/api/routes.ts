@@ -7,19 +7,7 @@ import { transaction } from '../db/index.js';
 import { pageLimit, parse } from '../lib/validate.js';
 import { sessionOf } from '../auth/session.js';
 import { getDraft, listVersions, mergeIntoDraft, publishProfile, saveDraft, warningsFor } from '../profiles/service.js';
-import {
-  changeClaim,
-  changeStage,
-  createDeal,
-  dealSettingsInput,
-  dealInput,
-  getDeal,
-  dealListParams,
-  freshenDeals,
-  listDealPage,
-  stageInput,
-  updateDealSettings,
-} from '../deals/service.js';
+import { changeClaim, changeStage, createDeal, dealSettingsInput, dealInput, getDeal, dealListParams, listDealPage, stageInput, updateDealSettings } from '../deals/service.js';
 import { loadDealDetail } from '../deals/detail.js';
 import { listDealSignals } from '../signals/service.js';
 import { STAKEHOLDER_ROLES } from '../rules.js';
@@ -93,9 +81,7 @@ export default async function apiRoutes(app: FastifyInstance) {
 
   app.get('/deals', async (req) => {
     const { vendorId } = sessionOf(req);
-    const query = parse(dealListParams, req.query, 'query');
-    await freshenDeals(db, vendorId);
-    const page = await listDealPage(db, vendorId, query);
+    const page = await listDealPage(db, vendorId, parse(dealListParams, req.query, 'query'));
     const now = clock.now();
     return { deals: page.deals.map((d) => dealListItemJson(d, now)), next_cursor: page.nextCursor };
   });

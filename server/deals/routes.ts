@@ -23,7 +23,6 @@ import {
   getDeal,
   listDealPage,
   stageCounts,
-  freshenDeals,
   stageInput,
   updateDealSettings,
 } from './service.js';
@@ -44,8 +43,9 @@ export default async function dealRoutes(app: FastifyInstance) {
       const problems = zodDetails(params.error).map((d) => `${d.field} ${d.message}`);
       throw invalid(`This list address has parameters we cannot use: ${problems.join('; ')}.`, zodDetails(params.error));
     }
-    await freshenDeals(db, vendorId);
-    const [page, counts, versions] = await Promise.all([listDealPage(db, vendorId, params.data), stageCounts(db, vendorId), listVersions(db, vendorId)]);
+    // The page first: it brings the deals answers changed up to date, which the stage counts then include.
+    const page = await listDealPage(db, vendorId, params.data);
+    const [counts, versions] = await Promise.all([stageCounts(db, vendorId), listVersions(db, vendorId)]);
     return sendPage(req, reply, 'dashboard', dealListView({ page, params: params.data, counts, published: versions.length > 0, now: clock.now() }));
   });
 

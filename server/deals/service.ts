@@ -3,7 +3,7 @@
 // the stages behind the alignment checkpoint. Callers pass the transaction.
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { Executor } from '../db/index.js';
+import type { DB, Executor } from '../db/index.js';
 import type { ProfileClaims, Verdict } from '../db/schema.js';
 import type { Clock } from '../lib/clock.js';
 import { MINUTE } from '../lib/clock.js';
@@ -329,11 +329,10 @@ function decodeCursor(raw: string, sort: string): Cursor {
   return ok.data;
 }
 
-/** Before a list of the vendor's deals is read: deals that answers have changed are brought up to date. */
-export { freshenDeals };
-
 /** One page of the vendor's deals and the cursor of the next page (null on the last). */
-export async function listDealPage(db: Executor, vendorId: string, params: DealListParams) {
+export async function listDealPage(db: DB, vendorId: string, params: DealListParams) {
+  // Deals that answers have changed since their last refresh are brought up to date first.
+  await freshenDeals(db, vendorId);
   const descending = params.sort.startsWith('-');
   const sort = params.sort.replace(/^-/, '') as DealSort;
   const after = params.cursor ? decodeCursor(params.cursor, params.sort) : undefined;

@@ -27,3 +27,6 @@ const LINE_UNSAFE_RUNS = new RegExp(`${LINE_UNSAFE.source}+`, 'g');
 export function oneLine(s: string, max = 200): string {
   return s.replace(LINE_UNSAFE_RUNS, ' ').trim().slice(0, max);
 }
+
+/** A sentence's first letter in upper case ("choose one" → "Choose one"). */
+export const capitalise = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);

@@ -5,25 +5,15 @@ import type { Composer } from '../mail/compose.js';
 import { oneLine } from '../lib/text.js';
 import { getConcern } from '../concerns/index.js';
 import { describeChanges } from '../lib/concern-form.js';
-import { KIND_LONG, ROLE_LABELS, VERDICT_LABELS, answersCount } from '../rules.js';
-import type { LinkContext } from '../stakeholders/service.js';
-import { loadRespondentPage } from './service.js';
+import { KIND_LONG, ROLE_LABELS, VERDICT_LABELS } from '../rules.js';
+import { loadPageOf } from './service.js';
 import { dealSender } from '../stakeholders/mails.js';
 import * as repo from './repository.js';
 
 export const receiptMail: Composer = async (row, { db, clock, views }) => {
   const p = await repo.receiptPerson(db, row.vendor_id!, String(row.params.stakeholderId));
   if (!p) return null;
-  const ctx: LinkContext = {
-    linkId: '',
-    vendorId: row.vendor_id!,
-    vendorName: p.vendor_name,
-    vendorDomain: null,
-    contact: null,
-    stakeholder: { id: p.id, name: p.name, role: p.role, email: p.email, depth: p.delegation_depth, counts: answersCount(p) },
-    deal: { id: p.deal_id, buyerName: p.buyer_name, startedOn: p.started_on, stage: p.stage },
-  };
-  const page = await loadRespondentPage(db, ctx);
+  const page = await loadPageOf(db, row.vendor_id!, p.deal_id, p.id);
   const answers = page.claims.map((c) => {
     const concern = getConcern(c.concern)!;
     const a = page.answers.get(c.concern);

@@ -10,6 +10,7 @@
 //
 // A GET on a POST address (a reload after an error) leads back to its page.
 // HTTP only: parse, open the transaction, call, respond.
+import { capitalise } from '../lib/text.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { transaction } from '../db/index.js';
@@ -26,7 +27,6 @@ import { answerInput, correctedClaim, loadRespondentPage, resolveLinkAndPage, qu
 import { championPageView, correctPageView, handoverPageView, respondentPageView, type CorrectFormState, type HandoverFormState, type MainPageQuery } from './views.js';
 
 type Params = { token: string };
-const capitalise = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 type ConcernParams = { token: string; concern: string };
 
 export default async function respondRoutes(app: FastifyInstance) {
@@ -42,14 +42,14 @@ export default async function respondRoutes(app: FastifyInstance) {
 
   /** The link resolved, or the dead-link page (counted as a failed lookup). Past the cap, nothing is looked up. */
   async function linkOf(req: FastifyRequest<{ Params: Params }>, reply: FastifyReply): Promise<LinkContext> {
-    return found(req, reply, await resolveLink(db, clock, checked(req, reply)));
+    return found(req, await resolveLink(db, clock, checked(req, reply)));
   }
 
   function checked(req: FastifyRequest<{ Params: Params }>, reply: FastifyReply): string {
     failures.check('link', req, reply);
     return req.params.token;
   }
-  function found<T>(req: FastifyRequest<{ Params: Params }>, _reply: FastifyReply, result: T | undefined): T {
+  function found<T>(req: FastifyRequest<{ Params: Params }>, result: T | undefined): T {
     if (result) return result;
     failures.fail('link', req);
     throw new DomainError('link_invalid', 'This link no longer works.');
@@ -71,7 +71,7 @@ export default async function respondRoutes(app: FastifyInstance) {
 
   app.get<{ Params: Params; Querystring: MainPageQuery }>('/r/:token', { config: perLink(60) }, async (req, reply) => {
     // The link and the page's data in one query: the page a respondent opens most often costs one statement.
-    const { ctx, page } = found(req, reply, await resolveLinkAndPage(db, clock, checked(req, reply)));
+    const { ctx, page } = found(req, await resolveLinkAndPage(db, clock, checked(req, reply)));
     if (isChampion(ctx.stakeholder.role)) {
       return sendPage(req, reply, 'champion', championPageView(ctx, await loadDealDetail(db, clock, ctx.vendorId, ctx.deal.id, { corrections: true })));
     }
@@ -148,7 +148,7 @@ export default async function respondRoutes(app: FastifyInstance) {
     try {
       // The link is resolved inside the answer's own transaction: one statement finds it, locks the person and reads the claim.
       // (No mail to nudge for: a correction's digest is due minutes from now, and the worker polls.)
-      found(req, reply, await saveAnswer(db, clock, checked(req, reply), concern.key, parsed.data, config.DIGEST_MINUTES));
+      found(req, await saveAnswer(db, clock, checked(req, reply), concern.key, parsed.data, config.DIGEST_MINUTES));
     } catch (err) {
       if (isInvalidInput(err)) return refuseCorrection(notSaved, () => byField(err.fieldProblems, 'values'));
       if (err instanceof DomainError && err.code === 'claim_changed') {

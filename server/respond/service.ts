@@ -136,16 +136,21 @@ export interface RespondentAnswer {
 
 /** Everything a respondent's pages show, in one database round trip. */
 export async function loadRespondentPage(db: Executor, ctx: LinkContext): Promise<RespondentPage> {
-  return respondentPage(ctx, await repo.respondentPageRows(db, ctx.vendorId, ctx.deal.id, ctx.stakeholder.id));
+  return loadPageOf(db, ctx.vendorId, ctx.deal.id, ctx.stakeholder.id);
+}
+
+/** The same, for a person known by id (the receipt mail). */
+export async function loadPageOf(db: Executor, vendorId: string, dealId: string, stakeholderId: string): Promise<RespondentPage> {
+  return respondentPage(stakeholderId, await repo.respondentPageRows(db, vendorId, dealId, stakeholderId));
 }
 
 /** A link and its page's data, in one query; undefined when the link does not work. */
 export async function resolveLinkAndPage(db: Executor, clock: Clock, token: string): Promise<{ ctx: LinkContext; page: RespondentPage } | undefined> {
   const found = await resolveLinkWith(db, clock, token, repo.PAGE_DATA_OF_LINK);
-  return found && { ctx: found.ctx, page: respondentPage(found.ctx, found.extra) };
+  return found && { ctx: found.ctx, page: respondentPage(found.ctx.stakeholder.id, found.extra) };
 }
 
-function respondentPage(ctx: LinkContext, rows: repo.PageRows): RespondentPage {
+function respondentPage(stakeholderId: string, rows: repo.PageRows): RespondentPage {
   const byKey = new Map(rows.claims.map((c) => [c.concern, c]));
   const answers = new Map<string, RespondentAnswer>();
   for (const a of rows.answers) {
@@ -154,7 +159,7 @@ function respondentPage(ctx: LinkContext, rows: repo.PageRows): RespondentPage {
   const toMe = new Map<string, string>();
   const fromMe = new Map<string, string>();
   for (const h of rows.handovers) {
-    if (h.target_stakeholder_id === ctx.stakeholder.id) toMe.set(h.concern, h.from_name);
+    if (h.target_stakeholder_id === stakeholderId) toMe.set(h.concern, h.from_name);
     else fromMe.set(h.concern, h.to_name);
   }
   return { claims: CONCERNS.filter((c) => byKey.has(c.key)).map((c) => byKey.get(c.key)!), answers, handovers: { toMe, fromMe } };

@@ -2,12 +2,13 @@
 // loaded data: the respondent's main page (six claims, each answered with
 // Confirm, Correct or Not mine), the correction page (one concern), the
 // hand-over page, and the champion's read-only status page.
+import { capitalise } from '../lib/text.js';
 import { CORRECTION_KINDS, diffClaim, getConcern, type ClaimValues, type ConcernDef, type FieldChange } from '../concerns/index.js';
 import { describeChanges, fieldViews, type FieldView } from '../lib/concern-form.js';
 import { CHECKPOINT_LABELS, KIND_LONG, MAX_DELEGATES, ROLE_LABELS, STATUS_LABELS, VERDICT_LABELS, answersCount, delegateRolesFor, isSecurityTeam, mayDelegate } from '../rules.js';
 import type { DealDetail } from '../deals/detail.js';
 import type { LinkContext } from '../stakeholders/service.js';
-import type { RespondentPage } from './service.js';
+import type { RespondentAnswer, RespondentPage } from './service.js';
 import { COMMENT_MAX } from './service.js';
 
 /** The correction form sent back with problems: what was typed, and what was wrong. */
@@ -39,7 +40,7 @@ type Status = 'open' | 'answered' | 'stale';
 interface ConcernState {
   concern: ConcernDef;
   claim: RespondentPage['claims'][number];
-  answer?: RespondentPage['answers'] extends Map<string, infer A> ? A : never;
+  answer?: RespondentAnswer;
   status: Status;
   /** What changed in the claim since this person answered it (stale answers only). */
   changedSince: FieldChange[];
@@ -196,7 +197,6 @@ export function correctPageView(ctx: LinkContext, token: string, page: Responden
 
 /** The element a summary link moves focus to: the control itself, or a group's first choice. */
 const focusId = (f: FieldView) => (f.isAnyOf || f.isBoolean ? f.options[0].id : f.id);
-const capitalise = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
 function applyChanges(claim: ClaimValues, changes: FieldChange[]): ClaimValues {
   const out = { ...claim };

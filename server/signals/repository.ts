@@ -121,21 +121,6 @@ export async function signalFacts(db: Executor, vendorId: string, dealIds: strin
     .execute();
 }
 
-/** One stakeholder's latest answer on each concern, in full. */
-export async function answersOf(db: Executor, vendorId: string, dealId: string, stakeholderId: string) {
-  return db
-    .selectFrom('signals')
-    .select(['id', 'concern', 'verdict', 'kind', 'comment', 'changes', 'claim_revision', 'created_at'])
-    .distinctOn('concern')
-    .where('vendor_id', '=', vendorId)
-    .where('deal_id', '=', dealId)
-    .where('stakeholder_id', '=', stakeholderId)
-    .where('type', '=', 'answer')
-    .orderBy('concern')
-    .orderBy('id', 'desc')
-    .execute();
-}
-
 /** Whether this stakeholder has answered anything at all. */
 export async function hasAnswered(db: Executor, vendorId: string, stakeholderId: string): Promise<boolean> {
   const row = await db
@@ -161,21 +146,6 @@ export async function handedConcerns(db: Executor, vendorId: string, fromId: str
   return rows.map((r) => r.concern!);
 }
 
-/** Hand-overs to or from one stakeholder, oldest first, with both names. */
-export async function delegationsAround(db: Executor, vendorId: string, dealId: string, stakeholderId: string) {
-  return db
-    .selectFrom('signals as g')
-    .innerJoin('stakeholders as from', (j) => j.onRef('from.id', '=', 'g.stakeholder_id').onRef('from.vendor_id', '=', 'g.vendor_id'))
-    .innerJoin('stakeholders as to', (j) => j.onRef('to.id', '=', 'g.target_stakeholder_id').onRef('to.vendor_id', '=', 'g.vendor_id'))
-    .select(['g.concern', 'g.stakeholder_id', 'g.target_stakeholder_id', 'from.name as from_name', 'to.name as to_name'])
-    .where('g.vendor_id', '=', vendorId)
-    .where('g.deal_id', '=', dealId)
-    .where('g.type', '=', 'delegation')
-    .where((eb) => eb.or([eb('g.stakeholder_id', '=', stakeholderId), eb('g.target_stakeholder_id', '=', stakeholderId)]))
-    .orderBy('g.id')
-    .execute();
-}
-
 /**
  * A deal's corrections after signal `afterId`, oldest first, with who made
  * them: only those of people whose answers count (rules.answersCount).
@@ -193,18 +163,4 @@ export async function correctionsAfter(db: Executor, vendorId: string, dealId: s
     .where('g.id', '>', afterId)
     .orderBy('g.id')
     .execute();
-}
-
-/** A stakeholder's latest answer on one concern. */
-export async function lastAnswerOn(db: Executor, vendorId: string, dealId: string, stakeholderId: string, concern: string) {
-  return db
-    .selectFrom('signals')
-    .select(['id', 'verdict', 'kind', 'comment', 'changes', 'claim_revision'])
-    .where('vendor_id', '=', vendorId)
-    .where('deal_id', '=', dealId)
-    .where('stakeholder_id', '=', stakeholderId)
-    .where('concern', '=', concern)
-    .where('type', '=', 'answer')
-    .orderBy('id', 'desc')
-    .executeTakeFirst();
 }

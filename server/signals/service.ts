@@ -94,22 +94,3 @@ export const signalFacts = repo.signalFacts;
 export const hasAnswered = repo.hasAnswered;
 export const handedConcerns = repo.handedConcerns;
 export const correctionsAfter = repo.correctionsAfter;
-export const lastAnswerOn = repo.lastAnswerOn;
-
-/** One stakeholder's latest answer per concern, by concern. */
-export async function answersOf(db: Executor, vendorId: string, dealId: string, stakeholderId: string) {
-  const rows = await repo.answersOf(db, vendorId, dealId, stakeholderId);
-  return new Map(rows.map((r) => [r.concern!, r]));
-}
-export type StakeholderAnswer = Awaited<ReturnType<typeof repo.answersOf>>[number];
-
-/** Concerns handed to this person (by whom) and handed away by this person (to whom). */
-export async function delegationsOf(db: Executor, vendorId: string, dealId: string, stakeholderId: string) {
-  const toMe = new Map<string, string>();
-  const fromMe = new Map<string, string>();
-  for (const r of await repo.delegationsAround(db, vendorId, dealId, stakeholderId)) {
-    if (r.target_stakeholder_id === stakeholderId) toMe.set(r.concern!, r.from_name);
-    else fromMe.set(r.concern!, r.to_name);
-  }
-  return { toMe, fromMe };
-}
