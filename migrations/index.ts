@@ -9,6 +9,7 @@ import * as readModel from './2026-12-04_005_read_model.js';
 import * as invitationTrust from './2026-12-05_006_invitation_trust.js';
 import * as dealStateDirty from './2026-12-05_007_deal_state_dirty.js';
 import * as securityTeamRule from './2026-12-05_008_security_team_rule.js';
+import * as insights from './2026-12-06_009_insights.js';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-23_001_core': core,
@@ -19,4 +20,5 @@ export const migrations: Record<string, Migration> = {
   '2026-12-05_006_invitation_trust': invitationTrust,
   '2026-12-05_007_deal_state_dirty': dealStateDirty,
   '2026-12-05_008_security_team_rule': securityTeamRule,
+  '2026-12-06_009_insights': insights,
 };

@@ -104,6 +104,38 @@ export const isGated = (stage: DealStage): boolean => GATED_STAGES.includes(stag
 export const isClosed = (stage: DealStage): boolean => CLOSED_STAGES.includes(stage);
 
 // ---------------------------------------------------------------------------
+// Segments and outcomes, for insight
+
+/** The buyer's industry, an optional segment of a deal. */
+export const INDUSTRIES = ['financial_services', 'insurance', 'healthcare', 'public_sector', 'technology', 'retail', 'manufacturing', 'energy', 'other'] as const;
+export type Industry = (typeof INDUSTRIES)[number];
+export const INDUSTRY_LABELS: Record<Industry, string> = {
+  financial_services: 'Financial services',
+  insurance: 'Insurance',
+  healthcare: 'Healthcare',
+  public_sector: 'Public sector',
+  technology: 'Technology',
+  retail: 'Retail',
+  manufacturing: 'Manufacturing',
+  energy: 'Energy',
+  other: 'Other',
+};
+
+/** A deal's outcome: won and lost are the closed stages; every other stage is open. */
+export const OUTCOMES = ['won', 'lost', 'open'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+export const OUTCOME_STAGES: Record<Outcome, readonly DealStage[]> = {
+  won: ['closed_won'],
+  lost: ['closed_lost'],
+  open: DEAL_STAGES.filter((s) => !CLOSED_STAGES.includes(s)),
+};
+
+/** Below this many closed deals in a group, a won rate says "not enough closed deals yet" instead of a figure. */
+export const MIN_CLOSED_FOR_RATE = 5;
+/** The seed's baseline: without the portal, security concerns surface around week 12, after about 60 silent days. */
+export const BASELINE_SECURITY_WEEK = 12;
+
+// ---------------------------------------------------------------------------
 // Reminders
 
 /**

@@ -2,9 +2,10 @@
 // columns are `| null`. JSON columns are typed by what the code stores in them.
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 import type { ClaimValues, FieldChange } from '../concerns/index.js';
-import type { DealStage, StakeholderRole } from '../rules.js';
+import type { DealStage, Industry, StakeholderRole } from '../rules.js';
 
-export type { DealStage, FieldChange, StakeholderRole };
+export type { DealStage, FieldChange, Industry, StakeholderRole };
+export type GateCheckpoint = 'ready' | 'overridden';
 
 type Timestamp = ColumnType<Date, Date, Date>;
 type Json<T> = ColumnType<T, string, string>;
@@ -15,6 +16,8 @@ export interface VendorsTable {
   created_at: Timestamp;
   /** The workspace's web domain ("acme.example"), named in its invitations; null until set on the settings page. */
   web_domain: ColumnType<string | null, string | null | undefined, string | null>;
+  /** How many deals must call a profile field a factual error, with the same value, before the profile page suggests it. */
+  suggestion_min_deals: ColumnType<number, number | undefined, number>;
 }
 
 export interface UsersTable {
@@ -99,6 +102,11 @@ export interface DealsTable {
   share_corrections: ColumnType<boolean, boolean | undefined, boolean>;
   digest_through: ColumnType<number, number | undefined, number>;
   digest_sent_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  /** The buyer's industry (rules.INDUSTRIES) and region (the catalogue's REGIONS), for insight segments. */
+  industry: ColumnType<Industry | null, Industry | null | undefined, Industry | null>;
+  region: ColumnType<string | null, string | null | undefined, string | null>;
+  /** How the checkpoint stood when the deal first entered a gated stage. */
+  gate_checkpoint: ColumnType<GateCheckpoint | null, GateCheckpoint | null | undefined, GateCheckpoint | null>;
 }
 
 export interface DealClaimsTable {
@@ -201,6 +209,11 @@ export interface DealStateTable {
   stakeholders: number;
   signals: number;
   last_activity_at: Timestamp;
+  industry: Industry | null;
+  region: string | null;
+  gate_checkpoint: GateCheckpoint | null;
+  /** Someone of the buyer's security team whose answers count has been invited. */
+  security_invited: boolean;
 }
 
 /** Read model: each concern's state on a deal. */
@@ -213,6 +226,40 @@ export interface DealConcernStateTable {
   substantive: boolean;
   answers: number;
   corrections: number;
+  /** The security team's latest answers on the current claim: one confirms it; one corrects it, with these kinds. */
+  team_confirmed: ColumnType<boolean, boolean | undefined, boolean>;
+  team_corrected: ColumnType<boolean, boolean | undefined, boolean>;
+  team_kinds: ColumnType<CorrectionKind[], CorrectionKind[] | undefined, CorrectionKind[]>;
+}
+
+/** Read model: each field the security team's current corrections change on a deal, once per value it is corrected to. */
+export interface DealFieldStateTable {
+  vendor_id: string;
+  deal_id: string;
+  concern: string;
+  field: string;
+  claimed: Json<unknown>;
+  corrected: Json<unknown>;
+  kinds: CorrectionKind[];
+}
+
+/** Read model: each person on a deal, for engagement. */
+export interface PersonStateTable {
+  vendor_id: string;
+  deal_id: string;
+  stakeholder_id: string;
+  /** When they first confirmed or corrected a concern. */
+  first_answered_at: Date | null;
+  /** Every concern of theirs (handed to them, or confirmed or corrected by them) has their confirm or correct on its current claim. */
+  answered_all: boolean;
+}
+
+export interface SuggestionDismissalsTable {
+  vendor_id: string;
+  key: string;
+  /** How many deals were evidence when it was dismissed: it shows again once more are. */
+  evidence_deals: number;
+  dismissed_at: Date;
 }
 
 /** Read model: each person's latest answer on each concern of a deal. */
@@ -228,6 +275,8 @@ export interface LatestAnswersTable {
   created_at: Timestamp;
   first_week: number;
   first_correction_week: number | null;
+  /** When the person first confirmed or corrected the concern. */
+  first_answered_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 /** Read model: deals whose deal_state waits for a refresh (see server/readmodel). */
@@ -273,6 +322,9 @@ export interface Database {
   correction_fields: CorrectionFieldsTable;
   latest_answers: LatestAnswersTable;
   deal_state_dirty: DealStateDirtyTable;
+  deal_field_state: DealFieldStateTable;
+  person_state: PersonStateTable;
+  suggestion_dismissals: SuggestionDismissalsTable;
 }
 
 export type Vendor = Selectable<VendorsTable>;
@@ -284,3 +336,5 @@ export type NewOutbox = Insertable<OutboxTable>;
 export type NewDealState = Insertable<DealStateTable>;
 export type NewDealConcernState = Insertable<DealConcernStateTable>;
 export type NewCorrectionField = Insertable<CorrectionFieldsTable>;
+export type NewDealFieldState = Insertable<DealFieldStateTable>;
+export type NewPersonState = Insertable<PersonStateTable>;

@@ -2,7 +2,7 @@
 // vendor_id: an id from another workspace behaves as unknown.
 import { sql, type Insertable, type Updateable } from 'kysely';
 import type { Executor } from '../db/index.js';
-import type { DealClaimsTable, DealsTable, StakeholderLinksTable, Verdict } from '../db/schema.js';
+import type { DealClaimsTable, DealsTable, GateCheckpoint, StakeholderLinksTable, Verdict } from '../db/schema.js';
 import type { DealStage } from '../rules.js';
 
 export async function insertDeal(trx: Executor, deal: Insertable<DealsTable>): Promise<void> {
@@ -85,8 +85,14 @@ export async function updateDeal(db: Executor, vendorId: string, dealId: string,
 }
 
 /** Moves the stage only if it is still `from`; false when someone else moved it first. */
-export async function moveStage(trx: Executor, vendorId: string, dealId: string, from: DealStage, to: DealStage): Promise<boolean> {
-  const r = await trx.updateTable('deals').set({ stage: to }).where('vendor_id', '=', vendorId).where('id', '=', dealId).where('stage', '=', from).executeTakeFirst();
+export async function moveStage(trx: Executor, vendorId: string, dealId: string, from: DealStage, to: DealStage, gate?: GateCheckpoint): Promise<boolean> {
+  const r = await trx
+    .updateTable('deals')
+    .set(gate ? { stage: to, gate_checkpoint: gate } : { stage: to })
+    .where('vendor_id', '=', vendorId)
+    .where('id', '=', dealId)
+    .where('stage', '=', from)
+    .executeTakeFirst();
   return Number(r.numUpdatedRows) > 0;
 }
 

@@ -163,7 +163,9 @@ export async function changeStage(trx: Executor, clock: Clock, vendorId: string,
       tracking.checkpoint.gaps,
     );
   }
-  if (!(await repo.moveStage(trx, vendorId, dealId, deal.stage, input.stage))) {
+  // The first move through the gate records how the checkpoint stood: insight sets outcomes against it.
+  const gate = isGated(input.stage) && !deal.gate_checkpoint ? (needsOverride ? 'overridden' : 'ready') : undefined;
+  if (!(await repo.moveStage(trx, vendorId, dealId, deal.stage, input.stage, gate))) {
     throw new DomainError('stage_changed', 'Someone else changed the stage just now. Reload and try again.');
   }
   const at = { vendorId, dealId, startedOn: deal.started_on };

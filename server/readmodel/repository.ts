@@ -1,8 +1,8 @@
 // SQL of the read model: what one deal's refresh reads (bounded by that deal,
 // served by indexes), what it writes, and the list queries over deal_state.
-import { sql, type Insertable } from 'kysely';
+import { sql, type Insertable, type Selectable } from 'kysely';
 import type { Executor } from '../db/index.js';
-import type { CorrectionFieldsTable, DealConcernStateTable, DealStateTable } from '../db/schema.js';
+import type { CorrectionFieldsTable, DealConcernStateTable, DealFieldStateTable, DealStateTable, PersonStateTable } from '../db/schema.js';
 
 /**
  * Serialises refreshes of one deal until the transaction ends. Taken last in
@@ -37,7 +37,12 @@ export async function dirtyDeals(db: Executor, limit: number, vendorId?: string)
 }
 
 export async function findDeal(db: Executor, vendorId: string, dealId: string) {
-  return db.selectFrom('deals').select(['id', 'buyer_name', 'stage', 'started_on', 'created_at']).where('vendor_id', '=', vendorId).where('id', '=', dealId).executeTakeFirst();
+  return db
+    .selectFrom('deals')
+    .select(['id', 'buyer_name', 'stage', 'started_on', 'created_at', 'industry', 'region', 'gate_checkpoint'])
+    .where('vendor_id', '=', vendorId)
+    .where('id', '=', dealId)
+    .executeTakeFirst();
 }
 
 /** The current revision of each concern's claim. */
@@ -54,7 +59,12 @@ export async function claimRevisions(db: Executor, vendorId: string, dealId: str
 }
 
 export async function stakeholders(db: Executor, vendorId: string, dealId: string) {
-  return db.selectFrom('stakeholders').select(['id', 'name', 'role', 'confirmed_at', 'email', 'source']).where('vendor_id', '=', vendorId).where('deal_id', '=', dealId).execute();
+  return db
+    .selectFrom('stakeholders')
+    .select(['id', 'name', 'role', 'confirmed_at', 'email', 'source', 'invited_at'])
+    .where('vendor_id', '=', vendorId)
+    .where('deal_id', '=', dealId)
+    .execute();
 }
 
 /** Each person's latest answer per concern, as latest_answers holds it (written with each answer). */
@@ -62,7 +72,7 @@ export async function latestAnswers(db: Executor, vendorId: string, dealId: stri
   if (stakeholderIds?.length === 0) return [];
   let q = db
     .selectFrom('latest_answers')
-    .select(['stakeholder_id', 'concern', 'verdict', 'kind', 'claim_revision', 'created_at'])
+    .select(['stakeholder_id', 'concern', 'verdict', 'kind', 'claim_revision', 'created_at', 'signal_id'])
     .where('vendor_id', '=', vendorId)
     .where('deal_id', '=', dealId);
   if (stakeholderIds) q = q.where('stakeholder_id', 'in', stakeholderIds);
@@ -73,7 +83,7 @@ export async function latestAnswers(db: Executor, vendorId: string, dealId: stri
 export async function latestAnswersFromSignals(db: Executor, vendorId: string, dealId: string) {
   return db
     .selectFrom('signals')
-    .select(['stakeholder_id', 'concern', 'verdict', 'kind', 'claim_revision', 'created_at'])
+    .select(['stakeholder_id', 'concern', 'verdict', 'kind', 'claim_revision', 'created_at', 'id as signal_id'])
     .distinctOn(['stakeholder_id', 'concern'])
     .where('vendor_id', '=', vendorId)
     .where('deal_id', '=', dealId)
@@ -87,22 +97,28 @@ export async function latestAnswersFromSignals(db: Executor, vendorId: string, d
 /** Rebuilds latest_answers from the signals (idempotent). */
 export async function rebuildLatestAnswers(db: Executor): Promise<void> {
   await sql`
-    insert into latest_answers (vendor_id, deal_id, stakeholder_id, concern, signal_id, verdict, kind, claim_revision, created_at, first_week, first_correction_week)
+    insert into latest_answers (vendor_id, deal_id, stakeholder_id, concern, signal_id, verdict, kind, claim_revision, created_at, first_week, first_correction_week, first_answered_at)
     select distinct on (vendor_id, deal_id, stakeholder_id, concern) vendor_id, deal_id, stakeholder_id, concern, id, verdict, kind, claim_revision, created_at,
-           min(week) over w, min(week) filter (where verdict = 'correct') over w
+           min(week) over w, min(week) filter (where verdict = 'correct') over w, min(created_at) filter (where verdict <> 'not_mine') over w
       from signals where type = 'answer'
     window w as (partition by vendor_id, deal_id, stakeholder_id, concern)
      order by vendor_id, deal_id, stakeholder_id, concern, id desc
     on conflict (vendor_id, deal_id, stakeholder_id, concern) do update
       set signal_id = excluded.signal_id, verdict = excluded.verdict, kind = excluded.kind, claim_revision = excluded.claim_revision,
-          created_at = excluded.created_at, first_week = excluded.first_week, first_correction_week = excluded.first_correction_week`.execute(db);
+          created_at = excluded.created_at, first_week = excluded.first_week, first_correction_week = excluded.first_correction_week,
+          first_answered_at = excluded.first_answered_at`.execute(db);
 }
 
 /** Each person's first answer week and first correction week, from latest_answers. */
 export async function answerWeeks(db: Executor, vendorId: string, dealId: string) {
   return db
     .selectFrom('latest_answers')
-    .select((eb) => ['stakeholder_id', eb.fn.min<number>('first_week').as('week'), eb.fn.min<number | null>('first_correction_week').as('correction_week')])
+    .select((eb) => [
+      'stakeholder_id',
+      eb.fn.min<number>('first_week').as('week'),
+      eb.fn.min<number | null>('first_correction_week').as('correction_week'),
+      eb.fn.min<Date | null>('first_answered_at').as('first_answered_at'),
+    ])
     .where('vendor_id', '=', vendorId)
     .where('deal_id', '=', dealId)
     .groupBy('stakeholder_id')
@@ -113,12 +129,34 @@ export async function answerWeeks(db: Executor, vendorId: string, dealId: string
 export async function answerWeeksFromSignals(db: Executor, vendorId: string, dealId: string) {
   return db
     .selectFrom('signals')
-    .select((eb) => ['stakeholder_id', eb.fn.min<number>('week').as('week'), sql<number | null>`min(week) filter (where verdict = 'correct')`.as('correction_week')])
+    .select((eb) => [
+      'stakeholder_id',
+      eb.fn.min<number>('week').as('week'),
+      sql<number | null>`min(week) filter (where verdict = 'correct')`.as('correction_week'),
+      sql<Date | null>`min(created_at) filter (where verdict <> 'not_mine')`.as('first_answered_at'),
+    ])
     .where('vendor_id', '=', vendorId)
     .where('deal_id', '=', dealId)
     .where('type', '=', 'answer')
     .groupBy('stakeholder_id')
     .execute();
+}
+
+/** The concerns handed to each person on a deal (delegation signals, through signals_deal_type_idx). */
+export async function handovers(db: Executor, vendorId: string, dealId: string) {
+  return db
+    .selectFrom('signals')
+    .select(['target_stakeholder_id', 'concern'])
+    .where('vendor_id', '=', vendorId)
+    .where('deal_id', '=', dealId)
+    .where('type', '=', 'delegation')
+    .execute();
+}
+
+/** The field changes of some of a deal's corrections, by signal id. */
+export async function changesOf(db: Executor, vendorId: string, dealId: string, signalIds: number[]) {
+  if (signalIds.length === 0) return [];
+  return db.selectFrom('signals').select(['id', 'changes']).where('vendor_id', '=', vendorId).where('deal_id', '=', dealId).where('id', 'in', signalIds).execute();
 }
 
 /** How many signals the deal has, its latest one, and its latest checkpoint override. */
@@ -143,7 +181,14 @@ export async function signalSummary(db: Executor, vendorId: string, dealId: stri
   return { signals: Number(counts.n), lastSignalAt: (counts.last as Date | null) ?? null, override };
 }
 
-export async function writeDealState(trx: Executor, state: Insertable<DealStateTable>, concerns: Insertable<DealConcernStateTable>[]): Promise<void> {
+export interface DealRows {
+  state: Insertable<DealStateTable>;
+  concerns: Insertable<DealConcernStateTable>[];
+  fields: Insertable<DealFieldStateTable>[];
+  people: Insertable<PersonStateTable>[];
+}
+
+export async function writeDealState(trx: Executor, { state, concerns, fields, people }: DealRows): Promise<void> {
   const { vendor_id: _v, deal_id: _d, ...changes } = state;
   await trx
     .insertInto('deal_state')
@@ -161,7 +206,25 @@ export async function writeDealState(trx: Executor, state: Insertable<DealStateT
         substantive: eb.ref('excluded.substantive'),
         answers: eb.ref('excluded.answers'),
         corrections: eb.ref('excluded.corrections'),
+        team_confirmed: eb.ref('excluded.team_confirmed'),
+        team_corrected: eb.ref('excluded.team_corrected'),
+        team_kinds: eb.ref('excluded.team_kinds'),
       })),
+    )
+    .execute();
+  const { vendor_id: vendorId, deal_id: dealId } = state;
+  await trx.deleteFrom('deal_field_state').where('vendor_id', '=', vendorId).where('deal_id', '=', dealId).execute();
+  if (fields.length) await trx.insertInto('deal_field_state').values(fields).execute();
+  if (people.length === 0) return;
+  // Only people whose row changed are written.
+  await trx
+    .insertInto('person_state')
+    .values(people)
+    .onConflict((oc) =>
+      oc
+        .columns(['vendor_id', 'deal_id', 'stakeholder_id'])
+        .doUpdateSet((eb) => ({ first_answered_at: eb.ref('excluded.first_answered_at'), answered_all: eb.ref('excluded.answered_all') }))
+        .where(sql<boolean>`(person_state.first_answered_at, person_state.answered_all) is distinct from (excluded.first_answered_at, excluded.answered_all)`),
     )
     .execute();
 }
@@ -203,9 +266,10 @@ export async function readDealState(db: Executor, vendorId: string, dealId: stri
     .selectFrom('deal_state as ds')
     .selectAll('ds')
     .select([
-      sql<Pick<DealConcernStateTable, 'concern' | 'claim_revision' | 'status' | 'substantive' | 'answers' | 'corrections'>[]>`(
+      sql<Selectable<Omit<DealConcernStateTable, 'vendor_id' | 'deal_id'>>[]>`(
         select coalesce(json_agg(json_build_object('concern', c.concern, 'claim_revision', c.claim_revision, 'status', c.status,
-                 'substantive', c.substantive, 'answers', c.answers, 'corrections', c.corrections)), '[]')
+                 'substantive', c.substantive, 'answers', c.answers, 'corrections', c.corrections,
+                 'team_confirmed', c.team_confirmed, 'team_corrected', c.team_corrected, 'team_kinds', c.team_kinds)), '[]')
           from deal_concern_state c where c.vendor_id = ds.vendor_id and c.deal_id = ds.deal_id)`.as('concern_states'),
       sql<boolean>`exists (select 1 from deal_state_dirty x where x.vendor_id = ds.vendor_id and x.deal_id = ds.deal_id)`.as('dirty'),
     ])

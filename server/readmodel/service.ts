@@ -12,10 +12,20 @@
 // DirtyDealRefresher within a second, and at once by any read of the deal
 // (readDealState) or of the workspace's deal list (freshenDeals).
 import { beforeCommit, transaction, type DB, type Executor } from '../db/index.js';
-import type { CorrectionKind, DealConcernStateTable, FieldChange, NewCorrectionField, NewDealConcernState, NewDealState } from '../db/schema.js';
+import type {
+  CorrectionKind,
+  DealConcernStateTable,
+  FieldChange,
+  NewCorrectionField,
+  NewDealConcernState,
+  NewDealFieldState,
+  NewDealState,
+  NewPersonState,
+  Verdict,
+} from '../db/schema.js';
 import { CONCERNS } from '../concerns/index.js';
 import { computeTracking, type Tracking } from '../deals/tracking.js';
-import { buyerDomains } from '../rules.js';
+import { answersCount, buyerDomains, isSecurityTeam } from '../rules.js';
 import * as repo from './repository.js';
 
 export { DEAL_SORTS, type DealListQuery, type DealSort } from './repository.js';
@@ -57,7 +67,7 @@ export async function refreshDeal(trx: Executor, vendorId: string, dealId: strin
   await repo.lockDealState(trx, dealId);
   await repo.clearDirty(trx, vendorId, dealId);
   const fresh = await computeDealState(trx, vendorId, dealId);
-  if (fresh) await repo.writeDealState(trx, fresh.state, fresh.concerns);
+  if (fresh) await repo.writeDealState(trx, fresh);
 }
 
 /**
@@ -68,14 +78,26 @@ export async function refreshDeal(trx: Executor, vendorId: string, dealId: strin
 export async function computeDealState(db: Executor, vendorId: string, dealId: string, opts: { fromSignals?: boolean } = {}) {
   const deal = await repo.findDeal(db, vendorId, dealId);
   if (!deal) return undefined;
-  const [claims, people, answers, weeks, summary] = await Promise.all([
+  const [claims, people, answers, weeks, summary, handovers] = await Promise.all([
     repo.claimRevisions(db, vendorId, dealId),
     repo.stakeholders(db, vendorId, dealId),
     opts.fromSignals ? repo.latestAnswersFromSignals(db, vendorId, dealId) : repo.latestAnswers(db, vendorId, dealId),
     opts.fromSignals ? repo.answerWeeksFromSignals(db, vendorId, dealId) : repo.answerWeeks(db, vendorId, dealId),
     repo.signalSummary(db, vendorId, dealId),
+    repo.handovers(db, vendorId, dealId),
   ]);
   const role = new Map(people.map((p) => [p.id, p.role]));
+  const revision = new Map(claims.map((c) => [c.concern, c.revision]));
+  // The security team's latest answers on the current claims: what insight counts (rules.SECURITY_TEAM).
+  const team = new Set(people.filter((p) => answersCount(p) && isSecurityTeam(p.role)).map((p) => p.id));
+  const teamAnswers = answers.filter((a) => team.has(a.stakeholder_id!) && a.claim_revision === revision.get(a.concern!) && a.verdict !== 'not_mine');
+  const teamCorrections = teamAnswers.filter((a) => a.verdict === 'correct');
+  const changes = await repo.changesOf(
+    db,
+    vendorId,
+    dealId,
+    teamCorrections.map((a) => Number(a.signal_id)),
+  );
   const tracking = computeTracking({
     stage: deal.stage,
     startedOn: deal.started_on,
@@ -111,6 +133,10 @@ export async function computeDealState(db: Executor, vendorId: string, dealId: s
     stakeholders: people.length,
     signals: summary.signals,
     last_activity_at: lastActivity,
+    industry: deal.industry,
+    region: deal.region,
+    gate_checkpoint: deal.gate_checkpoint,
+    security_invited: people.some((p) => team.has(p.id) && p.invited_at !== null),
   };
   const concerns: NewDealConcernState[] = tracking.concerns.map((c) => ({
     vendor_id: vendorId,
@@ -121,8 +147,88 @@ export async function computeDealState(db: Executor, vendorId: string, dealId: s
     substantive: c.substantive,
     answers: c.answers,
     corrections: c.corrections,
+    team_confirmed: teamAnswers.some((a) => a.concern === c.concern && a.verdict === 'confirm'),
+    team_corrected: teamCorrections.some((a) => a.concern === c.concern),
+    team_kinds: [...new Set(teamCorrections.filter((a) => a.concern === c.concern).map((a) => a.kind!))].sort(),
   }));
-  return { tracking, state, concerns };
+  return {
+    tracking,
+    state,
+    concerns,
+    fields: fieldRows(vendorId, dealId, teamCorrections, changes),
+    people: personRows(vendorId, dealId, people, answers, weeks, handovers, revision),
+  };
+}
+
+/** One row per field the security team's current corrections change, and per value it is corrected to, with the kinds that say so. */
+function fieldRows(
+  vendorId: string,
+  dealId: string,
+  corrections: { signal_id: number | string; concern: string | null; kind: CorrectionKind | null }[],
+  changes: { id: number | string; changes: FieldChange[] }[],
+): NewDealFieldState[] {
+  const byId = new Map(changes.map((c) => [Number(c.id), c.changes]));
+  const rows = new Map<string, { concern: string; field: string; claimed: unknown; corrected: unknown; kinds: Set<CorrectionKind> }>();
+  for (const a of corrections) {
+    for (const change of byId.get(Number(a.signal_id)) ?? []) {
+      const corrected = canonical(change.corrected);
+      const key = JSON.stringify([a.concern, change.field, corrected]);
+      const row = rows.get(key) ?? { concern: a.concern!, field: change.field, claimed: canonical(change.claimed), corrected, kinds: new Set() };
+      row.kinds.add(a.kind!);
+      rows.set(key, row);
+    }
+  }
+  return [...rows.values()].map((r) => ({
+    vendor_id: vendorId,
+    deal_id: dealId,
+    concern: r.concern,
+    field: r.field,
+    claimed: JSON.stringify(r.claimed),
+    corrected: JSON.stringify(r.corrected),
+    kinds: [...r.kinds].sort(),
+  }));
+}
+
+/** A value as insight groups it: a list of options in one order, so the same choice is one value. */
+function canonical(value: unknown): unknown {
+  return Array.isArray(value) ? [...value].sort() : (value ?? null);
+}
+
+/**
+ * Each person's engagement: when they first confirmed or corrected a concern,
+ * and whether every concern of theirs (handed to them, or one they confirmed
+ * or corrected at any time, unless their latest word on it is "not mine") has
+ * their confirm or correct on its current claim.
+ */
+function personRows(
+  vendorId: string,
+  dealId: string,
+  people: { id: string }[],
+  answers: { stakeholder_id: string | null; concern: string | null; verdict: Verdict | null; claim_revision: number | null }[],
+  weeks: { stakeholder_id: string | null; first_answered_at: Date | null }[],
+  handovers: { target_stakeholder_id: string | null; concern: string | null }[],
+  revision: Map<string, number>,
+): NewPersonState[] {
+  const first = new Map(weeks.map((w) => [w.stakeholder_id, w.first_answered_at]));
+  return people.map((p) => {
+    const mine = answers.filter((a) => a.stakeholder_id === p.id);
+    // A concern they last called "not mine" is not theirs, even one handed to them.
+    const disowned = new Set(mine.filter((a) => a.verdict === 'not_mine').map((a) => a.concern!));
+    const theirs = new Set(
+      [...handovers.filter((h) => h.target_stakeholder_id === p.id).map((h) => h.concern!), ...mine.filter((a) => a.verdict !== 'not_mine').map((a) => a.concern!)].filter(
+        (c) => !disowned.has(c),
+      ),
+    );
+    const done = (concern: string) => mine.some((a) => a.concern === concern && a.verdict !== 'not_mine' && a.claim_revision === revision.get(concern));
+    const firstAnswered = first.get(p.id) ?? null;
+    return {
+      vendor_id: vendorId,
+      deal_id: dealId,
+      stakeholder_id: p.id,
+      first_answered_at: firstAnswered === null ? null : new Date(firstAnswered),
+      answered_all: theirs.size > 0 && [...theirs].every(done),
+    };
+  });
 }
 
 type StateRow = Awaited<ReturnType<typeof repo.pageDeals>>[number] | NonNullable<Awaited<ReturnType<typeof repo.readDealState>>>['state'];

@@ -28,7 +28,7 @@ export interface NewAnswer {
  * Records an answer in one statement, unless it repeats the person's latest
  * answer on the concern exactly (then undefined), with the read model's share of it:
  * the signal; the person's latest answer on the concern in latest_answers
- * (the later signal wins; first weeks keep their minimum); and the mark that
+ * (the later signal wins; first weeks and the first confirm or correct keep their minimum); and the mark that
  * sends the deal's state to be refreshed (deal_state_dirty, see
  * server/readmodel): a row of its own, so answers on one deal never wait for
  * each other, and a refresh that takes the marks it can see leaves this one
@@ -50,12 +50,14 @@ export async function insertAnswer(trx: Executor, a: NewAnswer): Promise<number 
            AND p.claim_revision = ${a.claimRevision}::int AND p.changes = ${a.changes}::jsonb)
       RETURNING id, vendor_id, deal_id, stakeholder_id, concern, verdict, kind, claim_revision, created_at, week
     ), latest AS (
-      INSERT INTO latest_answers (vendor_id, deal_id, stakeholder_id, concern, signal_id, verdict, kind, claim_revision, created_at, first_week, first_correction_week)
-      SELECT vendor_id, deal_id, stakeholder_id, concern, id, verdict, kind, claim_revision, created_at, week, CASE WHEN verdict = 'correct' THEN week END FROM g
+      INSERT INTO latest_answers (vendor_id, deal_id, stakeholder_id, concern, signal_id, verdict, kind, claim_revision, created_at, first_week, first_correction_week, first_answered_at)
+      SELECT vendor_id, deal_id, stakeholder_id, concern, id, verdict, kind, claim_revision, created_at, week, CASE WHEN verdict = 'correct' THEN week END,
+             CASE WHEN verdict <> 'not_mine' THEN created_at END FROM g
       ON CONFLICT (vendor_id, deal_id, stakeholder_id, concern) DO UPDATE SET
         signal_id = excluded.signal_id, verdict = excluded.verdict, kind = excluded.kind, claim_revision = excluded.claim_revision, created_at = excluded.created_at,
         first_week = least(latest_answers.first_week, excluded.first_week),
-        first_correction_week = least(latest_answers.first_correction_week, excluded.first_correction_week)
+        first_correction_week = least(latest_answers.first_correction_week, excluded.first_correction_week),
+        first_answered_at = least(latest_answers.first_answered_at, excluded.first_answered_at)
       WHERE latest_answers.signal_id < excluded.signal_id
     ), marked AS (
       INSERT INTO deal_state_dirty (vendor_id, deal_id, signal_id, marked_at) SELECT vendor_id, deal_id, id, created_at FROM g

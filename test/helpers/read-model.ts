@@ -5,12 +5,20 @@ import { computeDealState, latestAnswersOf, readDealState } from '../../server/r
 /** The read model of a deal as stored, and as computed afresh from claims, people and signals, in one comparable shape. */
 export async function readModelAndTruth(db: DB, dealId: string) {
   const { vendor_id: vendorId } = await db.selectFrom('deals').select('vendor_id').where('id', '=', dealId).executeTakeFirstOrThrow();
-  const [stored, fresh, heldAnswers, trueAnswers] = await Promise.all([
-    readDealState(db, vendorId, dealId),
+  // Read first: it refreshes a deal that answers have marked, and the rows below are read after.
+  const stored = await readDealState(db, vendorId, dealId);
+  const [fresh, heldAnswers, trueAnswers, heldFields, heldPeople] = await Promise.all([
     computeDealState(db, vendorId, dealId, { fromSignals: true }),
     latestAnswersOf(db, vendorId, dealId),
     latestAnswersOf(db, vendorId, dealId, { fromSignals: true }),
+    db.selectFrom('deal_field_state').select(['concern', 'field', 'claimed', 'corrected', 'kinds']).where('vendor_id', '=', vendorId).where('deal_id', '=', dealId).execute(),
+    db.selectFrom('person_state').select(['stakeholder_id', 'first_answered_at', 'answered_all']).where('vendor_id', '=', vendorId).where('deal_id', '=', dealId).execute(),
   ]);
+  // Insight's rows: the fields the security team corrected, and each person's engagement.
+  const fieldKey = (r: { concern: string; field: string; corrected: unknown }) => JSON.stringify([r.concern, r.field, r.corrected]);
+  const byField = <T extends { concern: string; field: string; corrected: unknown }>(rows: T[]) => [...rows].sort((a, b) => fieldKey(a).localeCompare(fieldKey(b)));
+  const byPerson = <T extends { stakeholder_id: string }>(rows: T[]) => [...rows].sort((a, b) => a.stakeholder_id.localeCompare(b.stakeholder_id));
+  const when = (d: Date | string | null | undefined) => (d == null ? null : new Date(d).toISOString());
   const byKey = (rows: { stakeholder_id: string | null; concern: string | null }[]) =>
     [...rows].sort((a, b) => `${a.stakeholder_id}${a.concern}`.localeCompare(`${b.stakeholder_id}${b.concern}`));
   const parse = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) : v);
@@ -23,12 +31,16 @@ export async function readModelAndTruth(db: DB, dealId: string) {
     last_activity_at: new Date(fresh.state.last_activity_at as Date).toISOString(),
     concerns: fresh.concerns.map(({ vendor_id: _v, deal_id: _d, ...c }) => c).sort((a, b) => a.concern.localeCompare(b.concern)),
     latest: byKey(trueAnswers),
+    fields: byField(fresh.fields.map(({ vendor_id: _v, deal_id: _d, ...f }) => ({ ...f, claimed: parse(f.claimed), corrected: parse(f.corrected) }))),
+    people: byPerson(fresh.people.map((p) => ({ stakeholder_id: p.stakeholder_id, first_answered_at: when(p.first_answered_at), answered_all: p.answered_all }))),
   };
   const held = stored && {
     ...stored.state,
     last_activity_at: stored.state.last_activity_at.toISOString(),
     concerns: [...stored.concerns].sort((a, b) => a.concern.localeCompare(b.concern)),
     latest: byKey(heldAnswers),
+    fields: byField(heldFields),
+    people: byPerson(heldPeople.map((p) => ({ ...p, first_answered_at: when(p.first_answered_at) }))),
   };
   return { held, truth };
 }
