@@ -32,6 +32,7 @@ t.test('every vendor route refuses another vendor’s ids with a 404', async (t)
     'POST /app/deals/:id/stakeholders': { name: 'Mallory', email: 'm@evil.example', role: 'ciso', invite: 'yes' },
     'POST /app/deals/:id/stage': { stage: 'evaluation' },
     'POST /app/deals/:id/settings': { reminder_days: '3, 7' },
+    'POST /app/deals/:id/segment': { industry: 'insurance', region: 'EU_EEA' },
     'POST /app/deals/:id/stakeholders/:sid/reminders': { paused: 'yes' },
     'POST /api/v1/deals/:id/stakeholders': { name: 'Mallory', email: 'm2@evil.example', role: 'ciso' },
     'POST /api/v1/deals/:id/stakeholders/batch': { stakeholders: [{ name: 'Mallory', email: 'm3@evil.example', role: 'ciso' }] },
@@ -75,8 +76,8 @@ t.test('every vendor route refuses another vendor’s ids with a 404', async (t)
     seen.push(`${r.method} ${r.url}`);
   }
   t.equal((await db.selectFrom('stakeholders').selectAll().where('email', 'like', 'm%@evil.example').execute()).length, 0, 'nothing was written');
-  const deal = await db.selectFrom('deals').select(['stage', 'reminders_paused']).where('id', '=', dealId).executeTakeFirstOrThrow();
-  t.same(deal, { stage: 'discovery', reminders_paused: false }, 'A’s deal is untouched');
+  const deal = await db.selectFrom('deals').select(['stage', 'reminders_paused', 'industry', 'region']).where('id', '=', dealId).executeTakeFirstOrThrow();
+  t.same(deal, { stage: 'discovery', reminders_paused: false, industry: null, region: null }, 'A’s deal is untouched');
 
   // The walk is not vacuous: the owner succeeds on every one of these routes
   // (revocations last, so they do not lock the owner out of the rest).

@@ -7,7 +7,7 @@ import { transaction } from '../db/index.js';
 import { pageLimit, parse } from '../lib/validate.js';
 import { sessionOf } from '../auth/session.js';
 import { getDraft, listVersions, mergeIntoDraft, publishProfile, saveDraft, warningsFor } from '../profiles/service.js';
-import { changeClaim, changeStage, createDeal, dealSettingsInput, dealInput, getDeal, dealListParams, listDealPage, stageInput, updateDealSettings } from '../deals/service.js';
+import { changeClaim, changeStage, createDeal, dealPatchInput, dealInput, getDeal, dealListParams, listDealPage, stageInput, updateDealSettings } from '../deals/service.js';
 import { loadDealDetail } from '../deals/detail.js';
 import { listDealSignals } from '../signals/service.js';
 import { STAKEHOLDER_ROLES } from '../rules.js';
@@ -98,7 +98,8 @@ export default async function apiRoutes(app: FastifyInstance) {
 
   app.patch<DealParams>('/deals/:id', async (req) => {
     const { vendorId } = sessionOf(req);
-    await updateDealSettings(db, vendorId, req.params.id, parse(dealSettingsInput.strict(), req.body, 'settings'));
+    const patch = parse(dealPatchInput, req.body, 'deal change');
+    await transaction(db, (trx) => updateDealSettings(trx, vendorId, req.params.id, patch));
     return dealJson(await getDeal(db, vendorId, req.params.id), clock.now());
   });
 

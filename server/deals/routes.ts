@@ -19,6 +19,7 @@ import {
   currentClaims,
   dealInput,
   dealListParams,
+  dealSegmentInput,
   dealSettingsInput,
   getDeal,
   listDealPage,
@@ -38,7 +39,9 @@ export default async function dealRoutes(app: FastifyInstance) {
 
   app.get('/app', { preHandler: requireSession }, async (req, reply) => {
     const { vendorId } = sessionOf(req);
-    const params = dealListParams.safeParse(req.query ?? {});
+    // The filter form sends its "Any …" choices as empty values: on this page they mean no filter.
+    const query = Object.fromEntries(Object.entries((req.query ?? {}) as Record<string, unknown>).filter(([, v]) => v !== ''));
+    const params = dealListParams.safeParse(query);
     if (!params.success) {
       const problems = zodDetails(params.error).map((d) => `${d.field} ${d.message}`);
       throw invalid(`This list address has parameters we cannot use: ${problems.join('; ')}.`, zodDetails(params.error));
@@ -85,6 +88,8 @@ export default async function dealRoutes(app: FastifyInstance) {
       started_on: body.started_on || undefined,
       profile_version: body.profile_version || undefined,
       overrides,
+      industry: body.industry || undefined,
+      region: body.region || undefined,
     });
     if (!parsed.success) return renderNew(req, reply, { ...body, tailoring: overrides }, fieldErrors(parsed.error), {}, 400);
     try {
@@ -185,6 +190,16 @@ export default async function dealRoutes(app: FastifyInstance) {
     if (!parsed.success) return renderDeal(req, reply, req.params.id, { settingsError: `Reminder days ${parsed.error.issues[0].message}.` }, 400);
     await updateDealSettings(db, sessionOf(req).vendorId, req.params.id, parsed.data);
     return back(reply, req.params.id, 'settings', '#settings');
+  });
+
+  // The buyer segment; "Not set" (an empty value) clears it.
+  app.post<DealParams>('/app/deals/:id/segment', form, async (req, reply) => {
+    const { vendorId } = sessionOf(req);
+    const body = (req.body ?? {}) as Body;
+    const parsed = dealSegmentInput.safeParse({ industry: body.industry || null, region: body.region || null });
+    if (!parsed.success) return renderDeal(req, reply, req.params.id, { segment: { values: body, errors: fieldErrors(parsed.error) } }, 400);
+    await transaction(db, (trx) => updateDealSettings(trx, vendorId, req.params.id, parsed.data));
+    return back(reply, req.params.id, 'segment', '#segment');
   });
 
   app.post<DealParams>('/app/deals/:id/stage', form, async (req, reply) => {

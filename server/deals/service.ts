@@ -9,13 +9,30 @@ import type { Clock } from '../lib/clock.js';
 import { MINUTE } from '../lib/clock.js';
 import { DomainError, invalid, notFound } from '../lib/errors.js';
 import { domain, email, invalidInput, isoDate, name, pageLimit, paragraph, todayIso, uuid, zodDetails } from '../lib/validate.js';
-import { CONCERNS, claimSchema, diffClaim, getConcern, partialClaimSchema, sameValue, type ClaimValues, type FieldChange } from '../concerns/index.js';
-import { DEAL_STAGES, STAKEHOLDER_ROLES, isChampion, isClosed, isGated } from '../rules.js';
+import {
+  CONCERNS,
+  CONCERN_KEYS,
+  REGIONS,
+  claimSchema,
+  diffClaim,
+  getConcern,
+  getField,
+  partialClaimSchema,
+  sameValue,
+  type ClaimValues,
+  type FieldChange,
+} from '../concerns/index.js';
+import { DEAL_STAGES, INDUSTRIES, STAKEHOLDER_ROLES, isChampion, isClosed, isGated } from '../rules.js';
 import { getVersion, listVersions } from '../profiles/service.js';
 import { enqueueDigest } from '../mail/outbox.js';
 import { recordSignals } from '../signals/service.js';
 import { computeDealState, DEAL_SORTS, freshenDeals, pageDeals, stageCounts, touchDeal, type DealSort } from '../readmodel/service.js';
 import * as repo from './repository.js';
+
+// A deal's buyer segment: the buyer's industry (rules.INDUSTRIES) and region (the catalogue's REGIONS).
+const REGION_VALUES = REGIONS.map((r) => r.value) as [string, ...string[]];
+const industry = z.enum(INDUSTRIES, { message: `must be one of ${INDUSTRIES.join(', ')}` });
+const region = z.enum(REGION_VALUES, { message: `must be one of ${REGION_VALUES.join(', ')}` });
 
 export const dealInput = z.object({
   buyer_name: name(120),
@@ -23,6 +40,8 @@ export const dealInput = z.object({
   started_on: isoDate.optional(),
   profile_version: z.coerce.number().int().positive().max(2_147_483_647).optional(),
   overrides: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
+  industry: industry.optional(),
+  region: region.optional(),
 });
 export type DealInput = z.infer<typeof dealInput>;
 
@@ -44,6 +63,16 @@ export const dealSettingsInput = z.object({
     .optional(),
 });
 export type DealSettings = z.infer<typeof dealSettingsInput>;
+
+/** A change of the buyer segment: a value sets it, null clears it, an absent key leaves it. */
+export const dealSegmentInput = z.object({
+  industry: industry.nullable().optional(),
+  region: region.nullable().optional(),
+});
+export type DealSegment = z.infer<typeof dealSegmentInput>;
+
+/** What PATCH /api/v1/deals/{id} takes: the settings and the segment. */
+export const dealPatchInput = dealSettingsInput.extend(dealSegmentInput.shape).strict();
 
 export const stageInput = z.object({
   stage: z.enum(DEAL_STAGES, { message: `must be one of ${DEAL_STAGES.join(', ')}` }),
@@ -94,6 +123,8 @@ export async function createDeal(trx: Executor, clock: Clock, vendorId: string, 
     buyer_domain: input.buyer_domain ?? null,
     started_on: input.started_on ?? todayIso(now),
     profile_version: versionNumber,
+    industry: input.industry ?? null,
+    region: input.region ?? null,
     created_by: userId,
     created_at: now,
   });
@@ -138,10 +169,17 @@ export async function currentClaims(db: Executor, vendorId: string, dealId: stri
 export const listDeals = repo.listDeals;
 export const dealOwner = repo.dealOwner;
 
-export async function updateDealSettings(db: Executor, vendorId: string, dealId: string, settings: DealSettings) {
+/**
+ * Changes a deal's settings and buyer segment (keys left out stay as they
+ * are). The read model keeps a copy of the segment, so a segment change
+ * refreshes the deal: pass the transaction.
+ */
+export async function updateDealSettings(db: Executor, vendorId: string, dealId: string, settings: DealSettings & DealSegment) {
   await getDeal(db, vendorId, dealId);
-  if (Object.keys(settings).length === 0) return;
-  await repo.updateDeal(db, vendorId, dealId, settings);
+  const changes = Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined)) as DealSettings & DealSegment;
+  if (Object.keys(changes).length === 0) return;
+  await repo.updateDeal(db, vendorId, dealId, changes);
+  if ('industry' in changes || 'region' in changes) await touchDeal(db, vendorId, dealId);
 }
 
 /**
@@ -308,9 +346,26 @@ export const dealListParams = z
     risk: z.enum(['no_security_stakeholder'], { message: 'must be no_security_stakeholder' }).optional(),
     corrected: z.enum(['true', 'false'], { message: 'must be true or false' }).optional(),
     q: z.string().trim().max(120, 'must be at most 120 characters').optional(),
+    industry: industry.optional(),
+    region: region.optional(),
+    // Deals whose buyer's security team corrects this concern's current claim, or this field of it: what insight links to.
+    corrected_concern: z.enum(CONCERN_KEYS as [string, ...string[]], { message: `must be one of ${CONCERN_KEYS.join(', ')}` }).optional(),
+    corrected_field: z
+      .string()
+      .max(200, 'must be a concern and one of its fields, as concern.field')
+      .refine((v) => parseConcernField(v) !== undefined, 'must be a concern and one of its fields, as concern.field (for example data_residency.inference_regions)')
+      .optional(),
   })
   .strict();
 export type DealListParams = z.infer<typeof dealListParams>;
+
+/** "concern.field" as a known concern and one of its fields; undefined when either is unknown. */
+export function parseConcernField(value: string): { concern: string; field: string } | undefined {
+  const [concernKey, fieldKey, ...rest] = value.split('.');
+  const concern = getConcern(concernKey);
+  if (!concern || fieldKey === undefined || rest.length || !getField(concern, fieldKey)) return undefined;
+  return { concern: concern.key, field: fieldKey };
+}
 
 type Cursor = { s: string; v: string | number; id: string };
 
@@ -348,6 +403,10 @@ export async function listDealPage(db: DB, vendorId: string, params: DealListPar
     noSecurityStakeholder: params.risk === 'no_security_stakeholder' ? true : undefined,
     corrected: params.corrected === undefined ? undefined : params.corrected === 'true',
     q: params.q || undefined,
+    industry: params.industry,
+    region: params.region,
+    correctedConcern: params.corrected_concern,
+    correctedField: params.corrected_field ? parseConcernField(params.corrected_field) : undefined,
   });
   const page = rows.slice(0, params.limit);
   const last = page.at(-1);

@@ -1,12 +1,14 @@
 // Template data for the vendor's deal pages, built from loaded data by pure
 // functions (no I/O): the deal list, the new-deal form, and a deal's page.
-import { CONCERNS, getConcern, type ClaimValues } from '../concerns/index.js';
+import { CONCERNS, REGIONS, getConcern, getField, type ClaimValues } from '../concerns/index.js';
 import { describeChanges, fieldViews } from '../lib/concern-form.js';
 import { todayIso } from '../lib/validate.js';
 import type { ProfileClaims } from '../db/schema.js';
 import {
   CHECKPOINT_LABELS,
   DEAL_STAGES,
+  INDUSTRIES,
+  INDUSTRY_LABELS,
   KIND_SHORT,
   LINK_LABELS,
   ROLE_LABELS,
@@ -20,6 +22,7 @@ import {
   isSecurityTeam,
   weekOfDeal,
   type DealStage,
+  type Industry,
 } from '../rules.js';
 import type { DealDetail } from './detail.js';
 import type { DealListParams, listDealPage } from './service.js';
@@ -27,6 +30,25 @@ import type { DealListParams, listDealPage } from './service.js';
 const day = (d: Date | null | undefined) => (d ? new Date(d).toISOString().slice(0, 10) : undefined);
 
 export const roleOptions = (selected?: unknown) => STAKEHOLDER_ROLES.map((r) => ({ value: r, label: ROLE_LABELS[r], selected: r === selected }));
+
+/** The buyer segment's choices, the given value selected. */
+export const industryOptions = (selected?: unknown) => INDUSTRIES.map((i) => ({ value: i, label: INDUSTRY_LABELS[i], selected: i === selected }));
+export const regionOptions = (selected?: unknown) => REGIONS.map((r) => ({ value: r.value, label: r.label, selected: r.value === selected }));
+
+/** A deal's buyer segment in words ("Financial services · EU/EEA"); undefined when neither is set. */
+export function segmentLabel(d: { industry: Industry | null; region: string | null }): string | undefined {
+  const parts = [d.industry && INDUSTRY_LABELS[d.industry], d.region && (REGIONS.find((r) => r.value === d.region)?.label ?? d.region)].filter(Boolean);
+  return parts.length ? parts.join(' · ') : undefined;
+}
+
+/** "concern" or "concern.field" in words ("Data residency › Inference regions"), for the list's active-filter note. */
+function correctedLabel(key: string): string {
+  const [concernKey, fieldKey] = key.split('.');
+  const concern = getConcern(concernKey);
+  if (!concern) return key;
+  const field = fieldKey === undefined ? undefined : getField(concern, fieldKey);
+  return field ? `${concern.title} › ${field.label}` : concern.title;
+}
 
 /** One row of the deal list, from its read-model row. */
 export function dealRow(d: DealListRow, now: Date) {
@@ -82,7 +104,14 @@ export function dealListView(input: {
     const qs = q.toString();
     return qs ? `/app?${qs}` : '/app';
   };
-  const filtered = Boolean(params.stage || params.checkpoint || params.risk || params.corrected || params.q);
+  const filtered = Boolean(
+    params.stage || params.checkpoint || params.risk || params.corrected || params.q || params.industry || params.region || params.corrected_concern || params.corrected_field,
+  );
+  // Links from insight narrow the list to the deals behind a row: each is shown as a note with a link that drops it.
+  const corrections = (['corrected_concern', 'corrected_field'] as const).flatMap((key) => {
+    const value = params[key];
+    return value ? [{ name: key, value, label: correctedLabel(value), clearHref: link({ [key]: undefined, cursor: undefined }) }] : [];
+  });
   return {
     title: 'Deals',
     nav: 'deals',
@@ -98,6 +127,9 @@ export function dealListView(input: {
       sorts: Object.entries(SORT_LABELS).map(([value, label]) => ({ value, label, selected: params.sort === value })),
       risk: params.risk === 'no_security_stakeholder',
       corrected: params.corrected === 'true',
+      industries: industryOptions(params.industry),
+      regions: regionOptions(params.region),
+      corrections,
     },
     filtered,
     deals: input.page.deals.map((d) => dealRow(d, input.now)),
@@ -123,6 +155,8 @@ export function newDealView(input: {
     nav: 'deals',
     values: { started_on: todayIso(input.now), ...input.values },
     errors: input.errors,
+    industries: industryOptions(input.values.industry),
+    regions: regionOptions(input.values.region),
     versions: input.versions.map((v) => ({ version: v.version, selected: v.version === chosen?.version })),
     hasVersions: input.versions.length > 0,
     concerns: chosen
@@ -212,6 +246,7 @@ const NOTICES: Record<string, string> = {
   extended: 'Their link works for longer now.',
   reminders: 'Reminder settings saved.',
   settings: 'Deal settings saved.',
+  segment: 'Buyer segment saved.',
   stage: 'Stage changed.',
   claim: 'Claim changed. Earlier answers on it now ask for re-confirmation.',
   confirmed: 'Confirmed. Their answers now count on this deal.',
@@ -238,6 +273,8 @@ export interface DealPageForm {
   settingsError?: string;
   stageError?: string;
   askedStage?: string;
+  /** The segment form as sent, when it was refused. */
+  segment?: { values: Record<string, unknown>; errors: Record<string, string> };
 }
 
 /** The deal page: checkpoint, grid, stakeholders, timeline, claims, and the forms that act on them. */
@@ -260,7 +297,18 @@ export function dealPageView(d: DealDetail, now: Date, query: Record<string, str
   return {
     title: d.deal.buyer_name,
     nav: 'deals',
-    deal: { ...d.deal, stageLabel: STAGE_LABELS[d.deal.stage], week: weekOfDeal(d.deal.started_on, now), reminderDays: d.deal.reminder_days.join(', ') },
+    deal: {
+      ...d.deal,
+      stageLabel: STAGE_LABELS[d.deal.stage],
+      week: weekOfDeal(d.deal.started_on, now),
+      reminderDays: d.deal.reminder_days.join(', '),
+      segment: segmentLabel(d.deal),
+    },
+    segment: {
+      industries: industryOptions(form.segment ? form.segment.values.industry : d.deal.industry),
+      regions: regionOptions(form.segment ? form.segment.values.region : d.deal.region),
+      errors: form.segment?.errors ?? {},
+    },
     notice: NOTICES[Object.keys(query).find((k) => query[k] === '1') ?? ''],
     checkpoint: {
       ...t.checkpoint,

@@ -142,11 +142,11 @@ export async function answerWeeksFromSignals(db: Executor, vendorId: string, dea
     .execute();
 }
 
-/** The concerns handed to each person on a deal (delegation signals, through signals_deal_type_idx). */
+/** Who handed which concern to whom on a deal (delegation signals, through signals_deal_type_idx). */
 export async function handovers(db: Executor, vendorId: string, dealId: string) {
   return db
     .selectFrom('signals')
-    .select(['target_stakeholder_id', 'concern'])
+    .select(['stakeholder_id', 'target_stakeholder_id', 'concern'])
     .where('vendor_id', '=', vendorId)
     .where('deal_id', '=', dealId)
     .where('type', '=', 'delegation')
@@ -304,6 +304,13 @@ export interface DealListQuery {
   corrected?: boolean;
   /** Part of the buyer's name, any case. */
   q?: string;
+  /** The buyer segment, as copied into deal_state. */
+  industry?: NonNullable<DealStateTable['industry']>;
+  region?: string;
+  /** Deals where the buyer's security team corrects this concern's current claim. */
+  correctedConcern?: string;
+  /** Deals where the security team's current corrections change this field. */
+  correctedField?: { concern: string; field: string };
 }
 
 /** One page of a vendor's deals: keyset-paginated over deal_state, one more row than asked to tell if another page follows. */
@@ -323,6 +330,34 @@ export async function pageDeals(db: Executor, vendorId: string, query: DealListQ
   if (query.noSecurityStakeholder !== undefined) q = q.where('ds.no_security_stakeholder', '=', query.noSecurityStakeholder);
   if (query.corrected !== undefined) q = q.where('ds.corrections', query.corrected ? '>' : '=', 0);
   if (query.q) q = q.where('ds.buyer_name', 'ilike', `%${query.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+  if (query.industry) q = q.where('ds.industry', '=', query.industry);
+  if (query.region) q = q.where('ds.region', '=', query.region);
+  const correctedConcern = query.correctedConcern;
+  if (correctedConcern) {
+    q = q.where(({ exists, selectFrom }) =>
+      exists(
+        selectFrom('deal_concern_state as c')
+          .select('c.concern')
+          .whereRef('c.vendor_id', '=', 'ds.vendor_id')
+          .whereRef('c.deal_id', '=', 'ds.deal_id')
+          .where('c.concern', '=', correctedConcern)
+          .where('c.team_corrected', '=', true),
+      ),
+    );
+  }
+  const correctedField = query.correctedField;
+  if (correctedField) {
+    q = q.where(({ exists, selectFrom }) =>
+      exists(
+        selectFrom('deal_field_state as f')
+          .select('f.field')
+          .whereRef('f.vendor_id', '=', 'ds.vendor_id')
+          .whereRef('f.deal_id', '=', 'ds.deal_id')
+          .where('f.concern', '=', correctedField.concern)
+          .where('f.field', '=', correctedField.field),
+      ),
+    );
+  }
   if (query.after) {
     const type = { last_activity_at: 'timestamptz', started_on: 'date', concerns_open: 'integer', corrections: 'integer', buyer_name: 'text' }[column];
     const value = sql`cast(${query.after.value} as ${sql.raw(type)})`;

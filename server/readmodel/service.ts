@@ -196,29 +196,30 @@ function canonical(value: unknown): unknown {
 
 /**
  * Each person's engagement: when they first confirmed or corrected a concern,
- * and whether every concern of theirs (handed to them, or one they confirmed
- * or corrected at any time, unless their latest word on it is "not mine") has
- * their confirm or correct on its current claim.
+ * and whether every concern of theirs has their confirm or correct on its
+ * current claim. A person the vendor added holds every concern of the deal,
+ * as their page shows them; a delegate holds those handed to them and those
+ * they answered anyway. Neither holds one they last called "not mine" or
+ * handed on to a colleague.
  */
 function personRows(
   vendorId: string,
   dealId: string,
-  people: { id: string }[],
+  people: { id: string; source: 'vendor' | 'delegated' }[],
   answers: { stakeholder_id: string | null; concern: string | null; verdict: Verdict | null; claim_revision: number | null }[],
   weeks: { stakeholder_id: string | null; first_answered_at: Date | null }[],
-  handovers: { target_stakeholder_id: string | null; concern: string | null }[],
+  handovers: { stakeholder_id: string | null; target_stakeholder_id: string | null; concern: string | null }[],
   revision: Map<string, number>,
 ): NewPersonState[] {
   const first = new Map(weeks.map((w) => [w.stakeholder_id, w.first_answered_at]));
   return people.map((p) => {
     const mine = answers.filter((a) => a.stakeholder_id === p.id);
-    // A concern they last called "not mine" is not theirs, even one handed to them.
-    const disowned = new Set(mine.filter((a) => a.verdict === 'not_mine').map((a) => a.concern!));
-    const theirs = new Set(
-      [...handovers.filter((h) => h.target_stakeholder_id === p.id).map((h) => h.concern!), ...mine.filter((a) => a.verdict !== 'not_mine').map((a) => a.concern!)].filter(
-        (c) => !disowned.has(c),
-      ),
-    );
+    const dropped = new Set([...mine.filter((a) => a.verdict === 'not_mine').map((a) => a.concern!), ...handovers.filter((h) => h.stakeholder_id === p.id).map((h) => h.concern!)]);
+    const held =
+      p.source === 'vendor'
+        ? [...revision.keys()]
+        : [...handovers.filter((h) => h.target_stakeholder_id === p.id).map((h) => h.concern!), ...mine.filter((a) => a.verdict !== 'not_mine').map((a) => a.concern!)];
+    const theirs = new Set(held.filter((c) => !dropped.has(c)));
     const done = (concern: string) => mine.some((a) => a.concern === concern && a.verdict !== 'not_mine' && a.claim_revision === revision.get(concern));
     const firstAnswered = first.get(p.id) ?? null;
     return {
