@@ -27,6 +27,15 @@ const statements = [
   `ALTER TABLE deal_state ADD COLUMN gate_checkpoint text`,
   // Whether someone of the buyer's security team whose answers count has been invited.
   `ALTER TABLE deal_state ADD COLUMN security_invited boolean NOT NULL DEFAULT false`,
+  // The week the security team first confirmed or corrected a concern (a "not mine" is not an answer of theirs).
+  `ALTER TABLE deal_state ADD COLUMN first_answer_week integer`,
+
+  // A person's first invitation and every reminder they were sent: a resend restarts invited_at and the
+  // reminder cadence (reminders_sent), but engagement measures from the first invitation.
+  `ALTER TABLE stakeholders ADD COLUMN first_invited_at timestamptz`,
+  `UPDATE stakeholders SET first_invited_at = invited_at`,
+  `ALTER TABLE stakeholders ADD COLUMN reminders_total integer NOT NULL DEFAULT 0`,
+  `UPDATE stakeholders SET reminders_total = reminders_sent`,
 
   // The security team's latest answers on the current claim: whether one confirms it, whether one corrects
   // it, and the kinds of those corrections (substantive already says whether one of them does either).

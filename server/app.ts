@@ -37,6 +37,7 @@ import dealRoutes from './deals/routes.js';
 import stakeholderRoutes from './stakeholders/routes.js';
 import respondRoutes from './respond/routes.js';
 import apiRoutes from './api/routes.js';
+import { insightApi, insightPages } from './insights/routes.js';
 import settingsRoutes from './settings/routes.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -262,10 +263,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(dealRoutes);
   await app.register(stakeholderRoutes);
   await app.register(respondRoutes);
+  await app.register(insightPages);
   await app.register(
     async (api) => {
       await api.register(apiAuth);
       await api.register(apiRoutes);
+      await api.register(insightApi);
     },
     { prefix: '/api/v1' },
   );

@@ -130,8 +130,13 @@ export const OUTCOME_STAGES: Record<Outcome, readonly DealStage[]> = {
   open: DEAL_STAGES.filter((s) => !CLOSED_STAGES.includes(s)),
 };
 
-/** Below this many closed deals in a group, a won rate says "not enough closed deals yet" instead of a figure. */
-export const MIN_CLOSED_FOR_RATE = 5;
+/** Below this many deals (or people) behind it, the insights page shows a rate, share or median as "not enough deals yet". */
+export const MIN_SAMPLE = 5;
+/** Below this many closed deals in a group, a won rate is null ("not enough closed deals yet"), in the API too. */
+export const MIN_CLOSED_FOR_RATE = MIN_SAMPLE;
+/** Profile suggestions: how many deals must call a profile field a factual error, with the same value, before one shows (a workspace setting). */
+export const SUGGESTION_MIN_DEALS = { min: 1, max: 1000, default: 3 } as const;
+
 /** The seed's baseline: without the portal, security concerns surface around week 12, after about 60 silent days. */
 export const BASELINE_SECURITY_WEEK = 12;
 

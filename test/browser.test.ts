@@ -5,7 +5,7 @@
 // JavaScript off; the champion's page shows the CISO as engaged; the vendor's
 // deal page shows the correction. The browser reports no Content-Security-
 // Policy violation, and axe-core finds no accessibility violation on the
-// respondent, champion and deal pages.
+// respondent, champion, deal and insights pages.
 // Screenshots land in test-artifacts/ for a person to look at.
 import t from 'tap';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -131,9 +131,19 @@ if (!existsSync(CHROMIUM)) {
     const row = vendor.locator('li.signal', { hasText: 'Data residency' });
     t.match(await row.innerText(), /Corrected[\s\S]*Carla Ciso[\s\S]*Inference regions\s+United States\s+EU\/EEA/);
     t.match(await row.innerText(), /We must keep inference in the EU\./);
+
+    // The vendor's insights on a phone: the page itself never scrolls sideways (its tables scroll in their own box).
+    const vendorPhone = await browser.newContext({ viewport: { width: 375, height: 812 }, storageState: await vendorContext.storageState() });
+    watch(vendorPhone);
+    const insights = await vendorPhone.newPage();
+    await insights.goto(`${address}/app/insights`);
+    await insights.getByRole('heading', { name: 'What security teams correct' }).waitFor();
+    await shot(insights, '07-vendor-insights-phone');
+    const insightsWidth = await insights.evaluate(() => document.documentElement.scrollWidth);
+    t.ok(insightsWidth <= 375, `no horizontal scrolling on the insights page at 375 px (page is ${insightsWidth}px wide)`);
     t.same(violations, [], 'the browser reported no Content-Security-Policy violation');
 
-    // Accessibility: axe-core on the three pages people outside the vendor depend on most.
+    // Accessibility: axe-core on the pages people outside the vendor depend on most, and the insights page.
     // (axe is injected as a script, which our CSP rightly forbids; this context bypasses CSP for the check only.)
     const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
     const audit = await browser.newContext({ bypassCSP: true, storageState: await vendorContext.storageState() });
@@ -141,6 +151,7 @@ if (!existsSync(CHROMIUM)) {
       ['respondent page', local(linksIn(invite.text)[0])],
       ['champion page', local(linksIn(championInvite.text)[0])],
       ['vendor deal page', vendor.url()],
+      ['vendor insights page', `${address}/app/insights`],
     ]) {
       const page = await audit.newPage();
       await page.goto(url);

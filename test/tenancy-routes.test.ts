@@ -90,3 +90,31 @@ t.test('every vendor route refuses another vendor’s ids with a 404', async (t)
   }
   t.ok(seen.length === scoped.length);
 });
+
+// The routes without an id (lists, insight, settings) answer each vendor from its own rows only: walked the same
+// way, every GET of them by another vendor shows none of the first vendor's buyers or people, while the first
+// vendor's own answer does show its buyer where the route lists deals or their evidence.
+t.test('every vendor page and API list without an id shows another vendor nothing', async (t) => {
+  const ctx = await testApp(t);
+  const { app } = ctx;
+  const a = await signUpVendor(ctx, { workspace: 'Alpha AI', email: 'admin@alpha.test' });
+  const b = await signUpVendor(ctx, { workspace: 'Beta AI', email: 'admin@beta.test' });
+  const dealId = await openDeal(a, { buyer_name: 'Alphabank Secret', industry: 'financial_services', region: 'EU_EEA' });
+  const xenia = await inviteStakeholder(ctx, a, dealId, { name: 'Xenia Hidden', email: 'xenia@alphabank.example', role: 'ciso' });
+  await app.inject({ method: 'POST', url: `${xenia.path}/answer/ai_governance`, headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'verdict=confirm' });
+  await openDeal(b, { buyer_name: 'Beta Bank' });
+
+  const lists = app.routeTable.filter((r) => (r.url.startsWith('/app') || r.url.startsWith('/api/v1/')) && !r.url.includes(':') && r.method === 'GET');
+  t.ok(lists.some((r) => r.url.startsWith('/api/v1/insights/')) && lists.some((r) => r.url.startsWith('/app/insights')), 'the insight routes are among them');
+  for (const r of lists) {
+    const theirs = r.url.startsWith('/api/') ? await b.api('GET', r.url) : await b.page(r.url);
+    t.ok(theirs.statusCode < 500, `${r.url} answers another vendor (${theirs.statusCode})`);
+    t.notMatch(theirs.body, /Alphabank|Xenia|alphabank\.example/, `${r.url} shows another vendor nothing of A`);
+  }
+  // Not vacuous: A's own insight counts A's answer, which B's does not.
+  const governance = (res: { json(): { concerns: { concern: string; answered_deals: number }[] } }) =>
+    res.json().concerns.find((c) => c.concern === 'ai_governance')!.answered_deals;
+  t.equal(governance(await a.api('GET', '/api/v1/insights/corrections')), 1, 'A’s insight counts its deal');
+  t.equal(governance(await b.api('GET', '/api/v1/insights/corrections')), 0, 'B’s does not');
+  t.match((await a.page('/app')).body, /Alphabank Secret/, 'A’s list shows its buyer');
+});

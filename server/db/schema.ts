@@ -139,6 +139,10 @@ export interface StakeholdersTable {
   delegation_depth: ColumnType<number, number | undefined, never>;
   /** The vendor's personal note for this person's invitation (plain text, at most 1,000 characters); shown in it and its reminders. */
   invite_note: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The first invitation (invited_at restarts with each resend). */
+  first_invited_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  /** Every reminder sent (reminders_sent restarts with each resend). */
+  reminders_total: ColumnType<number, number | undefined, number>;
 }
 
 export interface StakeholderLinksTable {
@@ -214,6 +218,8 @@ export interface DealStateTable {
   gate_checkpoint: GateCheckpoint | null;
   /** Someone of the buyer's security team whose answers count has been invited. */
   security_invited: boolean;
+  /** The week the security team first confirmed or corrected a concern. */
+  first_answer_week: number | null;
 }
 
 /** Read model: each concern's state on a deal. */

@@ -25,7 +25,7 @@ import type {
 } from '../db/schema.js';
 import { CONCERNS } from '../concerns/index.js';
 import { computeTracking, type Tracking } from '../deals/tracking.js';
-import { answersCount, buyerDomains, isSecurityTeam } from '../rules.js';
+import { answersCount, buyerDomains, isSecurityTeam, weekOfDeal } from '../rules.js';
 import * as repo from './repository.js';
 
 export { DEAL_SORTS, type DealListQuery, type DealSort } from './repository.js';
@@ -137,6 +137,10 @@ export async function computeDealState(db: Executor, vendorId: string, dealId: s
     region: deal.region,
     gate_checkpoint: deal.gate_checkpoint,
     security_invited: people.some((p) => team.has(p.id) && p.invited_at !== null),
+    first_answer_week: firstAnswerWeek(
+      deal.started_on,
+      weeks.filter((w) => team.has(w.stakeholder_id!)),
+    ),
   };
   const concerns: NewDealConcernState[] = tracking.concerns.map((c) => ({
     vendor_id: vendorId,
@@ -158,6 +162,12 @@ export async function computeDealState(db: Executor, vendorId: string, dealId: s
     fields: fieldRows(vendorId, dealId, teamCorrections, changes),
     people: personRows(vendorId, dealId, people, answers, weeks, handovers, revision),
   };
+}
+
+/** The deal week of the earliest confirm or correct among these people's answers. */
+function firstAnswerWeek(startedOn: string, weeks: { first_answered_at: Date | string | null }[]): number | null {
+  const times = weeks.filter((w) => w.first_answered_at !== null).map((w) => new Date(w.first_answered_at!).getTime());
+  return times.length ? weekOfDeal(startedOn, new Date(Math.min(...times))) : null;
 }
 
 /** One row per field the security team's current corrections change, and per value it is corrected to, with the kinds that say so. */

@@ -113,7 +113,12 @@ export async function setRemindersPaused(db: Executor, vendorId: string, id: str
 
 /** An invitation starts the person's reminder cadence afresh. */
 export async function markInvited(trx: Executor, vendorId: string, id: string, at: Date): Promise<void> {
-  await trx.updateTable('stakeholders').set({ invited_at: at, reminders_sent: 0 }).where('vendor_id', '=', vendorId).where('id', '=', id).execute();
+  await trx
+    .updateTable('stakeholders')
+    .set((eb) => ({ invited_at: at, first_invited_at: eb.fn.coalesce('first_invited_at', eb.val(at)), reminders_sent: 0 }))
+    .where('vendor_id', '=', vendorId)
+    .where('id', '=', id)
+    .execute();
 }
 
 export async function insertLink(trx: Executor, link: Insertable<StakeholderLinksTable>): Promise<void> {
@@ -209,7 +214,7 @@ export async function dueReminders(db: Executor, now: Date, limit: number) {
 export async function bumpReminders(trx: Executor, vendorId: string, id: string, from: number, to: number): Promise<boolean> {
   const r = await trx
     .updateTable('stakeholders')
-    .set({ reminders_sent: to })
+    .set((eb) => ({ reminders_sent: to, reminders_total: eb('reminders_total', '+', to - from) }))
     .where('vendor_id', '=', vendorId)
     .where('id', '=', id)
     .where('reminders_sent', '=', from)

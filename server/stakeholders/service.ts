@@ -217,6 +217,7 @@ export async function addStakeholders(trx: Executor, clock: Clock, linkTtlDays: 
     created_at: now,
     // An invitation starts the reminder cadence, as issueLink marks it.
     invited_at: input.invite ? now : null,
+    first_invited_at: input.invite ? now : null,
     confirmed_at: now,
   }));
   const inserted = new Set(await repo.insertStakeholders(trx, people));
@@ -317,6 +318,8 @@ export function refusedCsvPreview(text: string, err: DomainError): CsvPreview {
 export async function resendLink(trx: Executor, clock: Clock, ttlDays: number, vendorId: string, dealId: string, stakeholderId: string) {
   const s = await getStakeholder(trx, vendorId, dealId, stakeholderId);
   await issueLink(trx, clock, { vendorId, stakeholderId: s.id, recipient: s.email, ttlDays, reason: 'invite', replace: true });
+  // A first invitation can change the deal's read model (whether its security team was invited).
+  await touchDeal(trx, vendorId, dealId);
 }
 
 /** Every link of this person stops working; reminders stop with them. */

@@ -1,0 +1,189 @@
+// SQL of pipeline insight: aggregates over the read model (deal_state and the
+// rows each deal's refresh writes beside it), filtered by segment, stage,
+// outcome and start date. Each is one statement over at most a few rows per
+// deal of one vendor; none reads the signals.
+import { sql, type RawBuilder } from 'kysely';
+import type { Executor } from '../db/index.js';
+import type { CorrectionKind, Industry } from '../db/schema.js';
+import { SUGGESTION_MIN_DEALS, type DealStage } from '../rules.js';
+
+export interface InsightFilter {
+  industry?: Industry;
+  region?: string;
+  stages?: readonly DealStage[];
+  /** Deals started on or after this date, and on or before `to` (YYYY-MM-DD). */
+  from?: string;
+  to?: string;
+}
+
+/** The WHERE clause over deal_state `ds` for one vendor and a filter. */
+function dealsMatching(vendorId: string, f: InsightFilter): RawBuilder<boolean> {
+  const parts = [sql`ds.vendor_id = ${vendorId}`];
+  if (f.industry) parts.push(sql`ds.industry = ${f.industry}`);
+  if (f.region) parts.push(sql`ds.region = ${f.region}`);
+  if (f.stages) parts.push(f.stages.length ? sql`ds.stage in (${sql.join(f.stages)})` : sql`false`);
+  if (f.from) parts.push(sql`ds.started_on >= cast(${f.from} as date)`);
+  if (f.to) parts.push(sql`ds.started_on <= cast(${f.to} as date)`);
+  return sql<boolean>`${sql.join(parts, sql` and `)}`;
+}
+
+const KINDS: readonly CorrectionKind[] = ['factual_error', 'requirement_gap', 'not_applicable'];
+
+type KindCounts = Record<CorrectionKind, number>;
+
+/** Per concern: deals whose security team answered, confirmed and corrected its current claim, and corrected it with each kind. */
+export async function concernCounts(db: Executor, vendorId: string, f: InsightFilter) {
+  const { rows } = await sql<{ concern: string; answered: number; confirmed: number; corrected: number } & KindCounts>`
+    select c.concern,
+           count(*) filter (where c.substantive)::int as answered,
+           count(*) filter (where c.team_confirmed)::int as confirmed,
+           count(*) filter (where c.team_corrected)::int as corrected,
+           ${sql.join(KINDS.map((k) => sql`count(*) filter (where ${k} = any(c.team_kinds))::int as ${sql.ref(k)}`))}
+      from deal_state ds
+      join deal_concern_state c on c.vendor_id = ds.vendor_id and c.deal_id = ds.deal_id
+     where ${dealsMatching(vendorId, f)}
+     group by c.concern`.execute(db);
+  return rows;
+}
+
+/** Per corrected field: deals whose security team corrected it, in all and with each kind. */
+export async function fieldCounts(db: Executor, vendorId: string, f: InsightFilter) {
+  const { rows } = await sql<{ concern: string; field: string; corrected: number } & KindCounts>`
+    select fs.concern, fs.field,
+           count(distinct fs.deal_id)::int as corrected,
+           ${sql.join(KINDS.map((k) => sql`count(distinct fs.deal_id) filter (where ${k} = any(fs.kinds))::int as ${sql.ref(k)}`))}
+      from deal_state ds
+      join deal_field_state fs on fs.vendor_id = ds.vendor_id and fs.deal_id = ds.deal_id
+     where ${dealsMatching(vendorId, f)}
+     group by fs.concern, fs.field`.execute(db);
+  return rows;
+}
+
+/** Per corrected field, its most common corrected-to values (at most `top`), each with the number of deals. */
+export async function topValues(db: Executor, vendorId: string, f: InsightFilter, top: number) {
+  const { rows } = await sql<{ concern: string; field: string; value: unknown; deals: number }>`
+    select concern, field, value, deals from (
+      select fs.concern, fs.field, fs.corrected as value, count(*)::int as deals,
+             row_number() over (partition by fs.concern, fs.field order by count(*) desc, fs.corrected::text) as n
+        from deal_state ds
+        join deal_field_state fs on fs.vendor_id = ds.vendor_id and fs.deal_id = ds.deal_id
+       where ${dealsMatching(vendorId, f)}
+       group by fs.concern, fs.field, fs.corrected
+    ) ranked
+     where n <= ${top}
+     order by concern, field, n`.execute(db);
+  return rows;
+}
+
+/** Weeks to the security team's first confirm or correct and first correction, over the matching deals. */
+export async function timing(db: Executor, vendorId: string, f: InsightFilter) {
+  const where = dealsMatching(vendorId, f);
+  const [summary, histogram] = await Promise.all([
+    sql<{
+      deals: number;
+      signal_median: number | null;
+      signal_p75: number | null;
+      correction_median: number | null;
+      correction_p75: number | null;
+      invited: number;
+      spoke_by_week_2: number;
+    }>`
+      select count(*)::int as deals,
+             percentile_cont(0.5) within group (order by ds.first_answer_week) as signal_median,
+             percentile_cont(0.75) within group (order by ds.first_answer_week) as signal_p75,
+             percentile_cont(0.5) within group (order by ds.first_correction_week) as correction_median,
+             percentile_cont(0.75) within group (order by ds.first_correction_week) as correction_p75,
+             count(*) filter (where ds.security_invited)::int as invited,
+             count(*) filter (where ds.security_invited and ds.first_answer_week <= 2)::int as spoke_by_week_2
+        from deal_state ds
+       where ${where}`.execute(db),
+    sql<{ what: 'signal' | 'correction'; week: number; deals: number }>`
+      select 'signal' as what, ds.first_answer_week as week, count(*)::int as deals
+        from deal_state ds where ${where} and ds.first_answer_week is not null group by ds.first_answer_week
+      union all
+      select 'correction', ds.first_correction_week, count(*)::int
+        from deal_state ds where ${where} and ds.first_correction_week is not null group by ds.first_correction_week`.execute(db),
+  ]);
+  return { summary: summary.rows[0], histogram: histogram.rows };
+}
+
+/** Deals past the gate, by how the checkpoint stood then: how many, how many closed, how many won. */
+export async function gateOutcomes(db: Executor, vendorId: string, f: InsightFilter) {
+  const { rows } = await sql<{ gate: 'ready' | 'overridden'; deals: number; closed: number; won: number }>`
+    select ds.gate_checkpoint as gate, count(*)::int as deals,
+           count(*) filter (where ds.stage in ('closed_won', 'closed_lost'))::int as closed,
+           count(*) filter (where ds.stage = 'closed_won')::int as won
+      from deal_state ds
+     where ${dealsMatching(vendorId, f)} and ds.gate_checkpoint is not null
+     group by ds.gate_checkpoint`.execute(db);
+  return rows;
+}
+
+/** Per role, over invited people on the matching deals: who answered, who finished, how fast from their first invitation, and every reminder they were sent. */
+export async function engagement(db: Executor, vendorId: string, f: InsightFilter) {
+  const { rows } = await sql<{ role: string; invited: number; answered_any: number; answered_all: number; median_days: number | null; reminders: number }>`
+    select s.role,
+           count(*)::int as invited,
+           count(*) filter (where p.first_answered_at is not null)::int as answered_any,
+           count(*) filter (where p.answered_all)::int as answered_all,
+           percentile_cont(0.5) within group (order by greatest(0, extract(epoch from (p.first_answered_at - s.first_invited_at)) / 86400))
+             filter (where p.first_answered_at is not null) as median_days,
+           coalesce(sum(s.reminders_total) filter (where p.first_answered_at is not null), 0)::int as reminders
+      from deal_state ds
+      join stakeholders s on s.vendor_id = ds.vendor_id and s.deal_id = ds.deal_id
+      left join person_state p on p.vendor_id = s.vendor_id and p.deal_id = s.deal_id and p.stakeholder_id = s.id
+     where ${dealsMatching(vendorId, f)} and s.first_invited_at is not null
+     group by s.role`.execute(db);
+  return rows;
+}
+
+/** The deals behind each field the security team called a factual error, grouped by the claimed and corrected values; at least `min` deals each. */
+export async function factualErrors(db: Executor, vendorId: string, min: number) {
+  const { rows } = await sql<{ concern: string; field: string; claimed: unknown; corrected: unknown; deals: number }>`
+    select fs.concern, fs.field, fs.claimed, fs.corrected, count(distinct fs.deal_id)::int as deals
+      from deal_field_state fs
+     where fs.vendor_id = ${vendorId} and 'factual_error' = any(fs.kinds)
+     group by fs.concern, fs.field, fs.claimed, fs.corrected
+    having count(distinct fs.deal_id) >= ${min}
+     order by deals desc, fs.concern, fs.field`.execute(db);
+  return rows;
+}
+
+/**
+ * For each of these suggestions (a field, its claimed and its corrected value), the deals where the security team
+ * called the field a factual error with that value: the `limit` with the newest activity, in one statement.
+ */
+export async function factualErrorDeals(db: Executor, vendorId: string, wanted: { concern: string; field: string; claimed: unknown; corrected: unknown }[], limit: number) {
+  if (wanted.length === 0) return [];
+  const keys = JSON.stringify(wanted.map((w, i) => ({ i, concern: w.concern, field: w.field, claimed: w.claimed ?? null, corrected: w.corrected ?? null })));
+  const { rows } = await sql<{ i: number; deal_id: string; buyer_name: string }>`
+    select i, deal_id, buyer_name from (
+      select w.i, ds.deal_id, ds.buyer_name,
+             row_number() over (partition by w.i order by ds.last_activity_at desc, ds.deal_id) as n
+        from jsonb_to_recordset(cast(${keys} as jsonb)) as w(i int, concern text, field text, claimed jsonb, corrected jsonb)
+        join deal_field_state fs
+          on fs.vendor_id = ${vendorId} and fs.concern = w.concern and fs.field = w.field
+         and fs.claimed = w.claimed and fs.corrected = w.corrected and 'factual_error' = any(fs.kinds)
+        join deal_state ds on ds.vendor_id = fs.vendor_id and ds.deal_id = fs.deal_id
+    ) ranked
+     where n <= ${limit}
+     order by i, n`.execute(db);
+  return rows;
+}
+
+export async function suggestionThreshold(db: Executor, vendorId: string): Promise<number> {
+  const row = await db.selectFrom('vendors').select('suggestion_min_deals').where('id', '=', vendorId).executeTakeFirst();
+  return row?.suggestion_min_deals ?? SUGGESTION_MIN_DEALS.default;
+}
+
+export async function dismissals(db: Executor, vendorId: string) {
+  return db.selectFrom('suggestion_dismissals').select(['key', 'evidence_deals']).where('vendor_id', '=', vendorId).execute();
+}
+
+export async function dismiss(db: Executor, vendorId: string, key: string, evidenceDeals: number, at: Date): Promise<void> {
+  await db
+    .insertInto('suggestion_dismissals')
+    .values({ vendor_id: vendorId, key, evidence_deals: evidenceDeals, dismissed_at: at })
+    .onConflict((oc) => oc.columns(['vendor_id', 'key']).doUpdateSet({ evidence_deals: evidenceDeals, dismissed_at: at }))
+    .execute();
+}

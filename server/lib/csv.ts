@@ -1,0 +1,21 @@
+// CSV out (RFC 4180, UTF-8) through csv-stringify, with every text cell that
+// a spreadsheet would run as a formula (one beginning with =, +, -, @, a tab
+// or a carriage return) prefixed with an apostrophe, so it opens as text.
+import { stringify } from 'csv-stringify/sync';
+
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/** A text cell that cannot start a formula. */
+export function neutralise(cell: string): string {
+  return FORMULA_START.test(cell) ? `'${cell}` : cell;
+}
+
+export function toCsv(rows: readonly (readonly (string | number | boolean | null | undefined)[])[]): string {
+  return stringify(
+    rows.map((r) => r.map((c) => (typeof c === 'string' ? neutralise(c) : c))),
+    { record_delimiter: '\r\n', cast: { boolean: (b) => (b ? 'true' : 'false') } },
+  );
+}
+
+/** The Content-Disposition of a CSV download named `name` (letters, digits, dashes). */
+export const csvAttachment = (name: string) => `attachment; filename="${name.replace(/[^a-z0-9-]/gi, '-')}.csv"`;
