@@ -4,9 +4,22 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CONCERNS } from '../concerns/index.js';
 import { transaction } from '../db/index.js';
 import { readConcernForm } from '../lib/concern-form.js';
+import { isInvalidInput } from '../lib/errors.js';
 import { seeOther, sendPage } from '../lib/render.js';
 import { requireSession, sessionOf } from '../auth/session.js';
-import { getDraft, publishedHistory, publishProfile, saveDraft, validateClaims, type ProfileErrors, type SubmittedClaims } from './service.js';
+import { dismissSuggestion } from '../insights/service.js';
+import {
+  applySuggestion,
+  getDraft,
+  publishedHistory,
+  publishProfile,
+  saveDraft,
+  suggestionByKey,
+  suggestionsFor,
+  validateClaims,
+  type ProfileErrors,
+  type SubmittedClaims,
+} from './service.js';
 import { editorPage } from './views.js';
 import type { ProfileClaims } from '../db/schema.js';
 
@@ -19,11 +32,31 @@ export default async function profileRoutes(app: FastifyInstance) {
   const { db, clock } = app.services;
   const form = { preHandler: [requireSession, app.csrfProtection] };
 
-  async function render(req: FastifyRequest, reply: FastifyReply, draft: SubmittedClaims, errors: ProfileErrors = {}, status = 200, publishing = false) {
-    const { versions, latestClaims } = await publishedHistory(db, sessionOf(req).vendorId);
-    const q = req.query as { saved?: string; published?: string };
+  async function render(req: FastifyRequest, reply: FastifyReply, draft: SubmittedClaims, errors: ProfileErrors = {}, status = 200, publishing = false, suggestionError?: string) {
+    const { vendorId } = sessionOf(req);
+    const { versions, latestClaims } = await publishedHistory(db, vendorId);
+    const suggestions = await suggestionsFor(db, vendorId, latestClaims);
+    const q = req.query as { saved?: string; published?: string; suggested?: string; dismissed?: string };
     const published = /^\d+$/.test(q.published ?? '') ? q.published : undefined;
-    return sendPage(req, reply, 'profile', editorPage({ draft, errors, versions, latestClaims, saved: q.saved === '1', published, publishing }), status);
+    const page = editorPage({
+      draft,
+      errors,
+      versions,
+      latestClaims,
+      saved: q.saved === '1',
+      published,
+      publishing,
+      suggestions,
+      suggested: q.suggested === '1',
+      dismissed: q.dismissed === '1',
+      suggestionError,
+    });
+    return sendPage(req, reply, 'profile', page, status);
+  }
+
+  /** The profile page again, 400, saying why a suggestion's form was refused (nothing was changed). */
+  async function refuseSuggestion(req: FastifyRequest, reply: FastifyReply, message: string) {
+    return render(req, reply, await getDraft(db, sessionOf(req).vendorId), {}, 400, false, message);
   }
 
   app.get('/app/profile', { preHandler: requireSession }, async (req, reply) => {
@@ -58,5 +91,36 @@ export default async function profileRoutes(app: FastifyInstance) {
       return publishProfile(trx, clock, vendorId, userId);
     });
     return seeOther(reply, `/app/profile?published=${version}`);
+  });
+
+  // A suggestion from buyers' security teams: its value goes into the draft (checked like any edit of it;
+  // publishing is still the vendor's step), or it is dismissed until more deals say the same.
+  async function chosenSuggestion(req: FastifyRequest) {
+    const { vendorId } = sessionOf(req);
+    const { latestClaims } = await publishedHistory(db, vendorId);
+    return suggestionByKey(await suggestionsFor(db, vendorId, latestClaims), ((req.body ?? {}) as { key?: unknown }).key);
+  }
+
+  app.post('/app/profile/suggestions/apply', form, async (req, reply) => {
+    const { vendorId, userId } = sessionOf(req);
+    try {
+      const suggestion = await chosenSuggestion(req);
+      await transaction(db, (trx) => applySuggestion(trx, clock, vendorId, userId, suggestion));
+      return seeOther(reply, `/app/profile?suggested=1#${encodeURIComponent(suggestion.concern)}`);
+    } catch (err) {
+      if (isInvalidInput(err)) return refuseSuggestion(req, reply, err.message);
+      throw err;
+    }
+  });
+
+  app.post('/app/profile/suggestions/dismiss', form, async (req, reply) => {
+    try {
+      const suggestion = await chosenSuggestion(req);
+      await dismissSuggestion(db, clock, sessionOf(req).vendorId, suggestion);
+      return seeOther(reply, '/app/profile?dismissed=1');
+    } catch (err) {
+      if (isInvalidInput(err)) return refuseSuggestion(req, reply, err.message);
+      throw err;
+    }
   });
 }

@@ -1,12 +1,14 @@
 // A vendor's posture profile: one editable draft, and immutable numbered
 // versions made by publishing it. Deals are opened on a published version.
 import type { Clock } from '../lib/clock.js';
-import { DomainError, invalid } from '../lib/errors.js';
+import { DomainError, invalid, isInvalidInput } from '../lib/errors.js';
 import { invalidInput, paragraph, zodDetails } from '../lib/validate.js';
-import type { Executor } from '../db/index.js';
+import type { DB, Executor } from '../db/index.js';
 import type { ProfileClaims } from '../db/schema.js';
 import { CATALOG_VERSION, CONCERNS, claimProblems, claimSchema, crossFieldWarnings, defaultClaims, getConcern, partialClaimSchema, sameValue } from '../concerns/index.js';
 import type { ClaimValues, CrossFieldWarning } from '../concerns/types.js';
+import { findSuggestion, profileSuggestions, type Suggestion } from '../insights/service.js';
+import { freshenDeals } from '../readmodel/service.js';
 import * as repo from './repository.js';
 
 export const NARRATIVE_MAX = 2000;
@@ -158,4 +160,57 @@ export function hasUnpublishedChanges(draft: ProfileClaims, latest: ProfileClaim
   return CONCERNS.some(
     (c) => (draft[c.key]?.narrative ?? '') !== (latest[c.key]?.narrative ?? '') || c.fields.some((f) => !sameValue(draft[c.key]?.values[f.key], latest[c.key]?.values[f.key])),
   );
+}
+
+// ---------------------------------------------------------------------------
+// Suggestions from buyers' security teams (counted by insight, server/insights)
+
+/**
+ * The changes to the published profile that enough buyers' security teams ask
+ * for (see insights' profileSuggestions), against `latestClaims`, the latest
+ * published version. Deals marked by recent answers are refreshed first, as
+ * the deal list does, so a correction just made counts.
+ */
+export async function suggestionsFor(db: DB, vendorId: string, latestClaims: ProfileClaims | undefined): Promise<Suggestion[]> {
+  if (!latestClaims) return [];
+  await freshenDeals(db, vendorId);
+  return profileSuggestions(db, vendorId, (concern, field) => latestClaims[concern]?.values[field]);
+}
+
+/** The suggestion the form names, among those shown now; otherwise a 400 saying so (nothing is changed). */
+export function suggestionByKey(suggestions: Suggestion[], key: unknown): Suggestion {
+  try {
+    return findSuggestion(suggestions, key);
+  } catch (err) {
+    if (!isInvalidInput(err)) throw err;
+    throw invalid(
+      'That suggestion is no longer shown: its evidence changed, it was dismissed, or the published profile changed. Nothing was changed; the current suggestions are below.',
+      err.fieldProblems,
+    );
+  }
+}
+
+/**
+ * Puts a suggestion's value into the draft, through the same merge and checks
+ * as any other edit of the draft: a value the claim cannot hold (one that
+ * contradicts another field of the concern, say) is refused with what is wrong,
+ * and nothing is saved. Run it inside the caller's transaction: the draft row is locked.
+ */
+export async function applySuggestion(trx: Executor, clock: Clock, vendorId: string, userId: string | null, suggestion: Suggestion): Promise<ProfileClaims> {
+  const draft = { ...defaultDraft(), ...((await repo.findDraft(trx, vendorId, { lock: true })) ?? {}) };
+  let next: ProfileClaims;
+  try {
+    next = mergeIntoDraft(draft, { [suggestion.concern]: { [suggestion.field]: suggestion.corrected } });
+  } catch (err) {
+    if (!isInvalidInput(err)) throw err;
+    const concern = getConcern(suggestion.concern);
+    const problems = err.fieldProblems.map((p) => {
+      const key = p.field.split('.').pop() ?? '';
+      const label = concern?.fields.find((f) => f.key === key)?.label;
+      return label ? `${label}: ${p.message}` : `${p.field} ${p.message}`;
+    });
+    throw invalid(`Not put into your draft, and nothing was changed. ${problems.join(' ')}`.trim(), err.fieldProblems);
+  }
+  await saveDraft(trx, clock, vendorId, userId, next);
+  return next;
 }

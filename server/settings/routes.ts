@@ -1,5 +1,5 @@
 // Workspace settings: the workspace's web domain (named in its invitations),
-// and API keys for the JSON API and CRM integrations.
+// when the profile page suggests a change, and API keys for the JSON API and CRM integrations.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { transaction } from '../db/index.js';
@@ -7,7 +7,7 @@ import { requireSession, sessionOf } from '../auth/session.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../auth/service.js';
 import { fieldErrors, line } from '../lib/validate.js';
 import { seeOther, sendPage } from '../lib/render.js';
-import { getWorkspaceSettings, setWebDomain, webDomainInput } from './service.js';
+import { getWorkspaceSettings, setSuggestionMinDeals, setWebDomain, suggestionThresholdInput, webDomainInput } from './service.js';
 import { settingsPage, type SettingsNotices } from './views.js';
 
 const keyInput = z.object({ name: line(80) });
@@ -23,8 +23,8 @@ export default async function settingsRoutes(app: FastifyInstance) {
   }
 
   app.get('/app/settings', { preHandler: requireSession }, async (req, reply) => {
-    const query = req.query as { revoked?: string; workspace?: string };
-    return render(req, reply, { revoked: query.revoked === '1', workspaceSaved: query.workspace === '1' });
+    const query = req.query as { revoked?: string; workspace?: string; suggestions?: string };
+    return render(req, reply, { revoked: query.revoked === '1', workspaceSaved: query.workspace === '1', suggestionsSaved: query.suggestions === '1' });
   });
 
   // Like every setting here, open to anyone in the workspace (there are no per-user permissions yet).
@@ -34,6 +34,15 @@ export default async function settingsRoutes(app: FastifyInstance) {
     if (!r.success) return render(req, reply, { workspaceErrors: fieldErrors(r.error), workspaceValues: { web_domain: String(body.web_domain ?? '') } }, 400);
     await setWebDomain(db, sessionOf(req).vendorId, r.data.web_domain);
     return seeOther(reply, '/app/settings?workspace=1');
+  });
+
+  app.post('/app/settings/suggestions', form, async (req, reply) => {
+    const body = (req.body ?? {}) as { suggestion_min_deals?: unknown };
+    const sent = typeof body.suggestion_min_deals === 'string' ? body.suggestion_min_deals : '';
+    const r = suggestionThresholdInput.safeParse({ suggestion_min_deals: sent });
+    if (!r.success) return render(req, reply, { suggestionsErrors: fieldErrors(r.error), suggestionsValues: { suggestion_min_deals: sent } }, 400);
+    await setSuggestionMinDeals(db, sessionOf(req).vendorId, r.data.suggestion_min_deals);
+    return seeOther(reply, '/app/settings?suggestions=1#suggestions');
   });
 
   app.post('/app/settings/api-keys', form, async (req, reply) => {

@@ -1,6 +1,9 @@
 // The workspace's own settings: its web domain, which every invitation names
-// so the person invited can tell whose request it is.
+// so the person invited can tell whose request it is; and how many deals'
+// security teams must agree before the profile page suggests a change.
 import { z } from 'zod';
+import { SUGGESTION_MIN_DEALS } from '../rules.js';
+export { SUGGESTION_MIN_DEALS };
 import type { Executor } from '../db/index.js';
 import { notFound } from '../lib/errors.js';
 import * as repo from './repository.js';
@@ -32,18 +35,38 @@ export const webDomainInput = z.object({
     .transform((s) => s || null),
 });
 
+/** Bounds of the suggestion threshold (the column's CHECK says the same), and its default. */
+const THRESHOLD_MESSAGE = `must be a whole number from ${SUGGESTION_MIN_DEALS.min} to ${SUGGESTION_MIN_DEALS.max}`;
+
+/** The threshold as the form sends it: a whole number of deals, digits only. */
+export const suggestionThresholdInput = z.object({
+  suggestion_min_deals: z
+    .string({ message: THRESHOLD_MESSAGE })
+    .trim()
+    .regex(/^\d{1,4}$/, { message: THRESHOLD_MESSAGE })
+    .transform(Number)
+    .refine((n) => n >= SUGGESTION_MIN_DEALS.min && n <= SUGGESTION_MIN_DEALS.max, { message: THRESHOLD_MESSAGE }),
+});
+
 export interface WorkspaceSettings {
   name: string;
   webDomain: string | null;
+  /** Deals whose security teams must agree before the profile page suggests a change. */
+  suggestionMinDeals: number;
 }
 
 export async function getWorkspaceSettings(db: Executor, vendorId: string): Promise<WorkspaceSettings> {
   const row = await repo.workspaceSettings(db, vendorId);
   if (!row) throw notFound('That workspace');
-  return { name: row.name, webDomain: row.web_domain };
+  return { name: row.name, webDomain: row.web_domain, suggestionMinDeals: row.suggestion_min_deals };
 }
 
 /** Sets (or, with null, clears) the web domain every invitation names. */
 export async function setWebDomain(db: Executor, vendorId: string, domain: string | null): Promise<void> {
   await repo.setWebDomain(db, vendorId, domain);
+}
+
+/** Sets how many deals' security teams must agree before the profile page suggests a change. */
+export async function setSuggestionMinDeals(db: Executor, vendorId: string, deals: number): Promise<void> {
+  await repo.setSuggestionMinDeals(db, vendorId, deals);
 }

@@ -1,6 +1,6 @@
 // Template data for the settings page: the workspace's own settings, its API
 // keys, and the notice or form errors of the request that shows it. No I/O here.
-import type { WorkspaceSettings } from './service.js';
+import { SUGGESTION_MIN_DEALS, type WorkspaceSettings } from './service.js';
 
 export interface ApiKeyRow {
   id: string;
@@ -24,6 +24,11 @@ export interface SettingsNotices {
   /** Field errors of a refused workspace form, and what it sent (shown back to correct). */
   workspaceErrors?: Record<string, string>;
   workspaceValues?: { web_domain: string };
+  /** The suggestion threshold was just saved. */
+  suggestionsSaved?: boolean;
+  /** Field errors of a refused threshold form, and what it sent. */
+  suggestionsErrors?: Record<string, string>;
+  suggestionsValues?: { suggestion_min_deals: string };
 }
 
 export function settingsPage(keys: ApiKeyRow[], notices: SettingsNotices = {}, workspace: WorkspaceSettings | null = null) {
@@ -37,6 +42,11 @@ export function settingsPage(keys: ApiKeyRow[], notices: SettingsNotices = {}, w
       // A refused value is shown back as typed; otherwise the saved one.
       value: notices.workspaceValues?.web_domain ?? workspace?.webDomain ?? '',
       errors: notices.workspaceErrors ?? {},
+    },
+    suggestions: {
+      minDeals: workspace?.suggestionMinDeals ?? SUGGESTION_MIN_DEALS.default,
+      value: notices.suggestionsValues?.suggestion_min_deals ?? String(workspace?.suggestionMinDeals ?? SUGGESTION_MIN_DEALS.default),
+      errors: notices.suggestionsErrors ?? {},
     },
   };
 }
