@@ -50,6 +50,49 @@ t.test('create-workspace prints a sign-in link and an API key that work', async 
   t.equal(profile.statusCode, 200, 'the printed key opens the API');
 });
 
+t.test('seed-demo fills a workspace whose insights show, and prints a sign-in link that works', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pp-seed-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const bad = run('scripts/seed-demo.ts', ['--email', 'nope'], { DATA_DIR: dir });
+  t.equal(bad.status, 2, 'a bad address exits 2');
+  t.match(bad.stderr, /--email: must be a valid email address/);
+
+  const ok = run('scripts/seed-demo.ts', ['--email', 'demo@acme.example'], { DATA_DIR: dir });
+  t.equal(ok.status, 0, ok.stderr);
+  t.match(ok.stdout, /seeded: 40 deals, \d+ people, \d+ answers \(\d+ corrections\)/);
+  const link = /sign in within 15 minutes: http:\/\/portal\.test(\/auth\/link\/[A-Za-z0-9_-]{43})/.exec(ok.stdout)?.[1];
+  const key = /API key \(shown once\): (pp_[A-Za-z0-9_-]{43})/.exec(ok.stdout)?.[1];
+  t.ok(link && key, 'a sign-in link and an API key are printed');
+
+  const handle = await openPglite(dir);
+  t.teardown(() => handle.close());
+  const app = await buildApp({
+    config: loadConfig({ DATA_DIR: dir, LOG_LEVEL: 'silent' }),
+    db: handle.db,
+    clock: systemClock,
+    mail: { send: async () => {} },
+    sessionSecret: 'x'.repeat(40),
+    logger: false,
+  });
+  t.teardown(() => app.close());
+  t.equal((await spendSignInLink(app, link!)).statusCode, 303, 'the printed link signs in');
+  const api = async (url: string) => (await app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${key}` } })).json();
+  const deals = (await api('/api/v1/deals?limit=200')).deals as { industry: string | null; stage: string }[];
+  t.equal(deals.length, 40);
+  t.ok(new Set(deals.map((d) => d.industry)).size >= 8, 'deals across industries');
+  t.ok(new Set(deals.map((d) => d.stage)).size >= 4, 'and across stages');
+  const corrections = await api('/api/v1/insights/corrections');
+  const residency = corrections.concerns.find((c: { concern: string }) => c.concern === 'data_residency');
+  t.ok(residency.corrected_deals >= 5, `data residency corrected in ${residency.corrected_deals} deals`);
+  t.equal(residency.fields.find((f: { field: string }) => f.field === 'inference_regions').top_values[0].label, 'EU/EEA', 'most often to the EU/EEA');
+  const timing = await api('/api/v1/insights/timing');
+  t.ok(timing.first_signal_week.histogram.length >= 3, 'first signals spread over weeks');
+  const outcomes = await api('/api/v1/insights/outcomes');
+  t.ok(outcomes.reached_negotiation.ready.deals > 0 && outcomes.reached_negotiation.overridden.deals > 0, 'deals passed the gate both ways');
+  const pending = await handle.db.selectFrom('outbox').select('id').where('status', '=', 'pending').execute();
+  t.equal(pending.length, 0, 'no mail waits for the made-up people');
+});
+
 t.test('a second process cannot open the same data directory', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'pp-lock-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
