@@ -29,6 +29,14 @@ const statements = [
   `ALTER TABLE deal_state ADD COLUMN security_invited boolean NOT NULL DEFAULT false`,
   // The week the security team first confirmed or corrected a concern (a "not mine" is not an answer of theirs).
   `ALTER TABLE deal_state ADD COLUMN first_answer_week integer`,
+  // The same facts as deal_concern_state's team columns, one bit per concern (server/insights: CONCERN_BITS), so
+  // insight counts every concern of every deal from one narrow row per deal.
+  `ALTER TABLE deal_state ADD COLUMN team_answered smallint NOT NULL DEFAULT 0`,
+  `ALTER TABLE deal_state ADD COLUMN team_confirmed smallint NOT NULL DEFAULT 0`,
+  `ALTER TABLE deal_state ADD COLUMN team_corrected smallint NOT NULL DEFAULT 0`,
+  `ALTER TABLE deal_state ADD COLUMN team_factual_error smallint NOT NULL DEFAULT 0`,
+  `ALTER TABLE deal_state ADD COLUMN team_requirement_gap smallint NOT NULL DEFAULT 0`,
+  `ALTER TABLE deal_state ADD COLUMN team_not_applicable smallint NOT NULL DEFAULT 0`,
 
   // A person's first invitation and every reminder they were sent: a resend restarts invited_at and the
   // reminder cadence (reminders_sent), but engagement measures from the first invitation.
@@ -52,17 +60,24 @@ const statements = [
      claimed jsonb,
      corrected jsonb,
      kinds text[] NOT NULL,
+     -- One row of each field a deal's corrections change carries the field's count: the kinds of all of its
+     -- corrections on the deal, so counting deals per field needs no DISTINCT.
+     first_of_field boolean NOT NULL,
+     field_kinds text[] NOT NULL,
      FOREIGN KEY (vendor_id, deal_id) REFERENCES deals (vendor_id, id)
    )`,
   `CREATE INDEX deal_field_state_deal_idx ON deal_field_state (vendor_id, deal_id)`,
 
-  // Each person on a deal: when they first confirmed or corrected a concern, and whether every concern of theirs
-  // (handed to them, or answered by them) has their confirm or correct on its current claim. Role, invitation
-  // and reminders stay on stakeholders, which insight joins.
+  // Each person on a deal, for engagement: their role, first invitation and reminders (copied from stakeholders,
+  // so insight reads one narrow table), when they first confirmed or corrected a concern, and whether every
+  // concern of theirs has their confirm or correct on its current claim.
   `CREATE TABLE person_state (
      vendor_id uuid NOT NULL,
      deal_id uuid NOT NULL,
      stakeholder_id uuid NOT NULL,
+     role text NOT NULL,
+     first_invited_at timestamptz,
+     reminders_total integer NOT NULL,
      first_answered_at timestamptz,
      answered_all boolean NOT NULL,
      PRIMARY KEY (vendor_id, deal_id, stakeholder_id),

@@ -1,5 +1,5 @@
 // The command-line scripts and the embedded database's lock, run as a user would.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +17,23 @@ const run = (script: string, args: string[], env: Record<string, string>) =>
     timeout: 120_000,
   });
 
+/** The portal on the embedded database a script left in `dir`, as `npm start` would open it (migrations first). */
+async function appOn(t: Test, dir: string) {
+  const handle = await openPglite(dir);
+  t.teardown(() => handle.close());
+  await migrateToLatest(handle.db);
+  const app = await buildApp({
+    config: loadConfig({ DATA_DIR: dir, LOG_LEVEL: 'silent' }),
+    db: handle.db,
+    clock: systemClock,
+    mail: { send: async () => {} },
+    sessionSecret: 'x'.repeat(40),
+    logger: false,
+  });
+  t.teardown(() => app.close());
+  return { app, handle };
+}
+
 t.test('create-workspace prints a sign-in link and an API key that work', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'pp-script-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -32,18 +49,7 @@ t.test('create-workspace prints a sign-in link and an API key that work', async 
   t.ok(link, 'a sign-in link is printed');
   t.ok(key, 'an API key is printed');
 
-  const handle = await openPglite(dir);
-  t.teardown(() => handle.close());
-  await migrateToLatest(handle.db);
-  const app = await buildApp({
-    config: loadConfig({ DATA_DIR: dir, LOG_LEVEL: 'silent' }),
-    db: handle.db,
-    clock: systemClock,
-    mail: { send: async () => {} },
-    sessionSecret: 'x'.repeat(40),
-    logger: false,
-  });
-  t.teardown(() => app.close());
+  const { app } = await appOn(t, dir);
   const signIn = await spendSignInLink(app, link!);
   t.equal(signIn.statusCode, 303, 'the printed link signs in');
   const profile = await app.inject({ method: 'GET', url: '/api/v1/profile', headers: { authorization: `Bearer ${key}` } });
@@ -64,17 +70,7 @@ t.test('seed-demo fills a workspace whose insights show, and prints a sign-in li
   const key = /API key \(shown once\): (pp_[A-Za-z0-9_-]{43})/.exec(ok.stdout)?.[1];
   t.ok(link && key, 'a sign-in link and an API key are printed');
 
-  const handle = await openPglite(dir);
-  t.teardown(() => handle.close());
-  const app = await buildApp({
-    config: loadConfig({ DATA_DIR: dir, LOG_LEVEL: 'silent' }),
-    db: handle.db,
-    clock: systemClock,
-    mail: { send: async () => {} },
-    sessionSecret: 'x'.repeat(40),
-    logger: false,
-  });
-  t.teardown(() => app.close());
+  const { app, handle } = await appOn(t, dir);
   t.equal((await spendSignInLink(app, link!)).statusCode, 303, 'the printed link signs in');
   const api = async (url: string) => (await app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${key}` } })).json();
   const deals = (await api('/api/v1/deals?limit=200')).deals as { industry: string | null; stage: string }[];

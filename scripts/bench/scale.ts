@@ -1,4 +1,5 @@
-// Pipeline scale: is a vendor with 10,000 deals as fast as one with ten?
+// Pipeline scale: is a vendor with 10,000 deals as fast as one with ten? And
+// does its pipeline insight (every deal aggregated) still answer in 300 ms?
 // Seeds by SQL, through the app's own schema, one vendor with 10,000 deals,
 // 60,000 stakeholders and 1,000,000 signals (plus a large deal of 100 people
 // and 10,000 signals, and a second, small vendor), rebuilds the read model,
@@ -35,7 +36,7 @@ const DEALS = Number(process.env.BENCH_DEALS ?? 10_000);
 const PER_PERSON = 20; // answers per respondent: 10,000 deals × 5 respondents × 20 = 1,000,000 signals
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 8);
-const TARGETS = { p95Ms: 100, healthMaxMs: 200, rssMb: 300, batchMailMs: 15_000 };
+const TARGETS = { p95Ms: 100, insightP95Ms: 300, healthMaxMs: 200, rssMb: 300, batchMailMs: 15_000 };
 
 if (!process.env.DATABASE_URL) {
   console.error('Set DATABASE_URL to a PostgreSQL database the benchmark may fill (it adds two workspaces).');
@@ -66,11 +67,14 @@ const template = await transaction(db, (trx) => createDeal(trx, systemClock, ws.
 const v = ws.vendorId;
 log(`seeding ${DEALS} deals for vendor ${v}`);
 await sql`
-  insert into deals (id, vendor_id, buyer_name, started_on, profile_version, stage, created_at)
+  insert into deals (id, vendor_id, buyer_name, started_on, profile_version, stage, created_at, industry, region, gate_checkpoint)
   select gen_random_uuid(), ${v}, 'Buyer ' || g || ' ' || (array['Bank','Insurance','Credit','Fund','Trust'])[1 + g % 5],
          date '2026-01-05' + (g % 300), 1,
          (array['discovery','evaluation','business_case','negotiation','closed_won','closed_lost'])[1 + g % 6],
-         now() - make_interval(mins => g)
+         now() - make_interval(mins => g),
+         (array['financial_services','insurance','healthcare','public_sector','technology','retail','manufacturing','energy','other'])[1 + g % 9],
+         (array['US','EU_EEA','UK','CA','JP','SG','AU'])[1 + g % 7],
+         case when g % 6 in (3, 4) or (g % 6 = 5 and g % 12 = 5) then (array['ready','overridden'])[1 + g % 2] end
     from generate_series(2, ${DEALS}) g`.execute(db);
 await sql`
   insert into deal_claims (vendor_id, deal_id, concern, revision, claim, narrative, tailored, created_at)
@@ -78,9 +82,9 @@ await sql`
     from deals d cross join (select concern, claim, narrative from deal_claims where deal_id = ${template}) c
    where d.vendor_id = ${v} and d.id <> ${template}`.execute(db);
 await sql`
-  insert into stakeholders (id, vendor_id, deal_id, name, email, role, created_at, invited_at, confirmed_at)
+  insert into stakeholders (id, vendor_id, deal_id, name, email, role, created_at, invited_at, first_invited_at, confirmed_at, reminders_sent, reminders_total)
   select gen_random_uuid(), d.vendor_id, d.id, 'Person ' || i, 'p' || i || '@' || left(d.id::text, 8) || '.example',
-         (array['ciso','security','compliance','privacy','legal','champion'])[i], d.created_at, d.created_at, d.created_at
+         (array['ciso','security','compliance','privacy','legal','champion'])[i], d.created_at, d.created_at, d.created_at, d.created_at, i % 3, i % 3
     from deals d cross join generate_series(1, 6) i where d.vendor_id = ${v}`.execute(db);
 log('seeding 1,000,000 signals');
 await sql`
@@ -89,15 +93,19 @@ await sql`
          (array['data_residency','model_access_controls','training_data_provenance','ai_governance','adversarial_risk','audit_compliance'])[1 + n % 6], 1,
          case when n % 10 = 0 then 'correct' when n % 7 = 0 then 'not_mine' else 'confirm' end,
          case when n % 10 = 0 then 'factual_error' end,
-         case when n % 10 = 0 then '[{"field":"storage_regions","claimed":["US"],"corrected":["EU_EEA"]}]'::jsonb else '[]'::jsonb end,
+         -- Each correction changes a real field of its concern: a few values, so insight has top values to rank.
+         case when n % 10 = 0 then jsonb_build_array(jsonb_build_object(
+           'field', (array['inference_regions','user_provisioning','indemnity_cap','deprecation_notice_days','red_team_cadence','breach_notification_hours'])[1 + n % 6],
+           -- The profile's own value as claimed where the seed knows it, so the profile page has suggestions to show.
+           'claimed', case when n % 6 = 2 then 'uncapped' else 'x' end, 'corrected', (array['EU_EEA','manual','capped_at_fees','30','annual','72'])[1 + abs(hashtext(s.id::text)::bigint + n) % 6])) else '[]'::jsonb end,
          1 + n % 12, s.created_at + make_interval(mins => n)
     from stakeholders s cross join generate_series(1, ${PER_PERSON}) n
    where s.vendor_id = ${v} and s.role <> 'champion'`.execute(db);
 // The large deal: 100 more people and 10,000 more signals on one deal.
 const big = (await sql<{ id: string }>`select id from deals where vendor_id = ${v} and id <> ${template} order by created_at desc limit 1`.execute(db)).rows[0].id;
 await sql`
-  insert into stakeholders (id, vendor_id, deal_id, name, email, role, created_at, invited_at, confirmed_at)
-  select gen_random_uuid(), ${v}, ${big}, 'Big ' || i, 'big' || i || '@bigbank.example', (array['ciso','security','compliance','privacy'])[1 + i % 4], now(), now(), now()
+  insert into stakeholders (id, vendor_id, deal_id, name, email, role, created_at, invited_at, first_invited_at, confirmed_at)
+  select gen_random_uuid(), ${v}, ${big}, 'Big ' || i, 'big' || i || '@bigbank.example', (array['ciso','security','compliance','privacy'])[1 + i % 4], now(), now(), now(), now()
     from generate_series(1, 100) i`.execute(db);
 await sql`
   insert into signals (vendor_id, deal_id, stakeholder_id, type, concern, claim_revision, verdict, kind, changes, week, created_at)
@@ -275,23 +283,32 @@ async function measure(base: string, path: string, headers: Record<string, strin
   return { perSecond: Math.round(latencies.length / SECONDS), p50: pct(50), p95: pct(95), errors, bytes };
 }
 
-const scenarios: [string, string, Record<string, string>][] = [
+// Name, path, headers, and the p95 target (ms): pipeline insight aggregates every deal of the vendor, so its target is its own.
+const scenarios: [string, string, Record<string, string>, number?][] = [
   ['deal list, first page (API)', '/api/v1/deals', auth],
   ['deal list, filtered and sorted (API)', '/api/v1/deals?stage=evaluation&checkpoint=open&sort=-corrections&q=bank', auth],
   ['deal list, page 100 by cursor (API)', `/api/v1/deals?limit=50&cursor=${cursor}`, auth],
   ['deal list (HTML)', '/app', session],
   ['large deal page (HTML, 100 people, 10,000 signals)', `/app/deals/${big}`, session],
   ['large deal signals (API, first page)', `/api/v1/deals/${big}/signals`, auth],
+  ['insights page (HTML, all four insights)', '/app/insights', session, TARGETS.insightP95Ms],
+  ['insight: corrections (API)', '/api/v1/insights/corrections', auth, TARGETS.insightP95Ms],
+  ['insight: corrections, filtered (API)', '/api/v1/insights/corrections?industry=financial_services&outcome=open&from=2026-02-01', auth, TARGETS.insightP95Ms],
+  ['insight: timing (API)', '/api/v1/insights/timing', auth, TARGETS.insightP95Ms],
+  ['insight: outcomes (API)', '/api/v1/insights/outcomes', auth, TARGETS.insightP95Ms],
+  ['insight: engagement (API)', '/api/v1/insights/engagement', auth, TARGETS.insightP95Ms],
+  ['insight: corrections as CSV (API)', '/api/v1/insights/corrections?format=csv', auth, TARGETS.insightP95Ms],
+  ['profile page with suggestions (HTML)', '/app/profile', session, TARGETS.insightP95Ms],
 ];
-const results: Record<string, Awaited<ReturnType<typeof measure>> & { ratio?: number }> = {};
+const results: Record<string, Awaited<ReturnType<typeof measure>> & { ratio?: number; target: number }> = {};
 const floor = await measure(baseline, '/deals', {});
 console.log(JSON.stringify({ scenario: 'minimal app: one indexed query, 50 rows as JSON', ...floor }));
-for (const [name, path, headers] of scenarios) {
+for (const [name, path, headers, target = TARGETS.p95Ms] of scenarios) {
   const r = await measure(portal, path, headers);
   // Interleave the minimal app between scenarios, so both see the same machine state.
   const again = await measure(baseline, '/deals', {});
   const ratio = +(r.perSecond / Math.max(1, (floor.perSecond + again.perSecond) / 2)).toFixed(2);
-  results[name] = { ...r, ratio };
+  results[name] = { ...r, ratio, target };
   console.log(JSON.stringify({ scenario: name, ...r, vsMinimal: `${ratio}× its requests/s` }));
 }
 probing = false;
@@ -336,7 +353,7 @@ smtp.close();
 await handle.close();
 
 const misses = [
-  ...Object.entries(results).map(([name, r]) => r.p95 > TARGETS.p95Ms && `${name}: p95 ${r.p95} ms > ${TARGETS.p95Ms} ms`),
+  ...Object.entries(results).map(([name, r]) => r.p95 > r.target && `${name}: p95 ${r.p95} ms > ${r.target} ms`),
   ...Object.entries(results).map(([name, r]) => r.errors > 0 && `${name}: ${r.errors} errors`),
   healthMax > TARGETS.healthMaxMs && `slowest health probe ${healthMax} ms > ${TARGETS.healthMaxMs} ms`,
   peakRss / 1048576 > TARGETS.rssMb && `portal's peak RSS ${Math.round(peakRss / 1048576)} MiB > ${TARGETS.rssMb} MiB`,

@@ -12,6 +12,16 @@ export { CATALOG_VERSION, CERTIFICATIONS, CONCERNS, CORRECTION_KINDS, REGIONS } 
 
 export const CONCERN_KEYS: readonly string[] = CONCERNS.map((c) => c.key);
 
+/**
+ * One bit per concern, by its place in the catalogue, for read-model columns
+ * that hold a fact about every concern of a deal in one number. Reordering the
+ * catalogue changes them: rebuild the read model (npm run rebuild-read-model).
+ */
+export const CONCERN_BIT: Readonly<Record<string, number>> = Object.fromEntries(CONCERNS.map((c, i) => [c.key, 1 << i]));
+
+/** The bits of the concerns for which `test` holds. */
+export const concernBits = (concerns: readonly string[]): number => concerns.reduce((bits, key) => bits | (CONCERN_BIT[key] ?? 0), 0);
+
 export function getConcern(key: string): ConcernDef | undefined {
   return CONCERNS.find((c) => c.key === key);
 }

@@ -220,6 +220,13 @@ export interface DealStateTable {
   security_invited: boolean;
   /** The week the security team first confirmed or corrected a concern. */
   first_answer_week: number | null;
+  /** Per concern, one bit each (insights: CONCERN_BITS): the security team answered, confirmed, corrected, and with which kinds. */
+  team_answered: number;
+  team_confirmed: number;
+  team_corrected: number;
+  team_factual_error: number;
+  team_requirement_gap: number;
+  team_not_applicable: number;
 }
 
 /** Read model: each concern's state on a deal. */
@@ -247,6 +254,9 @@ export interface DealFieldStateTable {
   claimed: Json<unknown>;
   corrected: Json<unknown>;
   kinds: CorrectionKind[];
+  /** Exactly one row per deal, concern and field carries true, with the kinds of all of that field's corrections. */
+  first_of_field: boolean;
+  field_kinds: CorrectionKind[];
 }
 
 /** Read model: each person on a deal, for engagement. */
@@ -254,6 +264,9 @@ export interface PersonStateTable {
   vendor_id: string;
   deal_id: string;
   stakeholder_id: string;
+  role: StakeholderRole;
+  first_invited_at: Date | null;
+  reminders_total: number;
   /** When they first confirmed or corrected a concern. */
   first_answered_at: Date | null;
   /** Every concern of theirs (handed to them, or confirmed or corrected by them) has their confirm or correct on its current claim. */

@@ -6,6 +6,7 @@ import { sql, type RawBuilder } from 'kysely';
 import type { Executor } from '../db/index.js';
 import type { CorrectionKind, Industry } from '../db/schema.js';
 import { SUGGESTION_MIN_DEALS, type DealStage } from '../rules.js';
+import { CONCERNS, CONCERN_BIT } from '../concerns/index.js';
 
 export interface InsightFilter {
   industry?: Industry;
@@ -27,35 +28,59 @@ function dealsMatching(vendorId: string, f: InsightFilter): RawBuilder<boolean> 
   return sql<boolean>`${sql.join(parts, sql` and `)}`;
 }
 
+const filtered = (f: InsightFilter) => Boolean(f.industry || f.region || f.stages || f.from || f.to);
+
+/**
+ * FROM and WHERE for a table of per-deal rows (alias `x`): joined to deal_state
+ * only when a filter needs its columns; unfiltered, the table alone.
+ */
+function rowsOfMatchingDeals(table: 'deal_field_state' | 'person_state', vendorId: string, f: InsightFilter) {
+  return filtered(f)
+    ? sql`${sql.table(table)} x join deal_state ds on ds.vendor_id = x.vendor_id and ds.deal_id = x.deal_id where ${dealsMatching(vendorId, f)} and x.vendor_id = ${vendorId}`
+    : sql`${sql.table(table)} x where x.vendor_id = ${vendorId}`;
+}
+
 const KINDS: readonly CorrectionKind[] = ['factual_error', 'requirement_gap', 'not_applicable'];
 
 type KindCounts = Record<CorrectionKind, number>;
+const CONCERN_COUNTS = ['answered', 'confirmed', 'corrected', ...KINDS] as const;
+type ConcernCount = (typeof CONCERN_COUNTS)[number];
+/** The deal_state column holding each count's bits (one per concern). */
+const BITS_OF: Record<ConcernCount, string> = {
+  answered: 'team_answered',
+  confirmed: 'team_confirmed',
+  corrected: 'team_corrected',
+  factual_error: 'team_factual_error',
+  requirement_gap: 'team_requirement_gap',
+  not_applicable: 'team_not_applicable',
+};
 
-/** Per concern: deals whose security team answered, confirmed and corrected its current claim, and corrected it with each kind. */
+/**
+ * Per concern: deals whose security team answered, confirmed and corrected its
+ * current claim, and corrected it with each kind. One pass over one narrow row
+ * per deal: each count is a test of the concern's bit.
+ */
 export async function concernCounts(db: Executor, vendorId: string, f: InsightFilter) {
-  const { rows } = await sql<{ concern: string; answered: number; confirmed: number; corrected: number } & KindCounts>`
-    select c.concern,
-           count(*) filter (where c.substantive)::int as answered,
-           count(*) filter (where c.team_confirmed)::int as confirmed,
-           count(*) filter (where c.team_corrected)::int as corrected,
-           ${sql.join(KINDS.map((k) => sql`count(*) filter (where ${k} = any(c.team_kinds))::int as ${sql.ref(k)}`))}
-      from deal_state ds
-      join deal_concern_state c on c.vendor_id = ds.vendor_id and c.deal_id = ds.deal_id
-     where ${dealsMatching(vendorId, f)}
-     group by c.concern`.execute(db);
-  return rows;
+  const counts = CONCERNS.flatMap((c) =>
+    // Column names are the catalogue's concern keys and our own count names ([a-z_]), never input.
+    CONCERN_COUNTS.map((n) => sql`count(*) filter (where ${sql.ref(`ds.${BITS_OF[n]}`)} & ${sql.lit(CONCERN_BIT[c.key])} <> 0)::int as ${sql.raw(`${c.key}__${n}`)}`),
+  );
+  const { rows } = await sql<Record<string, number>>`select ${sql.join(counts)} from deal_state ds where ${dealsMatching(vendorId, f)}`.execute(db);
+  const row = rows[0] ?? {};
+  return CONCERNS.map((c) => ({
+    concern: c.key,
+    ...(Object.fromEntries(CONCERN_COUNTS.map((n) => [n, Number(row[`${c.key}__${n}`] ?? 0)])) as Record<ConcernCount, number>),
+  }));
 }
 
-/** Per corrected field: deals whose security team corrected it, in all and with each kind. */
+/** Per corrected field: deals whose security team corrected it, in all and with each kind (one row per deal and field carries the count). */
 export async function fieldCounts(db: Executor, vendorId: string, f: InsightFilter) {
   const { rows } = await sql<{ concern: string; field: string; corrected: number } & KindCounts>`
-    select fs.concern, fs.field,
-           count(distinct fs.deal_id)::int as corrected,
-           ${sql.join(KINDS.map((k) => sql`count(distinct fs.deal_id) filter (where ${k} = any(fs.kinds))::int as ${sql.ref(k)}`))}
-      from deal_state ds
-      join deal_field_state fs on fs.vendor_id = ds.vendor_id and fs.deal_id = ds.deal_id
-     where ${dealsMatching(vendorId, f)}
-     group by fs.concern, fs.field`.execute(db);
+    select x.concern, x.field,
+           count(*)::int as corrected,
+           ${sql.join(KINDS.map((k) => sql`count(*) filter (where ${k} = any(x.field_kinds))::int as ${sql.ref(k)}`))}
+      from ${rowsOfMatchingDeals('deal_field_state', vendorId, f)} and x.first_of_field
+     group by x.concern, x.field`.execute(db);
   return rows;
 }
 
@@ -63,12 +88,10 @@ export async function fieldCounts(db: Executor, vendorId: string, f: InsightFilt
 export async function topValues(db: Executor, vendorId: string, f: InsightFilter, top: number) {
   const { rows } = await sql<{ concern: string; field: string; value: unknown; deals: number }>`
     select concern, field, value, deals from (
-      select fs.concern, fs.field, fs.corrected as value, count(*)::int as deals,
-             row_number() over (partition by fs.concern, fs.field order by count(*) desc, fs.corrected::text) as n
-        from deal_state ds
-        join deal_field_state fs on fs.vendor_id = ds.vendor_id and fs.deal_id = ds.deal_id
-       where ${dealsMatching(vendorId, f)}
-       group by fs.concern, fs.field, fs.corrected
+      select x.concern, x.field, x.corrected as value, count(*)::int as deals,
+             row_number() over (partition by x.concern, x.field order by count(*) desc, x.corrected::text) as n
+        from ${rowsOfMatchingDeals('deal_field_state', vendorId, f)}
+       group by x.concern, x.field, x.corrected
     ) ranked
      where n <= ${top}
      order by concern, field, n`.execute(db);
@@ -122,29 +145,26 @@ export async function gateOutcomes(db: Executor, vendorId: string, f: InsightFil
 /** Per role, over invited people on the matching deals: who answered, who finished, how fast from their first invitation, and every reminder they were sent. */
 export async function engagement(db: Executor, vendorId: string, f: InsightFilter) {
   const { rows } = await sql<{ role: string; invited: number; answered_any: number; answered_all: number; median_days: number | null; reminders: number }>`
-    select s.role,
+    select x.role,
            count(*)::int as invited,
-           count(*) filter (where p.first_answered_at is not null)::int as answered_any,
-           count(*) filter (where p.answered_all)::int as answered_all,
-           percentile_cont(0.5) within group (order by greatest(0, extract(epoch from (p.first_answered_at - s.first_invited_at)) / 86400))
-             filter (where p.first_answered_at is not null) as median_days,
-           coalesce(sum(s.reminders_total) filter (where p.first_answered_at is not null), 0)::int as reminders
-      from deal_state ds
-      join stakeholders s on s.vendor_id = ds.vendor_id and s.deal_id = ds.deal_id
-      left join person_state p on p.vendor_id = s.vendor_id and p.deal_id = s.deal_id and p.stakeholder_id = s.id
-     where ${dealsMatching(vendorId, f)} and s.first_invited_at is not null
-     group by s.role`.execute(db);
+           count(*) filter (where x.first_answered_at is not null)::int as answered_any,
+           count(*) filter (where x.answered_all)::int as answered_all,
+           percentile_cont(0.5) within group (order by greatest(0, extract(epoch from (x.first_answered_at - x.first_invited_at)) / 86400))
+             filter (where x.first_answered_at is not null) as median_days,
+           coalesce(sum(x.reminders_total) filter (where x.first_answered_at is not null), 0)::int as reminders
+      from ${rowsOfMatchingDeals('person_state', vendorId, f)} and x.first_invited_at is not null
+     group by x.role`.execute(db);
   return rows;
 }
 
 /** The deals behind each field the security team called a factual error, grouped by the claimed and corrected values; at least `min` deals each. */
 export async function factualErrors(db: Executor, vendorId: string, min: number) {
   const { rows } = await sql<{ concern: string; field: string; claimed: unknown; corrected: unknown; deals: number }>`
-    select fs.concern, fs.field, fs.claimed, fs.corrected, count(distinct fs.deal_id)::int as deals
+    select fs.concern, fs.field, fs.claimed, fs.corrected, count(*)::int as deals
       from deal_field_state fs
      where fs.vendor_id = ${vendorId} and 'factual_error' = any(fs.kinds)
      group by fs.concern, fs.field, fs.claimed, fs.corrected
-    having count(distinct fs.deal_id) >= ${min}
+    having count(*) >= ${min}
      order by deals desc, fs.concern, fs.field`.execute(db);
   return rows;
 }

@@ -61,7 +61,7 @@ export async function claimRevisions(db: Executor, vendorId: string, dealId: str
 export async function stakeholders(db: Executor, vendorId: string, dealId: string) {
   return db
     .selectFrom('stakeholders')
-    .select(['id', 'name', 'role', 'confirmed_at', 'email', 'source', 'invited_at'])
+    .select(['id', 'name', 'role', 'confirmed_at', 'email', 'source', 'invited_at', 'first_invited_at', 'reminders_total'])
     .where('vendor_id', '=', vendorId)
     .where('deal_id', '=', dealId)
     .execute();
@@ -223,8 +223,17 @@ export async function writeDealState(trx: Executor, { state, concerns, fields, p
     .onConflict((oc) =>
       oc
         .columns(['vendor_id', 'deal_id', 'stakeholder_id'])
-        .doUpdateSet((eb) => ({ first_answered_at: eb.ref('excluded.first_answered_at'), answered_all: eb.ref('excluded.answered_all') }))
-        .where(sql<boolean>`(person_state.first_answered_at, person_state.answered_all) is distinct from (excluded.first_answered_at, excluded.answered_all)`),
+        .doUpdateSet((eb) => ({
+          role: eb.ref('excluded.role'),
+          first_invited_at: eb.ref('excluded.first_invited_at'),
+          reminders_total: eb.ref('excluded.reminders_total'),
+          first_answered_at: eb.ref('excluded.first_answered_at'),
+          answered_all: eb.ref('excluded.answered_all'),
+        }))
+        .where(
+          sql<boolean>`(person_state.role, person_state.first_invited_at, person_state.reminders_total, person_state.first_answered_at, person_state.answered_all)
+            is distinct from (excluded.role, excluded.first_invited_at, excluded.reminders_total, excluded.first_answered_at, excluded.answered_all)`,
+        ),
     )
     .execute();
 }

@@ -23,9 +23,9 @@ import type {
   NewPersonState,
   Verdict,
 } from '../db/schema.js';
-import { CONCERNS } from '../concerns/index.js';
+import { CONCERNS, concernBits } from '../concerns/index.js';
 import { computeTracking, type Tracking } from '../deals/tracking.js';
-import { answersCount, buyerDomains, isSecurityTeam, weekOfDeal } from '../rules.js';
+import { answersCount, buyerDomains, isSecurityTeam, weekOfDeal, type StakeholderRole } from '../rules.js';
 import * as repo from './repository.js';
 
 export { DEAL_SORTS, type DealListQuery, type DealSort } from './repository.js';
@@ -141,6 +141,7 @@ export async function computeDealState(db: Executor, vendorId: string, dealId: s
       deal.started_on,
       weeks.filter((w) => team.has(w.stakeholder_id!)),
     ),
+    ...teamBits(teamAnswers),
   };
   const concerns: NewDealConcernState[] = tracking.concerns.map((c) => ({
     vendor_id: vendorId,
@@ -161,6 +162,19 @@ export async function computeDealState(db: Executor, vendorId: string, dealId: s
     concerns,
     fields: fieldRows(vendorId, dealId, teamCorrections, changes),
     people: personRows(vendorId, dealId, people, answers, weeks, handovers, revision),
+  };
+}
+
+/** Per concern, one bit each: the security team's current confirms and corrections, and the kinds of those corrections. */
+function teamBits(answers: { concern: string | null; verdict: Verdict | null; kind: CorrectionKind | null }[]) {
+  const of = (test: (a: (typeof answers)[number]) => boolean) => concernBits(answers.filter(test).map((a) => a.concern!));
+  return {
+    team_answered: of(() => true),
+    team_confirmed: of((a) => a.verdict === 'confirm'),
+    team_corrected: of((a) => a.verdict === 'correct'),
+    team_factual_error: of((a) => a.kind === 'factual_error'),
+    team_requirement_gap: of((a) => a.kind === 'requirement_gap'),
+    team_not_applicable: of((a) => a.kind === 'not_applicable'),
   };
 }
 
@@ -188,7 +202,10 @@ function fieldRows(
       rows.set(key, row);
     }
   }
-  return [...rows.values()].map((r) => ({
+  // In a fixed order, so the row that carries each field's count does not depend on the order answers were read.
+  const values = [...rows.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);
+  const fieldOf = (r: (typeof values)[number]) => `${r.concern}.${r.field}`;
+  return values.map((r, n) => ({
     vendor_id: vendorId,
     deal_id: dealId,
     concern: r.concern,
@@ -196,6 +213,8 @@ function fieldRows(
     claimed: JSON.stringify(r.claimed),
     corrected: JSON.stringify(r.corrected),
     kinds: [...r.kinds].sort(),
+    first_of_field: values.findIndex((x) => fieldOf(x) === fieldOf(r)) === n,
+    field_kinds: [...new Set(values.filter((x) => fieldOf(x) === fieldOf(r)).flatMap((x) => [...x.kinds]))].sort(),
   }));
 }
 
@@ -215,7 +234,7 @@ function canonical(value: unknown): unknown {
 function personRows(
   vendorId: string,
   dealId: string,
-  people: { id: string; source: 'vendor' | 'delegated' }[],
+  people: { id: string; source: 'vendor' | 'delegated'; role: StakeholderRole; first_invited_at: Date | null; reminders_total: number }[],
   answers: { stakeholder_id: string | null; concern: string | null; verdict: Verdict | null; claim_revision: number | null }[],
   weeks: { stakeholder_id: string | null; first_answered_at: Date | null }[],
   handovers: { stakeholder_id: string | null; target_stakeholder_id: string | null; concern: string | null }[],
@@ -236,6 +255,9 @@ function personRows(
       vendor_id: vendorId,
       deal_id: dealId,
       stakeholder_id: p.id,
+      role: p.role,
+      first_invited_at: p.first_invited_at,
+      reminders_total: p.reminders_total,
       first_answered_at: firstAnswered === null ? null : new Date(firstAnswered),
       answered_all: theirs.size > 0 && [...theirs].every(done),
     };

@@ -182,7 +182,7 @@ export async function dueReminders(db: Executor, now: Date, limit: number) {
     db
       .selectFrom('stakeholders as s')
       .innerJoin('deals as d', (j) => j.onRef('d.id', '=', 's.deal_id').onRef('d.vendor_id', '=', 's.vendor_id'))
-      .select(['s.id', 's.vendor_id', 's.email', 's.reminders_sent', 's.invited_at', 'd.reminder_days'])
+      .select(['s.id', 's.vendor_id', 's.deal_id', 's.email', 's.reminders_sent', 's.invited_at', 'd.reminder_days'])
       .where('s.invited_at', 'is not', null)
       .where('s.reminders_paused', '=', false)
       .where('s.role', '<>', CHAMPION)
@@ -210,11 +210,11 @@ export async function dueReminders(db: Executor, now: Date, limit: number) {
   );
 }
 
-/** Moves the reminder count from `from` to `to`; false when another worker moved it first. */
+/** Moves the reminder cadence from `from` to `to` steps (one mail, however many steps), counting the mail in reminders_total; false when another worker moved it first. */
 export async function bumpReminders(trx: Executor, vendorId: string, id: string, from: number, to: number): Promise<boolean> {
   const r = await trx
     .updateTable('stakeholders')
-    .set((eb) => ({ reminders_sent: to, reminders_total: eb('reminders_total', '+', to - from) }))
+    .set((eb) => ({ reminders_sent: to, reminders_total: eb('reminders_total', '+', 1) }))
     .where('vendor_id', '=', vendorId)
     .where('id', '=', id)
     .where('reminders_sent', '=', from)

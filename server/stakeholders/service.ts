@@ -395,6 +395,8 @@ export async function scheduleReminders(db: DB, clock: Clock): Promise<number> {
       // The reminder's link lives as long as the person's current one.
       const expiresAt = await repo.liveLinkUntil(trx, s.vendor_id, s.id);
       await issueLink(trx, clock, { vendorId: s.vendor_id, stakeholderId: s.id, recipient: s.email, expiresAt, reason: 'reminder', replace: false, params: { n: sent } });
+      // Insight counts the reminders people were sent (the read model's person_state).
+      await touchDeal(trx, s.vendor_id, s.deal_id);
       return true;
     });
     if (done) queued++;

@@ -11,8 +11,18 @@ export async function readModelAndTruth(db: DB, dealId: string) {
     computeDealState(db, vendorId, dealId, { fromSignals: true }),
     latestAnswersOf(db, vendorId, dealId),
     latestAnswersOf(db, vendorId, dealId, { fromSignals: true }),
-    db.selectFrom('deal_field_state').select(['concern', 'field', 'claimed', 'corrected', 'kinds']).where('vendor_id', '=', vendorId).where('deal_id', '=', dealId).execute(),
-    db.selectFrom('person_state').select(['stakeholder_id', 'first_answered_at', 'answered_all']).where('vendor_id', '=', vendorId).where('deal_id', '=', dealId).execute(),
+    db
+      .selectFrom('deal_field_state')
+      .select(['concern', 'field', 'claimed', 'corrected', 'kinds', 'first_of_field', 'field_kinds'])
+      .where('vendor_id', '=', vendorId)
+      .where('deal_id', '=', dealId)
+      .execute(),
+    db
+      .selectFrom('person_state')
+      .select(['stakeholder_id', 'role', 'first_invited_at', 'reminders_total', 'first_answered_at', 'answered_all'])
+      .where('vendor_id', '=', vendorId)
+      .where('deal_id', '=', dealId)
+      .execute(),
   ]);
   // Insight's rows: the fields the security team corrected, and each person's engagement.
   const fieldKey = (r: { concern: string; field: string; corrected: unknown }) => JSON.stringify([r.concern, r.field, r.corrected]);
@@ -32,7 +42,16 @@ export async function readModelAndTruth(db: DB, dealId: string) {
     concerns: fresh.concerns.map(({ vendor_id: _v, deal_id: _d, ...c }) => c).sort((a, b) => a.concern.localeCompare(b.concern)),
     latest: byKey(trueAnswers),
     fields: byField(fresh.fields.map(({ vendor_id: _v, deal_id: _d, ...f }) => ({ ...f, claimed: parse(f.claimed), corrected: parse(f.corrected) }))),
-    people: byPerson(fresh.people.map((p) => ({ stakeholder_id: p.stakeholder_id, first_answered_at: when(p.first_answered_at), answered_all: p.answered_all }))),
+    people: byPerson(
+      fresh.people.map((p) => ({
+        stakeholder_id: p.stakeholder_id,
+        role: p.role,
+        first_invited_at: when(p.first_invited_at),
+        reminders_total: p.reminders_total,
+        first_answered_at: when(p.first_answered_at),
+        answered_all: p.answered_all,
+      })),
+    ),
   };
   const held = stored && {
     ...stored.state,
@@ -40,7 +59,7 @@ export async function readModelAndTruth(db: DB, dealId: string) {
     concerns: [...stored.concerns].sort((a, b) => a.concern.localeCompare(b.concern)),
     latest: byKey(heldAnswers),
     fields: byField(heldFields),
-    people: byPerson(heldPeople.map((p) => ({ ...p, first_answered_at: when(p.first_answered_at) }))),
+    people: byPerson(heldPeople.map((p) => ({ ...p, first_invited_at: when(p.first_invited_at), first_answered_at: when(p.first_answered_at) }))),
   };
   return { held, truth };
 }
