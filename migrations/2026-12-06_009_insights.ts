@@ -37,6 +37,11 @@ const statements = [
   `ALTER TABLE deal_state ADD COLUMN team_factual_error smallint NOT NULL DEFAULT 0`,
   `ALTER TABLE deal_state ADD COLUMN team_requirement_gap smallint NOT NULL DEFAULT 0`,
   `ALTER TABLE deal_state ADD COLUMN team_not_applicable smallint NOT NULL DEFAULT 0`,
+  // Taken afresh by every write of a deal's read model: a workspace's highest one changes whenever any of its
+  // deals' state does, so an insight computed at that version can be served again until then.
+  `CREATE SEQUENCE deal_state_refresh_seq`,
+  `ALTER TABLE deal_state ADD COLUMN refresh_seq bigint NOT NULL DEFAULT nextval('deal_state_refresh_seq')`,
+  `CREATE INDEX deal_state_refresh_idx ON deal_state (vendor_id, refresh_seq)`,
 
   // A person's first invitation and every reminder they were sent: a resend restarts invited_at and the
   // reminder cadence (reminders_sent), but engagement measures from the first invitation.
@@ -79,6 +84,8 @@ const statements = [
      first_invited_at timestamptz,
      reminders_total integer NOT NULL,
      first_answered_at timestamptz,
+     -- Days from the first invitation to the first confirm or correct (never below 0).
+     answer_days double precision,
      answered_all boolean NOT NULL,
      PRIMARY KEY (vendor_id, deal_id, stakeholder_id),
      FOREIGN KEY (vendor_id, stakeholder_id) REFERENCES stakeholders (vendor_id, id)

@@ -227,6 +227,8 @@ export interface DealStateTable {
   team_factual_error: number;
   team_requirement_gap: number;
   team_not_applicable: number;
+  /** Taken from deal_state_refresh_seq by each write: the workspace's highest is its read model's version. */
+  refresh_seq: ColumnType<number, never, never>;
 }
 
 /** Read model: each concern's state on a deal. */
@@ -267,8 +269,9 @@ export interface PersonStateTable {
   role: StakeholderRole;
   first_invited_at: Date | null;
   reminders_total: number;
-  /** When they first confirmed or corrected a concern. */
+  /** When they first confirmed or corrected a concern, and how many days after their first invitation. */
   first_answered_at: Date | null;
+  answer_days: number | null;
   /** Every concern of theirs (handed to them, or confirmed or corrected by them) has their confirm or correct on its current claim. */
   answered_all: boolean;
 }

@@ -149,8 +149,7 @@ export async function engagement(db: Executor, vendorId: string, f: InsightFilte
            count(*)::int as invited,
            count(*) filter (where x.first_answered_at is not null)::int as answered_any,
            count(*) filter (where x.answered_all)::int as answered_all,
-           percentile_cont(0.5) within group (order by greatest(0, extract(epoch from (x.first_answered_at - x.first_invited_at)) / 86400))
-             filter (where x.first_answered_at is not null) as median_days,
+           percentile_cont(0.5) within group (order by x.answer_days) as median_days,
            coalesce(sum(x.reminders_total) filter (where x.first_answered_at is not null), 0)::int as reminders
       from ${rowsOfMatchingDeals('person_state', vendorId, f)} and x.first_invited_at is not null
      group by x.role`.execute(db);
@@ -175,16 +174,18 @@ export async function factualErrors(db: Executor, vendorId: string, min: number)
  */
 export async function factualErrorDeals(db: Executor, vendorId: string, wanted: { concern: string; field: string; claimed: unknown; corrected: unknown }[], limit: number) {
   if (wanted.length === 0) return [];
-  const keys = JSON.stringify(wanted.map((w, i) => ({ i, concern: w.concern, field: w.field, claimed: w.claimed ?? null, corrected: w.corrected ?? null })));
+  const keys = wanted.map(
+    (w, i) => sql`(${i}::int, ${w.concern}::text, ${w.field}::text, cast(${JSON.stringify(w.claimed ?? null)} as jsonb), cast(${JSON.stringify(w.corrected ?? null)} as jsonb))`,
+  );
   const { rows } = await sql<{ i: number; deal_id: string; buyer_name: string }>`
+    with w (i, concern, field, claimed, corrected) as (values ${sql.join(keys)})
     select i, deal_id, buyer_name from (
       select w.i, ds.deal_id, ds.buyer_name,
              row_number() over (partition by w.i order by ds.last_activity_at desc, ds.deal_id) as n
-        from jsonb_to_recordset(cast(${keys} as jsonb)) as w(i int, concern text, field text, claimed jsonb, corrected jsonb)
-        join deal_field_state fs
-          on fs.vendor_id = ${vendorId} and fs.concern = w.concern and fs.field = w.field
-         and fs.claimed = w.claimed and fs.corrected = w.corrected and 'factual_error' = any(fs.kinds)
+        from deal_field_state fs
+        join w on fs.concern = w.concern and fs.field = w.field and fs.claimed = w.claimed and fs.corrected = w.corrected
         join deal_state ds on ds.vendor_id = fs.vendor_id and ds.deal_id = fs.deal_id
+       where fs.vendor_id = ${vendorId} and 'factual_error' = any(fs.kinds)
     ) ranked
      where n <= ${limit}
      order by i, n`.execute(db);

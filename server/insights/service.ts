@@ -23,7 +23,7 @@ import {
   type Industry,
   type Outcome,
 } from '../rules.js';
-import { freshenDeals } from '../readmodel/service.js';
+import { freshenDeals, readModelVersion } from '../readmodel/service.js';
 import * as repo from './repository.js';
 
 // ---------------------------------------------------------------------------
@@ -104,6 +104,40 @@ const rate = (part: number, whole: number): number | null => (whole > 0 ? Math.r
 const oneDecimal = (n: number | null | undefined): number | null => (n == null ? null : Math.round(Number(n) * 10) / 10);
 
 // ---------------------------------------------------------------------------
+// Results kept while the read model stands still
+
+/**
+ * An insight computed at a workspace's read-model version (readModelVersion:
+ * the highest refresh number of its deals, which any change to any of its
+ * deals' state raises) is the same until that version moves, so it is kept and
+ * served again until then: never stale, and a page of four insights read by
+ * several people at once costs the database once. Concurrent requests share one
+ * computation. Kept per database, at most CACHE_LIMIT results, least recently used out first.
+ */
+const CACHE_LIMIT = 1000;
+const caches = new WeakMap<object, Map<string, { version: string; value: Promise<unknown> }>>();
+
+async function atVersion<T>(db: Executor, vendorId: string, key: string, compute: () => Promise<T>): Promise<T> {
+  let cache = caches.get(db);
+  if (!cache) caches.set(db, (cache = new Map()));
+  const version = await readModelVersion(db, vendorId);
+  const k = `${vendorId} ${key}`;
+  const hit = cache.get(k);
+  cache.delete(k);
+  if (hit && hit.version === version) {
+    cache.set(k, hit);
+    return hit.value as Promise<T>;
+  }
+  const entry = { version, value: compute() as Promise<unknown> };
+  cache.set(k, entry);
+  entry.value.catch(() => cache.get(k) === entry && cache.delete(k));
+  if (cache.size > CACHE_LIMIT) cache.delete(cache.keys().next().value!);
+  return entry.value as Promise<T>;
+}
+
+const filterKey = (f: InsightFilters) => JSON.stringify([f.industry, f.region, f.stage, f.outcome, f.from, f.to]);
+
+// ---------------------------------------------------------------------------
 // Corrections
 
 const KINDS: readonly CorrectionKind[] = ['factual_error', 'requirement_gap', 'not_applicable'];
@@ -156,7 +190,11 @@ export function valueLabel(concernKey: string, fieldKey: string, value: unknown)
   }
 }
 
-export async function corrections(db: DB, vendorId: string, filters: InsightFilters): Promise<{ concerns: ConcernInsight[] }> {
+export function corrections(db: DB, vendorId: string, filters: InsightFilters): Promise<{ concerns: ConcernInsight[] }> {
+  return atVersion(db, vendorId, `corrections ${filterKey(filters)}`, () => computeCorrections(db, vendorId, filters));
+}
+
+async function computeCorrections(db: DB, vendorId: string, filters: InsightFilters): Promise<{ concerns: ConcernInsight[] }> {
   const f = toRepoFilter(filters);
   const [concerns, fields, values] = await Promise.all([repo.concernCounts(db, vendorId, f), repo.fieldCounts(db, vendorId, f), repo.topValues(db, vendorId, f, TOP_VALUES)]);
   return {
@@ -221,7 +259,11 @@ function histogram(rows: { week: number; deals: number }[]): { week: number; dea
   return [...early, ...late.map((r) => ({ week: r.week, deals: r.deals }))];
 }
 
-export async function timing(db: DB, vendorId: string, filters: InsightFilters): Promise<TimingInsight> {
+export function timing(db: DB, vendorId: string, filters: InsightFilters): Promise<TimingInsight> {
+  return atVersion(db, vendorId, `timing ${filterKey(filters)}`, () => computeTiming(db, vendorId, filters));
+}
+
+async function computeTiming(db: DB, vendorId: string, filters: InsightFilters): Promise<TimingInsight> {
   const { summary: s, histogram: h } = await repo.timing(db, vendorId, toRepoFilter(filters));
   return {
     deals: s.deals,
@@ -256,7 +298,11 @@ export interface OutcomesInsight {
   min_closed_for_rate: number;
 }
 
-export async function outcomes(db: DB, vendorId: string, filters: InsightFilters): Promise<OutcomesInsight> {
+export function outcomes(db: DB, vendorId: string, filters: InsightFilters): Promise<OutcomesInsight> {
+  return atVersion(db, vendorId, `outcomes ${filterKey(filters)}`, () => computeOutcomes(db, vendorId, filters));
+}
+
+async function computeOutcomes(db: DB, vendorId: string, filters: InsightFilters): Promise<OutcomesInsight> {
   const rows = await repo.gateOutcomes(db, vendorId, toRepoFilter(filters));
   const of = (gate: 'ready' | 'overridden') => rows.find((r) => r.gate === gate) ?? { deals: 0, closed: 0, won: 0 };
   const ready = of('ready');
@@ -289,7 +335,11 @@ export interface EngagementRow {
 /** Every role but the champion's (who follows the review and never answers), in the rule book's order. */
 const ANSWERING_ROLES = STAKEHOLDER_ROLES.filter((r) => !isChampion(r));
 
-export async function engagement(db: DB, vendorId: string, filters: InsightFilters): Promise<{ roles: EngagementRow[] }> {
+export function engagement(db: DB, vendorId: string, filters: InsightFilters): Promise<{ roles: EngagementRow[] }> {
+  return atVersion(db, vendorId, `engagement ${filterKey(filters)}`, () => computeEngagement(db, vendorId, filters));
+}
+
+async function computeEngagement(db: DB, vendorId: string, filters: InsightFilters): Promise<{ roles: EngagementRow[] }> {
   const rows = await repo.engagement(db, vendorId, toRepoFilter(filters));
   return {
     roles: ANSWERING_ROLES.map((role) => {
@@ -424,14 +474,14 @@ export function suggestionKey(s: { concern: string; field: string; claimed: unkn
  */
 export async function profileSuggestions(db: Executor, vendorId: string, published: (concern: string, field: string) => unknown): Promise<Suggestion[]> {
   const [min, dismissed] = await Promise.all([repo.suggestionThreshold(db, vendorId), repo.dismissals(db, vendorId)]);
-  const rows = await repo.factualErrors(db, vendorId, min);
+  const rows = await atVersion(db, vendorId, `factual-errors ${min}`, () => repo.factualErrors(db, vendorId, min));
   const gone = new Map(dismissed.map((d) => [d.key, d.evidence_deals]));
   const shown = rows.filter((r) => {
     const key = suggestionKey(r);
     return sameJson(published(r.concern, r.field), r.claimed) && !sameJson(r.claimed, r.corrected) && (gone.get(key) ?? -1) < r.deals;
   });
   const top = shown.slice(0, SUGGESTIONS_SHOWN);
-  const evidence = await repo.factualErrorDeals(db, vendorId, top, EVIDENCE_SHOWN);
+  const evidence = await atVersion(db, vendorId, `evidence ${JSON.stringify(top.map(suggestionKey))}`, () => repo.factualErrorDeals(db, vendorId, top, EVIDENCE_SHOWN));
   return top.map((r, i) => ({
     key: suggestionKey(r),
     ...r,

@@ -193,7 +193,7 @@ export async function writeDealState(trx: Executor, { state, concerns, fields, p
   await trx
     .insertInto('deal_state')
     .values(state)
-    .onConflict((oc) => oc.columns(['vendor_id', 'deal_id']).doUpdateSet(changes))
+    .onConflict((oc) => oc.columns(['vendor_id', 'deal_id']).doUpdateSet({ ...changes, refresh_seq: sql<number>`nextval('deal_state_refresh_seq')` } as never))
     .execute();
   if (concerns.length === 0) return;
   await trx
@@ -228,11 +228,12 @@ export async function writeDealState(trx: Executor, { state, concerns, fields, p
           first_invited_at: eb.ref('excluded.first_invited_at'),
           reminders_total: eb.ref('excluded.reminders_total'),
           first_answered_at: eb.ref('excluded.first_answered_at'),
+          answer_days: eb.ref('excluded.answer_days'),
           answered_all: eb.ref('excluded.answered_all'),
         }))
         .where(
-          sql<boolean>`(person_state.role, person_state.first_invited_at, person_state.reminders_total, person_state.first_answered_at, person_state.answered_all)
-            is distinct from (excluded.role, excluded.first_invited_at, excluded.reminders_total, excluded.first_answered_at, excluded.answered_all)`,
+          sql<boolean>`(person_state.role, person_state.first_invited_at, person_state.reminders_total, person_state.first_answered_at, person_state.answer_days, person_state.answered_all)
+            is distinct from (excluded.role, excluded.first_invited_at, excluded.reminders_total, excluded.first_answered_at, excluded.answer_days, excluded.answered_all)`,
         ),
     )
     .execute();
@@ -387,4 +388,14 @@ export async function stageCounts(db: Executor, vendorId: string) {
     .where('vendor_id', '=', vendorId)
     .groupBy('stage')
     .execute();
+}
+
+/** A workspace's read-model version: the highest refresh_seq of its deals (an index lookup). */
+export async function readModelVersion(db: Executor, vendorId: string): Promise<string> {
+  const row = await db
+    .selectFrom('deal_state')
+    .select((eb) => eb.fn.max('refresh_seq').as('v'))
+    .where('vendor_id', '=', vendorId)
+    .executeTakeFirst();
+  return String(row?.v ?? 0);
 }

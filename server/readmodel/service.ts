@@ -12,6 +12,7 @@
 // DirtyDealRefresher within a second, and at once by any read of the deal
 // (readDealState) or of the workspace's deal list (freshenDeals).
 import { beforeCommit, transaction, type DB, type Executor } from '../db/index.js';
+import { DAY } from '../lib/clock.js';
 import type {
   CorrectionKind,
   DealConcernStateTable,
@@ -31,6 +32,7 @@ import * as repo from './repository.js';
 export { DEAL_SORTS, type DealListQuery, type DealSort } from './repository.js';
 export const pageDeals = repo.pageDeals;
 export const stageCounts = repo.stageCounts;
+export const readModelVersion = repo.readModelVersion;
 
 /** A deal's read model, refreshed first if an answer has marked it. */
 export async function readDealState(db: DB, vendorId: string, dealId: string) {
@@ -259,6 +261,7 @@ function personRows(
       first_invited_at: p.first_invited_at,
       reminders_total: p.reminders_total,
       first_answered_at: firstAnswered === null ? null : new Date(firstAnswered),
+      answer_days: firstAnswered === null || p.first_invited_at === null ? null : Math.max(0, (new Date(firstAnswered).getTime() - new Date(p.first_invited_at).getTime()) / DAY),
       answered_all: theirs.size > 0 && [...theirs].every(done),
     };
   });

@@ -19,7 +19,7 @@ export async function readModelAndTruth(db: DB, dealId: string) {
       .execute(),
     db
       .selectFrom('person_state')
-      .select(['stakeholder_id', 'role', 'first_invited_at', 'reminders_total', 'first_answered_at', 'answered_all'])
+      .select(['stakeholder_id', 'role', 'first_invited_at', 'reminders_total', 'first_answered_at', 'answer_days', 'answered_all'])
       .where('vendor_id', '=', vendorId)
       .where('deal_id', '=', dealId)
       .execute(),
@@ -49,13 +49,16 @@ export async function readModelAndTruth(db: DB, dealId: string) {
         first_invited_at: when(p.first_invited_at),
         reminders_total: p.reminders_total,
         first_answered_at: when(p.first_answered_at),
+        answer_days: p.answer_days ?? null,
         answered_all: p.answered_all,
       })),
     ),
   };
+  // The refresh's sequence number is when, not what: the truth has none.
+  const { refresh_seq: _seq, ...heldState } = stored?.state ?? ({} as NonNullable<typeof stored>['state']);
   const held = stored && {
-    ...stored.state,
-    last_activity_at: stored.state.last_activity_at.toISOString(),
+    ...heldState,
+    last_activity_at: heldState.last_activity_at.toISOString(),
     concerns: [...stored.concerns].sort((a, b) => a.concern.localeCompare(b.concern)),
     latest: byKey(heldAnswers),
     fields: byField(heldFields),
