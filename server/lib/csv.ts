@@ -13,7 +13,8 @@ export function neutralise(cell: string): string {
 export function toCsv(rows: readonly (readonly (string | number | boolean | null | undefined)[])[]): string {
   return stringify(
     rows.map((r) => r.map((c) => (typeof c === 'string' ? neutralise(c) : c))),
-    { record_delimiter: '\r\n', cast: { boolean: (b) => (b ? 'true' : 'false') } },
+    // A cell with a line break of either kind is quoted (csv-stringify quotes only the record delimiter itself).
+    { record_delimiter: '\r\n', quoted_match: /[\r\n]/, cast: { boolean: (b) => (b ? 'true' : 'false') } },
   );
 }
 
