@@ -26,7 +26,7 @@ import { changeStage, createDeal, currentClaims } from '../server/deals/service.
 import { addStakeholder } from '../server/stakeholders/service.js';
 import { recordAnswer } from '../server/signals/service.js';
 import { CONCERNS, claimSchema, diffClaim, getConcern, type ClaimValues } from '../server/concerns/index.js';
-import { rebuildReadModel } from '../server/readmodel/service.js';
+import { rebuildReadModel, refreshDeal } from '../server/readmodel/service.js';
 import type { CorrectionKind, DealStage, Industry, StakeholderRole } from '../server/db/schema.js';
 
 const usage = 'Usage: npm run seed-demo [-- --email you@example.com --workspace "Demo AI"]';
@@ -85,6 +85,9 @@ const BUYERS: [string, Industry, string | null][] = [
 
 const SURNAMES = ['Okafor', 'Lindqvist', 'Moreau', 'Tanaka', 'Costa', 'Novak', 'Schmidt', 'Reyes', 'Kaur', 'Walsh', 'Haddad', 'Ivanova'];
 const FIRST = { ciso: 'Dana', security: 'Sam', compliance: 'Cora', privacy: 'Pia', legal: 'Leo', champion: 'Chris', other: 'Oli' } as const;
+
+/** "Not mine" on every concern but `own`, on `day`: what a person answering only their part says of the rest. */
+const notMine = (day: number, own: string): Answer[] => CONCERNS.filter((c) => c.key !== own).map((c) => ({ day, concern: c.key, verdict: 'not_mine' as const }));
 
 interface Answer {
   day: number;
@@ -192,7 +195,7 @@ async function seedDeals(db: DB, clock: ManualClock, vendorId: string, userId: s
         } else if (c.key === 'model_access_controls' && rand() < 0.25) {
           answers.push({ day, concern: c.key, verdict: 'correct', kind: 'requirement_gap', changes: { user_provisioning: pick(['scim2', 'manual']) } });
         } else if (c.key === 'audit_compliance' && people.has('compliance')) {
-          continue; // compliance answers this one
+          answers.push({ day, concern: c.key, verdict: 'not_mine' }); // compliance answers this one
         } else if (rand() < 0.85 || startedDaysAgo > 40) {
           answers.push({ day, concern: c.key, verdict: 'confirm' });
         }
@@ -208,11 +211,13 @@ async function seedDeals(db: DB, clock: ManualClock, vendorId: string, userId: s
           kind: 'requirement_gap',
           changes: { audit_rights: 'remote_audit' },
         },
-        { day: firstDay + 4, concern: 'data_residency', verdict: 'not_mine' },
+        // The rest is not compliance's to answer.
+        ...notMine(firstDay + 4, 'audit_compliance'),
       ]);
     }
     if (people.has('privacy') && rand() < 0.5) {
-      plan.set('privacy', [{ day: firstDay + 10 + Math.floor(rand() * 20), concern: 'data_residency', verdict: 'confirm' }]);
+      const day = firstDay + 10 + Math.floor(rand() * 20);
+      plan.set('privacy', [{ day, concern: 'data_residency', verdict: 'confirm' }, ...notMine(day, 'data_residency')]);
     }
     if (people.has('legal'))
       plan.set('legal', [{ day: 6, concern: 'training_data_provenance', verdict: 'correct', kind: 'factual_error', changes: { indemnity_cap: 'capped_at_fees' } }]);
@@ -247,11 +252,12 @@ async function seedDeals(db: DB, clock: ManualClock, vendorId: string, userId: s
       }
     }
     // People still silent after a week were reminded once or twice.
-    await sql`update stakeholders s set reminders_sent = least(2, ${Math.floor(startedDaysAgo / 7)})
+    await sql`update stakeholders s set reminders_sent = least(2, ${Math.floor(startedDaysAgo / 7)}), reminders_total = least(2, ${Math.floor(startedDaysAgo / 7)})
                where s.vendor_id = ${vendorId} and s.deal_id = ${dealId} and s.role <> 'champion'
                  and not exists (select 1 from signals x where x.vendor_id = s.vendor_id and x.stakeholder_id = s.id and x.type = 'answer' and x.created_at < s.invited_at + interval '7 days')`.execute(
       db,
     );
+    await transaction(db, (trx) => refreshDeal(trx, vendorId, dealId));
 
     // Stages: deals older than four weeks move on; the gate needs the checkpoint ready, or a written override.
     const moves: DealStage[] =
