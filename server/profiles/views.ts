@@ -35,7 +35,8 @@ export function midSentence(label: string): string {
 
 function suggestionView(s: Suggestion, draft: SubmittedClaims | undefined) {
   const concern = getConcern(s.concern);
-  const label = concern?.fields.find((f) => f.key === s.field)?.label ?? s.field;
+  const field = concern?.fields.find((f) => f.key === s.field);
+  const label = field?.label ?? s.field;
   const current = draft?.[s.concern]?.values[s.field];
   return {
     key: s.key,
@@ -43,6 +44,8 @@ function suggestionView(s: Suggestion, draft: SubmittedClaims | undefined) {
     concernTitle: concern?.title ?? s.concern,
     fieldLabel: label,
     fieldPhrase: midSentence(label),
+    // "the inference regions are …" for a list of choices, "the indemnity cap is …" for one value.
+    verb: field?.type === 'any_of' ? 'are' : 'is',
     deals: s.deals,
     one: s.deals === 1,
     suggested: valueLabel(s.concern, s.field, s.corrected),
