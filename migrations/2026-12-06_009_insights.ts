@@ -29,8 +29,9 @@ const statements = [
   `ALTER TABLE deal_state ADD COLUMN security_invited boolean NOT NULL DEFAULT false`,
   // The week the security team first confirmed or corrected a concern (a "not mine" is not an answer of theirs).
   `ALTER TABLE deal_state ADD COLUMN first_answer_week integer`,
-  // The same facts as deal_concern_state's team columns, one bit per concern (server/insights: CONCERN_BITS), so
-  // insight counts every concern of every deal from one narrow row per deal.
+  // The security team's latest answers on the current claims: per concern, one bit each (concerns: CONCERN_BIT),
+  // whether one confirms or corrects it, and with which kinds; insight counts every concern of every deal from one
+  // narrow row per deal, and the deal list's corrected_concern filter tests a bit.
   `ALTER TABLE deal_state ADD COLUMN team_answered smallint NOT NULL DEFAULT 0`,
   `ALTER TABLE deal_state ADD COLUMN team_confirmed smallint NOT NULL DEFAULT 0`,
   `ALTER TABLE deal_state ADD COLUMN team_corrected smallint NOT NULL DEFAULT 0`,
@@ -49,12 +50,6 @@ const statements = [
   `UPDATE stakeholders SET first_invited_at = invited_at`,
   `ALTER TABLE stakeholders ADD COLUMN reminders_total integer NOT NULL DEFAULT 0`,
   `UPDATE stakeholders SET reminders_total = reminders_sent`,
-
-  // The security team's latest answers on the current claim: whether one confirms it, whether one corrects
-  // it, and the kinds of those corrections (substantive already says whether one of them does either).
-  `ALTER TABLE deal_concern_state ADD COLUMN team_confirmed boolean NOT NULL DEFAULT false`,
-  `ALTER TABLE deal_concern_state ADD COLUMN team_corrected boolean NOT NULL DEFAULT false`,
-  `ALTER TABLE deal_concern_state ADD COLUMN team_kinds text[] NOT NULL DEFAULT '{}'`,
 
   // Each field the security team's current corrections change on a deal, once per value it is corrected to.
   `CREATE TABLE deal_field_state (

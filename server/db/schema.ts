@@ -220,7 +220,7 @@ export interface DealStateTable {
   security_invited: boolean;
   /** The week the security team first confirmed or corrected a concern. */
   first_answer_week: number | null;
-  /** Per concern, one bit each (insights: CONCERN_BITS): the security team answered, confirmed, corrected, and with which kinds. */
+  /** Per concern, one bit each (concerns: CONCERN_BIT): the security team answered, confirmed, corrected, and with which kinds. */
   team_answered: number;
   team_confirmed: number;
   team_corrected: number;
@@ -241,10 +241,6 @@ export interface DealConcernStateTable {
   substantive: boolean;
   answers: number;
   corrections: number;
-  /** The security team's latest answers on the current claim: one confirms it; one corrects it, with these kinds. */
-  team_confirmed: ColumnType<boolean, boolean | undefined, boolean>;
-  team_corrected: ColumnType<boolean, boolean | undefined, boolean>;
-  team_kinds: ColumnType<CorrectionKind[], CorrectionKind[] | undefined, CorrectionKind[]>;
 }
 
 /** Read model: each field the security team's current corrections change on a deal, once per value it is corrected to. */

@@ -9,7 +9,8 @@ import type { CorrectionKind } from '../db/schema.js';
 import type { Clock } from '../lib/clock.js';
 import { invalid } from '../lib/errors.js';
 import { isoDate } from '../lib/validate.js';
-import { CONCERNS, REGIONS, getConcern, formatValue, type FieldValue } from '../concerns/index.js';
+import { CONCERNS, REGIONS, sameValue, type FieldValue } from '../concerns/index.js';
+import { formatFieldValue } from '../lib/concern-form.js';
 import {
   BASELINE_SECURITY_WEEK,
   DEAL_STAGES,
@@ -179,17 +180,6 @@ function byRate<T extends { rate: number | null; corrected_deals: number }>(rows
     .map((x) => x.r);
 }
 
-/** A stored value as a person reads it, through the field's catalogue definition. */
-export function valueLabel(concernKey: string, fieldKey: string, value: unknown): string {
-  const field = getConcern(concernKey)?.fields.find((f) => f.key === fieldKey);
-  if (!field) return typeof value === 'string' ? value : JSON.stringify(value);
-  try {
-    return formatValue(field, (value ?? undefined) as FieldValue | undefined);
-  } catch {
-    return JSON.stringify(value);
-  }
-}
-
 export function corrections(db: DB, vendorId: string, filters: InsightFilters): Promise<{ concerns: ConcernInsight[] }> {
   return atVersion(db, vendorId, `corrections ${filterKey(filters)}`, () => computeCorrections(db, vendorId, filters));
 }
@@ -222,7 +212,7 @@ async function computeCorrections(db: DB, vendorId: string, filters: InsightFilt
                 by_kind: byKind(fr),
                 top_values: values
                   .filter((v) => v.concern === c.key && v.field === fd.key)
-                  .map((v) => ({ value: v.value, label: valueLabel(c.key, fd.key, v.value), deals: v.deals })),
+                  .map((v) => ({ value: v.value, label: formatFieldValue(c.key, fd.key, v.value), deals: v.deals })),
               };
             }),
           ),
@@ -257,6 +247,16 @@ function histogram(rows: { week: number; deals: number }[]): { week: number; dea
   const early = Array.from({ length: last }, (_, i) => ({ week: i + 1, deals: rows.find((r) => r.week === i + 1)?.deals ?? 0 }));
   const late = rows.filter((r) => r.week > ZERO_FILLED_WEEKS).sort((a, b) => a.week - b.week);
   return [...early, ...late.map((r) => ({ week: r.week, deals: r.deals }))];
+}
+
+/**
+ * The two histograms side by side, one row per week either lists: matched by
+ * week, not by position (weeks after the zero-filled ones are listed only when they have deals).
+ */
+export function weekRows(t: TimingInsight): { week: number; signal: number; correction: number }[] {
+  const weeks = [...new Set([...t.first_signal_week.histogram, ...t.first_correction_week.histogram].map((h) => h.week))].sort((a, b) => a - b);
+  const at = (h: { week: number; deals: number }[], week: number) => h.find((x) => x.week === week)?.deals ?? 0;
+  return weeks.map((week) => ({ week, signal: at(t.first_signal_week.histogram, week), correction: at(t.first_correction_week.histogram, week) }));
 }
 
 export function timing(db: DB, vendorId: string, filters: InsightFilters): Promise<TimingInsight> {
@@ -410,18 +410,15 @@ export function csvRows(name: InsightName, data: Awaited<ReturnType<typeof insig
     }
     case 'timing': {
       const d = data as TimingInsight;
-      // Matched by week, not by position: weeks after the zero-filled ones are listed only when they have deals.
-      const weeks = [...new Set([...d.first_signal_week.histogram, ...d.first_correction_week.histogram].map((h) => h.week))].sort((a, b) => a - b);
-      const at = (h: { week: number; deals: number }[], week: number) => h.find((x) => x.week === week)?.deals ?? 0;
       return [
         ['measure', 'week', 'deals', 'median', 'p75', 'share'],
         ['first_signal_week', '', d.deals, d.first_signal_week.median, d.first_signal_week.p75, ''],
         ['first_correction_week', '', d.deals, d.first_correction_week.median, d.first_correction_week.p75, ''],
         ['spoke_by_week_2', 2, d.spoke_by_week_2.deals, '', '', d.spoke_by_week_2.share],
         ['baseline_week', d.baseline_week, '', '', '', ''],
-        ...weeks.flatMap((week) => [
-          ['first_signal_histogram', week, at(d.first_signal_week.histogram, week), '', '', ''],
-          ['first_correction_histogram', week, at(d.first_correction_week.histogram, week), '', '', ''],
+        ...weekRows(d).flatMap((w) => [
+          ['first_signal_histogram', w.week, w.signal, '', '', ''],
+          ['first_correction_histogram', w.week, w.correction, '', '', ''],
         ]),
       ];
     }
@@ -478,7 +475,11 @@ export async function profileSuggestions(db: Executor, vendorId: string, publish
   const gone = new Map(dismissed.map((d) => [d.key, d.evidence_deals]));
   const shown = rows.filter((r) => {
     const key = suggestionKey(r);
-    return sameJson(published(r.concern, r.field), r.claimed) && !sameJson(r.claimed, r.corrected) && (gone.get(key) ?? -1) < r.deals;
+    return (
+      sameValue(published(r.concern, r.field) as FieldValue, r.claimed as FieldValue) &&
+      !sameValue(r.claimed as FieldValue, r.corrected as FieldValue) &&
+      (gone.get(key) ?? -1) < r.deals
+    );
   });
   const top = shown.slice(0, SUGGESTIONS_SHOWN);
   const evidence = await atVersion(db, vendorId, `evidence ${JSON.stringify(top.map(suggestionKey))}`, () => repo.factualErrorDeals(db, vendorId, top, EVIDENCE_SHOWN));
@@ -487,12 +488,6 @@ export async function profileSuggestions(db: Executor, vendorId: string, publish
     ...r,
     evidence: evidence.filter((e) => Number(e.i) === i).map((e) => ({ deal_id: e.deal_id, buyer_name: e.buyer_name })),
   }));
-}
-
-/** Equal as insight groups values: lists in any order. */
-function sameJson(a: unknown, b: unknown): boolean {
-  const norm = (v: unknown) => JSON.stringify(Array.isArray(v) ? [...(v as unknown[])].sort() : (v ?? null));
-  return norm(a) === norm(b);
 }
 
 /** Hides a suggestion until more deals than now are its evidence. */

@@ -20,7 +20,7 @@ import {
   type Outcome,
   type StakeholderRole,
 } from '../rules.js';
-import type { ConcernInsight, EngagementRow, FieldInsight, InsightFilters, OutcomesInsight, TimingInsight } from './service.js';
+import { weekRows, type ConcernInsight, type EngagementRow, type FieldInsight, type InsightFilters, type OutcomesInsight, type TimingInsight } from './service.js';
 
 /** A filter the page dropped: the parameter, why, and (when the caller passes it) the value that was sent. */
 export interface ClearedFilter {
@@ -465,11 +465,4 @@ export function insightsPageView(input: InsightsPageInput) {
     outcomes: outcomesView(input.outcomes, matching),
     engagement: engagementView(input.engagement, matching),
   };
-}
-
-/** The two histograms side by side, one row per week either lists (matched by week, not by position: late weeks are sparse). */
-function weekRows(t: TimingInsight) {
-  const weeks = [...new Set([...t.first_signal_week.histogram, ...t.first_correction_week.histogram].map((h) => h.week))].sort((a, b) => a - b);
-  const at = (h: { week: number; deals: number }[], week: number) => h.find((x) => x.week === week)?.deals ?? 0;
-  return weeks.map((week) => ({ week, signal: at(t.first_signal_week.histogram, week), correction: at(t.first_correction_week.histogram, week) }));
 }

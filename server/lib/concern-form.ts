@@ -108,12 +108,15 @@ export function readConcernForm(concern: ConcernDef, body: Record<string, unknow
 /** Field changes as readable rows: label, claimed value, corrected value. */
 export function describeChanges(concernKey: string, changes: FieldChange[]) {
   const concern = getConcern(concernKey);
-  return changes.map((c) => {
-    const field = concern?.fields.find((f) => f.key === c.field);
-    return {
-      field: field?.label ?? c.field,
-      claimed: field ? safeFormat(field, c.claimed) : String(c.claimed),
-      corrected: field ? safeFormat(field, c.corrected) : String(c.corrected),
-    };
-  });
+  return changes.map((c) => ({
+    field: concern?.fields.find((f) => f.key === c.field)?.label ?? c.field,
+    claimed: formatFieldValue(concernKey, c.field, c.claimed),
+    corrected: formatFieldValue(concernKey, c.field, c.corrected),
+  }));
+}
+
+/** A stored value of one concern's field as a person reads it (option labels and so on); as text when the field is unknown. */
+export function formatFieldValue(concernKey: string, fieldKey: string, value: unknown): string {
+  const field = getConcern(concernKey)?.fields.find((f) => f.key === fieldKey);
+  return field ? safeFormat(field, value ?? undefined) : String(value);
 }

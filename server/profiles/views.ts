@@ -3,7 +3,8 @@
 import { CONCERNS, getConcern, sameValue, type FieldValue } from '../concerns/index.js';
 import type { ProfileClaims } from '../db/schema.js';
 import { fieldViews } from '../lib/concern-form.js';
-import { valueLabel, type Suggestion } from '../insights/service.js';
+import type { Suggestion } from '../insights/service.js';
+import { formatFieldValue } from '../lib/concern-form.js';
 import { hasUnpublishedChanges, NARRATIVE_MAX, warningsFor, type ProfileErrors, type SubmittedClaims } from './service.js';
 
 export interface EditorInput {
@@ -48,8 +49,8 @@ function suggestionView(s: Suggestion, draft: SubmittedClaims | undefined) {
     verb: field?.type === 'any_of' ? 'are' : 'is',
     deals: s.deals,
     one: s.deals === 1,
-    suggested: valueLabel(s.concern, s.field, s.corrected),
-    claimed: valueLabel(s.concern, s.field, s.claimed),
+    suggested: formatFieldValue(s.concern, s.field, s.corrected),
+    claimed: formatFieldValue(s.concern, s.field, s.claimed),
     evidence: s.evidence.map((e) => ({ href: `/app/deals/${e.deal_id}`, buyerName: e.buyer_name })),
     /** Deals beyond those named. */
     more: Math.max(0, s.deals - s.evidence.length),

@@ -2,6 +2,7 @@
 // served by indexes), what it writes, and the list queries over deal_state.
 import { sql, type Insertable, type Selectable } from 'kysely';
 import type { Executor } from '../db/index.js';
+import { CONCERN_BIT } from '../concerns/index.js';
 import type { CorrectionFieldsTable, DealConcernStateTable, DealFieldStateTable, DealStateTable, PersonStateTable } from '../db/schema.js';
 
 /**
@@ -206,9 +207,6 @@ export async function writeDealState(trx: Executor, { state, concerns, fields, p
         substantive: eb.ref('excluded.substantive'),
         answers: eb.ref('excluded.answers'),
         corrections: eb.ref('excluded.corrections'),
-        team_confirmed: eb.ref('excluded.team_confirmed'),
-        team_corrected: eb.ref('excluded.team_corrected'),
-        team_kinds: eb.ref('excluded.team_kinds'),
       })),
     )
     .execute();
@@ -278,8 +276,7 @@ export async function readDealState(db: Executor, vendorId: string, dealId: stri
     .select([
       sql<Selectable<Omit<DealConcernStateTable, 'vendor_id' | 'deal_id'>>[]>`(
         select coalesce(json_agg(json_build_object('concern', c.concern, 'claim_revision', c.claim_revision, 'status', c.status,
-                 'substantive', c.substantive, 'answers', c.answers, 'corrections', c.corrections,
-                 'team_confirmed', c.team_confirmed, 'team_corrected', c.team_corrected, 'team_kinds', c.team_kinds)), '[]')
+                 'substantive', c.substantive, 'answers', c.answers, 'corrections', c.corrections)), '[]')
           from deal_concern_state c where c.vendor_id = ds.vendor_id and c.deal_id = ds.deal_id)`.as('concern_states'),
       sql<boolean>`exists (select 1 from deal_state_dirty x where x.vendor_id = ds.vendor_id and x.deal_id = ds.deal_id)`.as('dirty'),
     ])
@@ -342,19 +339,8 @@ export async function pageDeals(db: Executor, vendorId: string, query: DealListQ
   if (query.q) q = q.where('ds.buyer_name', 'ilike', `%${query.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
   if (query.industry) q = q.where('ds.industry', '=', query.industry);
   if (query.region) q = q.where('ds.region', '=', query.region);
-  const correctedConcern = query.correctedConcern;
-  if (correctedConcern) {
-    q = q.where(({ exists, selectFrom }) =>
-      exists(
-        selectFrom('deal_concern_state as c')
-          .select('c.concern')
-          .whereRef('c.vendor_id', '=', 'ds.vendor_id')
-          .whereRef('c.deal_id', '=', 'ds.deal_id')
-          .where('c.concern', '=', correctedConcern)
-          .where('c.team_corrected', '=', true),
-      ),
-    );
-  }
+  // The security team corrects that concern's current claim: its bit in team_corrected (concerns: CONCERN_BIT).
+  if (query.correctedConcern) q = q.where(sql<boolean>`ds.team_corrected & ${CONCERN_BIT[query.correctedConcern] ?? 0} <> 0`);
   const correctedField = query.correctedField;
   if (correctedField) {
     q = q.where(({ exists, selectFrom }) =>

@@ -154,9 +154,6 @@ export async function computeDealState(db: Executor, vendorId: string, dealId: s
     substantive: c.substantive,
     answers: c.answers,
     corrections: c.corrections,
-    team_confirmed: teamAnswers.some((a) => a.concern === c.concern && a.verdict === 'confirm'),
-    team_corrected: teamCorrections.some((a) => a.concern === c.concern),
-    team_kinds: [...new Set(teamCorrections.filter((a) => a.concern === c.concern).map((a) => a.kind!))].sort(),
   }));
   return {
     tracking,
