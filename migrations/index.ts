@@ -10,6 +10,9 @@ import * as invitationTrust from './2026-12-05_006_invitation_trust.js';
 import * as dealStateDirty from './2026-12-05_007_deal_state_dirty.js';
 import * as securityTeamRule from './2026-12-05_008_security_team_rule.js';
 import * as insights from './2026-12-06_009_insights.js';
+import * as webhooks from './2026-12-06_010_webhooks.js';
+import * as idempotency from './2026-12-06_011_idempotency.js';
+import * as exportIndexes from './2026-12-06_012_export_indexes.js';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-23_001_core': core,
@@ -21,4 +24,7 @@ export const migrations: Record<string, Migration> = {
   '2026-12-05_007_deal_state_dirty': dealStateDirty,
   '2026-12-05_008_security_team_rule': securityTeamRule,
   '2026-12-06_009_insights': insights,
+  '2026-12-06_010_webhooks': webhooks,
+  '2026-12-06_011_idempotency': idempotency,
+  '2026-12-06_012_export_indexes': exportIndexes,
 };

@@ -37,12 +37,21 @@ import dealRoutes from './deals/routes.js';
 import stakeholderRoutes from './stakeholders/routes.js';
 import respondRoutes from './respond/routes.js';
 import apiRoutes from './api/routes.js';
+import { apiContract, openapiRoute } from './api/openapi.js';
+import idempotency, { purgeIdempotencyKeys } from './api/idempotency.js';
 import { insightApi, insightPages } from './insights/routes.js';
+import { exportApi, exportPages } from './exports/routes.js';
 import settingsRoutes from './settings/routes.js';
+import { webhookApi, webhookPages } from './webhooks/routes.js';
+import { WebhookWorker } from './webhooks/worker.js';
+import { createSealer } from './lib/crypto.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** The project folder (templates/ is in it): one up from server/, or two from dist/server/ when built. */
 export const ROOT = join(HERE, basename(dirname(HERE)) === 'dist' ? '../..' : '..');
+
+/** The version the OpenAPI document carries: the package's own. */
+const API_VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 export interface AppDeps {
   config: Config;
@@ -62,6 +71,28 @@ export interface AppDeps {
   scheduleEveryMs?: number;
   /** Starts every key the app keeps in Redis (REDIS_URL); tests use one of their own. */
   redisKeyPrefix?: string;
+  /**
+   * Derives the key that encrypts secrets kept in the database (webhook signing secrets). Defaults to
+   * config.ENCRYPTION_KEY, and without it (local use only; production requires it) to the session secret.
+   */
+  encryptionKey?: string;
+  /** Poll interval of the webhook worker (started by main.ts, not here). */
+  webhookPollMs?: number;
+  /**
+   * Sees every /api/v1 response before it is sent (tests check each one against the OpenAPI document);
+   * throwing turns the response into a 500.
+   */
+  checkApiResponse?: (res: ApiResponseSeen) => void;
+}
+
+export interface ApiResponseSeen {
+  method: string;
+  /** The route's pattern, e.g. /api/v1/deals/:id. */
+  route: string;
+  status: number;
+  contentType: string;
+  /** The body as sent: a string, or undefined when it is a stream or a buffer. */
+  body: string | undefined;
 }
 
 /** One log line per request, once it is answered: what was asked (redacted, below), the status and the time. */
@@ -127,12 +158,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   const views = new Views(join(ROOT, 'templates'));
+  const sealer = createSealer({ 1: deps.encryptionKey ?? config.ENCRYPTION_KEY ?? deps.sessionSecret });
   const services: Services = {
     config,
     db: deps.db,
     clock: deps.clock,
     views,
     worker: undefined as unknown as MailWorker,
+    sealer,
+    webhooks: new WebhookWorker({ db: deps.db, clock: deps.clock, sealer, config, log: app.log, pollMs: deps.webhookPollMs }),
     refresher: new DirtyDealRefresher(deps.db, app.log),
     sessionKeyId: keyId(deps.sessionSecret),
     // 120 failed lookups a minute per address: far above a person mistyping, far below guessing at scale.
@@ -146,7 +180,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     { db: deps.db, clock: deps.clock, views, config },
     app.log,
     deps.workerPollMs,
-    () => scheduleReminders(deps.db, deps.clock),
+    async () => {
+      await scheduleReminders(deps.db, deps.clock);
+      await purgeIdempotencyKeys(deps.db, deps.clock.now());
+    },
     deps.scheduleEveryMs,
   );
   app.decorate('services', services);
@@ -156,7 +193,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     for (const method of ([] as string[]).concat(route.method)) routeTable.push({ method, url: route.url });
   });
   app.addHook('onClose', async () => {
-    await Promise.all([services.worker.stop(), services.refresher.stop()]);
+    await Promise.all([services.worker.stop(), services.refresher.stop(), services.webhooks.stop()]);
   });
 
   // 1. External plugins.
@@ -259,15 +296,39 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // 3. Features.
   await app.register(authRoutes);
   await app.register(settingsRoutes);
+  await app.register(webhookPages);
   await app.register(profileRoutes);
   await app.register(dealRoutes);
   await app.register(stakeholderRoutes);
   await app.register(respondRoutes);
   await app.register(insightPages);
+  await app.register(exportPages);
+  let apiScope: FastifyInstance | undefined;
+  app.decorate('openapiDocument', () => apiScope!.swagger() as object);
+  // Outside the scope below: the document needs no key.
+  openapiRoute(app);
   await app.register(
     async (api) => {
+      apiScope = api;
+      if (deps.checkApiResponse) {
+        const check = deps.checkApiResponse;
+        api.addHook('onSend', async (req, reply, payload) => {
+          check({
+            method: req.method,
+            route: req.routeOptions.url ?? req.url,
+            status: reply.statusCode,
+            contentType: String(reply.getHeader('content-type') ?? ''),
+            body: typeof payload === 'string' ? payload : undefined,
+          });
+          return payload;
+        });
+      }
+      await apiContract(api, API_VERSION);
       await api.register(apiAuth);
+      await api.register(idempotency);
       await api.register(apiRoutes);
+      await api.register(webhookApi);
+      await api.register(exportApi);
       await api.register(insightApi);
     },
     { prefix: '/api/v1' },

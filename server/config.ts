@@ -41,6 +41,22 @@ const schema = z.object({
   SESSION_SECRET_PREVIOUS: z.string().min(32, 'must be at least 32 characters').optional(),
   /** When the previous secret stops being accepted: an ISO 8601 time such as 2026-12-05T12:00:00Z. Sessions last 12 hours. */
   SESSION_SECRET_PREVIOUS_UNTIL: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 time with a zone, such as 2026-12-05T12:00:00Z' }).optional(),
+  /**
+   * Encrypts secrets kept in the database (webhook signing secrets; later SSO client secrets): AES-256-GCM
+   * with a key derived from this (HKDF-SHA-256), at least 32 random characters. Required in production.
+   * Without it (local use only) the key is derived from the session secret, so rotating SESSION_SECRET
+   * then makes the stored secrets unreadable: set ENCRYPTION_KEY anywhere that matters, and keep it.
+   */
+  ENCRYPTION_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+  /**
+   * Outbound webhooks may reach private, loopback and link-local addresses (and plain http in production).
+   * Off by default: a workspace must not be able to make the portal call into its own network. Cloud metadata
+   * addresses stay refused either way.
+   */
+  WEBHOOK_ALLOW_PRIVATE: z
+    .enum(['true', 'false'], { message: 'must be true or false' })
+    .transform((v) => v === 'true')
+    .default(false),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /**
    * Behind a reverse proxy: how many hops to trust (e.g. 1), or a comma-separated
@@ -92,6 +108,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (c.NODE_ENV === 'production' && !c.SESSION_SECRET) {
     // The fallback keeps the key in the database, where a copy of the database could forge any session.
     throw new ConfigError('Invalid configuration:\n  SESSION_SECRET: is required when NODE_ENV is production (32 or more random characters)');
+  }
+  if (c.NODE_ENV === 'production' && !c.ENCRYPTION_KEY) {
+    // The fallback derives it from the session secret, which may be the one kept in the database.
+    throw new ConfigError('Invalid configuration:\n  ENCRYPTION_KEY: is required when NODE_ENV is production (32 or more random characters)');
   }
   if (Boolean(c.SESSION_SECRET_PREVIOUS) !== Boolean(c.SESSION_SECRET_PREVIOUS_UNTIL)) {
     throw new ConfigError('Invalid configuration:\n  SESSION_SECRET_PREVIOUS_UNTIL: set it together with SESSION_SECRET_PREVIOUS, to say until when the old secret is accepted');

@@ -30,6 +30,7 @@ async function main() {
   const { buildApp } = await appModule;
   const app = await buildApp({ config, db: handle.db, clock: systemClock, mail, ...secrets });
   app.services.worker.start();
+  app.services.webhooks.start();
   app.services.refresher.start();
 
   let closing = false;

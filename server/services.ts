@@ -7,6 +7,8 @@ import type { MailWorker } from './mail/outbox.js';
 import type { DirtyDealRefresher } from './readmodel/service.js';
 import type { Views } from './views.js';
 import type { FailureLimit } from './lib/failure-limit.js';
+import type { Sealer } from './lib/crypto.js';
+import type { WebhookWorker } from './webhooks/worker.js';
 
 export interface Services {
   config: Config;
@@ -14,6 +16,10 @@ export interface Services {
   clock: Clock;
   views: Views;
   worker: MailWorker;
+  /** Sends queued webhook deliveries (started by main.ts, stopped when the app closes). */
+  webhooks: WebhookWorker;
+  /** Encrypts secrets kept in the database (ENCRYPTION_KEY; see server/lib/crypto.ts). */
+  sealer: Sealer;
   /** Brings the read model of deals that answers marked up to date, in the background (started by main.ts). */
   refresher: DirtyDealRefresher;
   /** Failed link and API-key lookups per client address, checked before each lookup. */
@@ -27,5 +33,7 @@ declare module 'fastify' {
     services: Services;
     /** Every route as registered, so tests can walk them all. */
     routeTable: { method: string; url: string }[];
+    /** The OpenAPI document of /api/v1, generated from the routes' schemas. */
+    openapiDocument: () => object;
   }
 }

@@ -152,6 +152,8 @@ if (!existsSync(CHROMIUM)) {
       ['champion page', local(linksIn(championInvite.text)[0])],
       ['vendor deal page', vendor.url()],
       ['vendor insights page', `${address}/app/insights`],
+      ['deal list with its export links', `${address}/app`],
+      ['webhooks settings page', `${address}/app/settings/webhooks`],
     ]) {
       const page = await audit.newPage();
       await page.goto(url);

@@ -44,13 +44,19 @@ t.test('proxies are trusted by hop count or address, never wholesale', async (t)
 
 t.test('production refuses to print mailed links to the log', async (t) => {
   t.throws(() => loadConfig({ NODE_ENV: 'production' }), /SMTP_URL: is required when NODE_ENV is production/);
-  t.ok(loadConfig({ NODE_ENV: 'production', SMTP_URL: 'smtp://mail:25', SESSION_SECRET: 's'.repeat(40) }));
+  t.ok(loadConfig({ NODE_ENV: 'production', SMTP_URL: 'smtp://mail:25', SESSION_SECRET: 's'.repeat(40), ENCRYPTION_KEY: 'e'.repeat(40) }));
 });
 
 t.test('production needs a session secret of its own; rotation needs an end', async (t) => {
   const prod = { NODE_ENV: 'production', SMTP_URL: 'smtp://mail.example:587' };
   t.throws(() => loadConfig(prod), /SESSION_SECRET: is required when NODE_ENV is production/, 'no key kept in the database in production');
-  t.equal(loadConfig({ ...prod, SESSION_SECRET: 's'.repeat(40) }).SESSION_SECRET, 's'.repeat(40));
+  t.equal(loadConfig({ ...prod, SESSION_SECRET: 's'.repeat(40), ENCRYPTION_KEY: 'e'.repeat(40) }).SESSION_SECRET, 's'.repeat(40));
+  t.throws(() => loadConfig({ ...prod, SESSION_SECRET: 's'.repeat(40) }), /ENCRYPTION_KEY: is required when NODE_ENV is production/, 'stored secrets need a key of their own');
+  t.throws(() => loadConfig({ ENCRYPTION_KEY: 'short' }), /ENCRYPTION_KEY: must be at least 32 characters/);
+  t.equal(loadConfig({}).ENCRYPTION_KEY, undefined, 'local use derives it from the session secret');
+  t.equal(loadConfig({}).WEBHOOK_ALLOW_PRIVATE, false, 'webhooks reach only public addresses unless allowed');
+  t.equal(loadConfig({ WEBHOOK_ALLOW_PRIVATE: 'true' }).WEBHOOK_ALLOW_PRIVATE, true);
+  t.throws(() => loadConfig({ WEBHOOK_ALLOW_PRIVATE: 'yes' }), /WEBHOOK_ALLOW_PRIVATE: must be true or false/);
   t.equal(loadConfig({}).SESSION_SECRET, undefined, 'local use still starts without one');
   t.throws(() => loadConfig({ SESSION_SECRET: 's'.repeat(40), SESSION_SECRET_PREVIOUS: 'p'.repeat(40) }), /SESSION_SECRET_PREVIOUS_UNTIL: set it together/);
   t.throws(

@@ -21,11 +21,21 @@ t.test('every vendor route refuses another vendor’s ids with a 404', async (t)
     .select('k.id')
     .where('u.email', '=', 'admin@alpha.test')
     .executeTakeFirstOrThrow();
+  // Two webhooks of A's (one for the API's routes, one for the page's: each route set deletes its own), each with a delivery.
+  const hook = async () => {
+    const { id } = (await a.api('POST', '/api/v1/webhooks', { url: 'https://93.184.216.34/hook', events: ['deal.stage_changed'] })).json();
+    const { delivery_id } = (await a.api('POST', `/api/v1/webhooks/${id}/test`)).json();
+    return { id: id as string, delivery: delivery_id as string };
+  };
+  const [hookApi, hookPage] = [await hook(), await hook()];
+  const hookOf = (url: string) => (url.startsWith('/api/') ? hookApi : hookPage);
 
   const ids: Record<string, (url: string) => string> = {
-    id: (url) => (url.startsWith('/app/settings/api-keys') ? keyA.id : dealId),
+    id: (url) => (url.startsWith('/app/settings/api-keys') ? keyA.id : url.includes('/webhooks/') ? hookOf(url).id : dealId),
     sid: () => person.id,
     concern: () => 'data_residency',
+    delivery: (url) => hookOf(url).delivery,
+    delivery_id: (url) => hookOf(url).delivery,
   };
   // A body that would be accepted from the owner, so refusals come from ownership, not validation.
   const bodies: Record<string, Record<string, unknown>> = {
@@ -54,11 +64,11 @@ t.test('every vendor route refuses another vendor’s ids with a 404', async (t)
   t.ok(scoped.length >= 20, `${scoped.length} vendor routes with ids to walk`);
   const seen: string[] = [];
   for (const r of scoped) {
-    const params = [...r.url.matchAll(/:([a-z]+)/g)].map((m) => m[1]);
+    const params = [...r.url.matchAll(/:([a-z_]+)/g)].map((m) => m[1]);
     const unknown = params.filter((p) => !ids[p]);
     t.same(unknown, [], `${r.method} ${r.url}: every parameter is known to this walk`);
     if (unknown.length) continue;
-    const url = r.url.replace(/:([a-z]+)/g, (_m, p: string) => ids[p](r.url));
+    const url = r.url.replace(/:([a-z_]+)/g, (_m, p: string) => ids[p](r.url));
     const theirs = await call(b, r.method, r.url, url);
     t.equal(theirs.statusCode, 404, `${r.method} ${r.url} answers 404 to another vendor`);
     t.notMatch(theirs.body, /Alphabank|Xenia|alphabank\.example/, `${r.method} ${r.url} leaks nothing`);
@@ -81,10 +91,11 @@ t.test('every vendor route refuses another vendor’s ids with a 404', async (t)
 
   // The walk is not vacuous: the owner succeeds on every one of these routes
   // (revocations last, so they do not lock the owner out of the rest).
-  const weight = (url: string) => (url.includes('api-keys') ? 2 : url.includes('revoke') ? 1 : 0);
-  const ownerOrder = [...scoped].sort((x, y) => weight(x.url) - weight(y.url));
+  const weight = (url: string, method: string) =>
+    url.includes('api-keys') ? 2 : url.includes('revoke') || url.endsWith('/webhooks/:id/delete') || (method === 'DELETE' && url.includes('/webhooks/')) ? 1 : 0;
+  const ownerOrder = [...scoped].sort((x, y) => weight(x.url, x.method) - weight(y.url, y.method));
   for (const r of ownerOrder) {
-    const url = r.url.replace(/:([a-z]+)/g, (_m, p: string) => ids[p](r.url));
+    const url = r.url.replace(/:([a-z_]+)/g, (_m, p: string) => ids[p](r.url));
     const own = await call(a, r.method, r.url, url);
     t.ok(own.statusCode >= 200 && own.statusCode < 400, `${r.method} ${r.url} works for its owner (${own.statusCode})`);
   }

@@ -8,7 +8,9 @@
 // app doing the least work the same answer needs (one indexed query, JSON out),
 // measured in the same run, so the ratio shows what the portal adds. Finally
 // 1,000 stakeholders are added through the batch endpoint and the time until
-// a local SMTP sink has accepted all 1,000 invitations is measured.
+// a local SMTP sink has accepted all 1,000 invitations is measured, and every
+// signal of the workspace is exported as CSV and as NDJSON (streamed; the
+// portal's RSS sampled throughout must stay under 300 MiB).
 //
 //   DATABASE_URL=postgres://… npm run bench -- --scale
 //   BENCH_DEALS=2000 BENCH_SECONDS=5 DATABASE_URL=… npm run bench -- --scale
@@ -333,6 +335,59 @@ console.log(
 );
 
 // ---------------------------------------------------------------------------
+// Exports: every signal of the workspace streamed as CSV, then as NDJSON, read as fast as the client can,
+// with the portal's RSS sampled every 50 ms throughout. A correction's changes are one CSV row each.
+
+const exportExpected = (
+  await sql<{ signals: number; csvRows: number }>`
+    select count(*)::int signals, coalesce(sum(greatest(1, jsonb_array_length(changes))), 0)::int "csvRows" from signals where vendor_id = ${v}`.execute(db)
+).rows[0];
+const exportsRun: { format: string; status: number; rows: number; expectedRows: number; bytes: number; seconds: number; peakRssMb: number }[] = [];
+for (const format of ['csv', 'ndjson'] as const) {
+  let peak = rssOf();
+  const sampler = setInterval(() => (peak = Math.max(peak, rssOf())), 50);
+  const start = process.hrtime.bigint();
+  const got = await new Promise<{ status: number; bytes: number; lines: number }>((resolve, reject) => {
+    const req = request(`${portal}/api/v1/signals/export?format=${format}`, { agent, headers: auth }, (res) => {
+      let bytes = 0;
+      let lines = 0;
+      res.on('data', (c: Buffer) => {
+        bytes += c.length;
+        for (let i = c.indexOf(10); i !== -1; i = c.indexOf(10, i + 1)) lines++;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes, lines }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  clearInterval(sampler);
+  peak = Math.max(peak, rssOf());
+  // The seeded signals have no line break inside a cell: one line per row, and the CSV's header line.
+  const rows = format === 'csv' ? got.lines - 1 : got.lines;
+  const run = {
+    format,
+    status: got.status,
+    rows,
+    expectedRows: format === 'csv' ? exportExpected.csvRows : exportExpected.signals,
+    bytes: got.bytes,
+    seconds: +seconds.toFixed(1),
+    peakRssMb: Math.round(peak / 1048576),
+  };
+  exportsRun.push(run);
+  console.log(
+    JSON.stringify({
+      export: `all ${exportExpected.signals} signals as ${format}`,
+      ...run,
+      mb: +(got.bytes / 1048576).toFixed(1),
+      rowsPerSecond: Math.round(rows / seconds),
+      mbPerSecond: +(got.bytes / 1048576 / seconds).toFixed(1),
+    }),
+  );
+}
+
+// ---------------------------------------------------------------------------
 // Bulk: 1,000 stakeholders through the batch endpoint, then every invitation to the SMTP sink.
 
 const batchDeal = JSON.parse((await call(portal, '/api/v1/deals', { ...auth, 'content-type': 'application/json' }, 'POST', JSON.stringify({ buyer_name: 'Batch Bank' }))).body).id;
@@ -367,6 +422,8 @@ const misses = [
   ...Object.entries(results).map(([name, r]) => r.errors > 0 && `${name}: ${r.errors} errors`),
   healthMax > TARGETS.healthMaxMs && `slowest health probe ${healthMax} ms > ${TARGETS.healthMaxMs} ms`,
   peakRss / 1048576 > TARGETS.rssMb && `portal's peak RSS ${Math.round(peakRss / 1048576)} MiB > ${TARGETS.rssMb} MiB`,
+  ...exportsRun.map((r) => (r.status !== 200 || r.rows !== r.expectedRows) && `${r.format} export: status ${r.status}, ${r.rows} rows of ${r.expectedRows}`),
+  ...exportsRun.map((r) => r.peakRssMb > TARGETS.rssMb && `portal's peak RSS during the ${r.format} export ${r.peakRssMb} MiB > ${TARGETS.rssMb} MiB`),
   (sink.accepted - accepted < 1000 || batchMs > TARGETS.batchMailMs) && `1,000 invitations took ${batchMs} ms (accepted ${sink.accepted - accepted}) > ${TARGETS.batchMailMs} ms`,
 ].filter(Boolean);
 console.log(misses.length ? `TARGETS MISSED: ${misses.join('; ')}` : 'all targets met');

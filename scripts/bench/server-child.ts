@@ -36,6 +36,7 @@ if (which === 'portal') {
     NODE_ENV: 'production',
     LOG_LEVEL: 'info',
     SESSION_SECRET: 's'.repeat(40),
+    ENCRYPTION_KEY: 'e'.repeat(40),
     // Required in production; nothing is sent (the transport below drops mail, and the seeding sent every invitation).
     SMTP_URL: 'smtp://127.0.0.1:9',
     PUBLIC_URL: 'http://127.0.0.1',

@@ -77,7 +77,8 @@ export function dealDetailJson(d: DealDetail, now: Date) {
       email: s.email,
       role: s.role,
       source: s.source,
-      delegated_by: s.delegated_by_id ? { id: s.delegated_by_id, name: s.delegated_by_name } : null,
+      // Left joins: a row found (its id) has its NOT NULL columns.
+      delegated_by: s.delegated_by_id ? { id: s.delegated_by_id, name: s.delegated_by_name! } : null,
       delegation_depth: s.delegation_depth,
       confirmed_at: s.confirmed_at,
       counts: answersCount(s),
@@ -91,7 +92,8 @@ export function dealDetailJson(d: DealDetail, now: Date) {
       concern: row.concern,
       status: row.status,
       claim_revision: row.revision,
-      claim: d.claims.find((c) => c.concern === row.concern)?.claim,
+      // The grid has one row per current claim.
+      claim: d.claims.find((c) => c.concern === row.concern)!.claim,
       tailored: row.tailored,
       answers: row.answers.map((a) => ({
         stakeholder_id: a.stakeholder_id,
@@ -115,8 +117,9 @@ export function signalJson(s: DealDetail['signals'][number]) {
     kind: s.kind,
     comment: s.comment,
     changes: s.changes,
-    stakeholder: s.stakeholder_id ? { id: s.stakeholder_id, name: s.stakeholder_name, role: s.stakeholder_role } : null,
-    target_stakeholder: s.target_id ? { id: s.target_id, name: s.target_name, role: s.target_role } : null,
+    // Left joins: a row found (its id) has its NOT NULL columns.
+    stakeholder: s.stakeholder_id ? { id: s.stakeholder_id, name: s.stakeholder_name!, role: s.stakeholder_role! } : null,
+    target_stakeholder: s.target_id ? { id: s.target_id, name: s.target_name!, role: s.target_role! } : null,
     week: s.week,
     created_at: s.created_at,
   };

@@ -26,7 +26,7 @@ async function apiAuth(app: FastifyInstance) {
       failures.fail('api_key', req);
       throw new DomainError('unauthorized', 'Send a valid API key as "Authorization: Bearer <key>".');
     }
-    req.session = { userId: null, vendorId: key.vendorId, vendorName: key.vendorName, userName: key.name, via: 'api_key', keyOwnerId: key.ownerId };
+    req.session = { userId: null, vendorId: key.vendorId, vendorName: key.vendorName, userName: key.name, via: 'api_key', keyOwnerId: key.ownerId, apiKeyId: key.id };
   });
 }
 

@@ -12,6 +12,8 @@ export interface VendorSession {
   via: 'cookie' | 'api_key';
   /** With an API key: the user who created the key, who owns the deals opened through it (null if they were removed). */
   keyOwnerId?: string | null;
+  /** With an API key: the key's id (idempotency keys are kept per API key). */
+  apiKeyId?: string;
 }
 
 declare module 'fastify' {

@@ -321,6 +321,56 @@ export interface CorrectionFieldsTable {
   created_at: Timestamp;
 }
 
+export interface IdempotencyKeysTable {
+  vendor_id: string;
+  api_key_id: string;
+  key: string;
+  request_hash: string;
+  holder: string;
+  status_code: number | null;
+  content_type: string | null;
+  response_body: string | null;
+  created_at: Timestamp;
+}
+
+export type WebhookKind = 'standard' | 'slack';
+export type WebhookDeliveryStatus = 'pending' | 'sent' | 'failed';
+
+/** A workspace's webhook endpoint (server/webhooks). Secrets are sealed (server/lib/crypto.ts), never plain. */
+export interface WebhookEndpointsTable {
+  id: string;
+  vendor_id: string;
+  url: string;
+  description: string | null;
+  kind: ColumnType<WebhookKind, WebhookKind | undefined, WebhookKind>;
+  events: string[];
+  enabled: ColumnType<boolean, boolean | undefined, boolean>;
+  disabled_reason: ColumnType<string | null, string | null | undefined, string | null>;
+  secret: string;
+  previous_secret: ColumnType<string | null, string | null | undefined, string | null>;
+  previous_secret_until: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+/** One event for one endpoint, and how its delivery stands. message_id is the `webhook-id` header. */
+export interface WebhookDeliveriesTable {
+  id: string;
+  seq: ColumnType<number, never, never>;
+  vendor_id: string;
+  endpoint_id: string;
+  event_type: string;
+  message_id: string;
+  payload: Json<Record<string, unknown>>;
+  status: ColumnType<WebhookDeliveryStatus, WebhookDeliveryStatus | undefined, WebhookDeliveryStatus>;
+  attempts: ColumnType<number, number | undefined, number>;
+  last_status_code: ColumnType<number | null, number | null | undefined, number | null>;
+  last_error: ColumnType<string | null, string | null | undefined, string | null>;
+  created_at: Timestamp;
+  next_attempt_at: Timestamp;
+  sent_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+}
+
 export interface Database {
   vendors: VendorsTable;
   users: UsersTable;
@@ -343,6 +393,9 @@ export interface Database {
   deal_field_state: DealFieldStateTable;
   person_state: PersonStateTable;
   suggestion_dismissals: SuggestionDismissalsTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  idempotency_keys: IdempotencyKeysTable;
 }
 
 export type Vendor = Selectable<VendorsTable>;

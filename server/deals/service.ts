@@ -26,7 +26,8 @@ import { DEAL_STAGES, INDUSTRIES, STAKEHOLDER_ROLES, isChampion, isClosed, isGat
 import { getVersion, listVersions } from '../profiles/service.js';
 import { enqueueDigest } from '../mail/outbox.js';
 import { recordSignals } from '../signals/service.js';
-import { computeDealState, DEAL_SORTS, freshenDeals, pageDeals, stageCounts, touchDeal, type DealSort } from '../readmodel/service.js';
+import { enqueueWebhooks } from '../webhooks/service.js';
+import { computeDealState, DEAL_SORTS, freshenDeals, pageDeals, stageCounts, touchDeal, type DealFilter, type DealSort } from '../readmodel/service.js';
 import * as repo from './repository.js';
 
 // A deal's buyer segment: the buyer's industry (rules.INDUSTRIES) and region (the catalogue's REGIONS).
@@ -211,6 +212,9 @@ export async function changeStage(trx: Executor, clock: Clock, vendorId: string,
     ...(needsOverride ? [{ type: 'checkpoint_override' as const, actorUserId: userId, comment: reason! }] : []),
     { type: 'stage_change', actorUserId: userId, changes: [{ field: 'stage', claimed: deal.stage, corrected: input.stage }] },
   ]);
+  await enqueueWebhooks(trx, clock, vendorId, [
+    { type: 'deal.stage_changed', dealId, stage: { from: deal.stage, to: input.stage, overridden: needsOverride, override_reason: needsOverride ? reason! : null } },
+  ]);
   return { stage: input.stage, overridden: needsOverride };
 }
 
@@ -386,18 +390,12 @@ function decodeCursor(raw: string, sort: string): Cursor {
   return ok.data;
 }
 
-/** One page of the vendor's deals and the cursor of the next page (null on the last). */
-export async function listDealPage(db: DB, vendorId: string, params: DealListParams) {
-  // Deals that answers have changed since their last refresh are brought up to date first.
-  await freshenDeals(db, vendorId);
-  const descending = params.sort.startsWith('-');
-  const sort = params.sort.replace(/^-/, '') as DealSort;
-  const after = params.cursor ? decodeCursor(params.cursor, params.sort) : undefined;
-  const rows = await pageDeals(db, vendorId, {
-    limit: params.limit,
-    sort,
-    descending,
-    after: after && { value: after.v, id: after.id },
+/** The list's filter parameters (everything but the page and its order). */
+export type DealFilterParams = Omit<DealListParams, 'limit' | 'sort' | 'cursor'>;
+
+/** The list's filter parameters as the read model's filter (shared by the list and the exports). */
+export function dealFilterOf(params: DealFilterParams): DealFilter {
+  return {
     stage: params.stage,
     checkpoint: params.checkpoint,
     noSecurityStakeholder: params.risk === 'no_security_stakeholder' ? true : undefined,
@@ -407,7 +405,20 @@ export async function listDealPage(db: DB, vendorId: string, params: DealListPar
     region: params.region,
     correctedConcern: params.corrected_concern,
     correctedField: params.corrected_field ? parseConcernField(params.corrected_field) : undefined,
-  });
+  };
+}
+
+/** Whether any filter is set (an empty filter is every deal). */
+export const isFiltered = (f: DealFilter) => Object.values(f).some((v) => v !== undefined);
+
+/** One page of the vendor's deals and the cursor of the next page (null on the last). */
+export async function listDealPage(db: DB, vendorId: string, params: DealListParams) {
+  // Deals that answers have changed since their last refresh are brought up to date first.
+  await freshenDeals(db, vendorId);
+  const descending = params.sort.startsWith('-');
+  const sort = params.sort.replace(/^-/, '') as DealSort;
+  const after = params.cursor ? decodeCursor(params.cursor, params.sort) : undefined;
+  const rows = await pageDeals(db, vendorId, { limit: params.limit, sort, descending, after: after && { value: after.v, id: after.id }, ...dealFilterOf(params) });
   const page = rows.slice(0, params.limit);
   const last = page.at(-1);
   const value = (r: (typeof rows)[number]) => {

@@ -136,6 +136,11 @@ export function dealListView(input: {
     nextHref: input.page.nextCursor ? link({ cursor: input.page.nextCursor }) : undefined,
     firstHref: params.cursor ? link({ cursor: undefined }) : undefined,
     pager: Boolean(input.page.nextCursor || params.cursor),
+    // Every page of the list as it is filtered and sorted now (server/exports).
+    exports: {
+      csv: link({ cursor: undefined, limit: undefined }).replace(/^\/app/, '/app/deals/export.csv'),
+      ndjson: link({ cursor: undefined, limit: undefined }).replace(/^\/app/, '/app/deals/export.ndjson'),
+    },
   };
 }
 

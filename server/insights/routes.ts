@@ -1,12 +1,14 @@
 // Pipeline insight: the vendor's page (/app/insights), its tables as CSV,
 // and the JSON API (/api/v1/insights/…). HTTP only: parse, call, respond.
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { requireSession, sessionOf } from '../auth/session.js';
 import { csvAttachment, toCsv } from '../lib/csv.js';
-import { parse } from '../lib/validate.js';
+import { csvText } from '../lib/api-schema.js';
 import { sendPage } from '../lib/render.js';
 import { INSIGHTS, corrections, csvRows, engagement, freshen, insight, insightQuery, outcomes, pageFilters, timing, type InsightName } from './service.js';
 import { insightsPageView } from './views.js';
+import { INSIGHT_RESPONSES } from './schemas.js';
 
 function sendCsv(reply: FastifyReply, name: InsightName, data: Awaited<ReturnType<typeof insight>>) {
   return reply
@@ -38,13 +40,32 @@ export async function insightPages(app: FastifyInstance) {
 }
 
 /** GET /api/v1/insights/{corrections,timing,outcomes,engagement}, JSON or ?format=csv; registered under the API's key check. */
-export async function insightApi(app: FastifyInstance) {
+export async function insightApi(fastify: FastifyInstance) {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
   const { db } = app.services;
   for (const name of INSIGHTS) {
-    app.get(`/insights/${name}`, async (req, reply) => {
-      const { format, ...filters } = parse(insightQuery, req.query, 'query');
-      const data = await insight(db, sessionOf(req).vendorId, name, filters);
-      return format === 'csv' ? sendCsv(reply, name, data) : data;
-    });
+    const { schema, summary } = INSIGHT_RESPONSES[name];
+    app.get(
+      `/insights/${name}`,
+      {
+        schema: {
+          tags: ['insights'],
+          summary,
+          description: 'Filtered by the deals’ segment, stage, outcome and start dates; ?format=csv answers the same as CSV.',
+          querystring: insightQuery,
+          response: {
+            200: {
+              description: `The ${name} insight, as JSON or (?format=csv) CSV`,
+              content: { 'application/json': { schema }, 'text/csv': { schema: csvText } },
+            },
+          },
+        },
+      },
+      async (req, reply) => {
+        const { format, ...filters } = req.query;
+        const data = await insight(db, sessionOf(req).vendorId, name, filters);
+        return format === 'csv' ? sendCsv(reply, name, data) : data;
+      },
+    );
   }
 }

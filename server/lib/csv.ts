@@ -10,7 +10,9 @@ export function neutralise(cell: string): string {
   return FORMULA_START.test(cell) ? `'${cell}` : cell;
 }
 
-export function toCsv(rows: readonly (readonly (string | number | boolean | null | undefined)[])[]): string {
+export type CsvCell = string | number | boolean | null | undefined;
+
+export function toCsv(rows: readonly (readonly CsvCell[])[]): string {
   return stringify(
     rows.map((r) => r.map((c) => (typeof c === 'string' ? neutralise(c) : c))),
     // A cell with a line break of either kind is quoted (csv-stringify quotes only the record delimiter itself).
@@ -18,5 +20,17 @@ export function toCsv(rows: readonly (readonly (string | number | boolean | null
   );
 }
 
+/**
+ * CSV for a streamed response: the header row, then each batch of rows as one chunk, every cell written as toCsv
+ * writes it (neutralised, quoted, CRLF). Memory holds one batch at a time; the consumer's pace sets the producer's.
+ */
+export async function* csvChunks(header: readonly string[], batches: AsyncIterable<readonly (readonly CsvCell[])[]>): AsyncGenerator<string> {
+  yield toCsv([header]);
+  for await (const rows of batches) if (rows.length > 0) yield toCsv(rows);
+}
+
+/** The Content-Disposition of a download named `name` (letters, digits, dashes) with extension `ext`. */
+export const attachment = (name: string, ext: string) => `attachment; filename="${name.replace(/[^a-z0-9-]/gi, '-')}.${ext}"`;
+
 /** The Content-Disposition of a CSV download named `name` (letters, digits, dashes). */
-export const csvAttachment = (name: string) => `attachment; filename="${name.replace(/[^a-z0-9-]/gi, '-')}.csv"`;
+export const csvAttachment = (name: string) => attachment(name, 'csv');

@@ -22,8 +22,14 @@ export const ERROR_TABLE = {
   claim_changed: { status: 409 },
   checkpoint_open: { status: 409 },
   stage_changed: { status: 409 },
+  /** A workspace already has the most webhook endpoints it may (webhooks/service.ts MAX_ENDPOINTS). */
+  too_many_webhooks: { status: 409 },
+  /** An Idempotency-Key whose first request is still being answered. */
+  idempotency_in_progress: { status: 409 },
   too_large: { status: 413 },
   unsupported_media_type: { status: 415 },
+  /** An Idempotency-Key used again with a different request. */
+  idempotency_key_reused: { status: 422 },
   rate_limited: { status: 429 },
   internal_error: { status: 500 },
   unavailable: { status: 503 },
@@ -38,17 +44,19 @@ export interface FieldProblem {
 }
 
 export class DomainError extends Error {
+  /**
+   * Derived from the table, so Fastify and its plugins see the same status our handler sends. A plain
+   * property, not a getter: Fastify writes it back onto a validation error (the same value).
+   */
+  readonly statusCode: number;
+
   constructor(
     readonly code: ErrorCode,
     message: string,
     readonly details?: unknown,
   ) {
     super(message);
-  }
-
-  /** Derived from the table, so Fastify and its plugins see the same status our handler sends. */
-  get statusCode(): number {
-    return ERROR_TABLE[this.code].status;
+    this.statusCode = ERROR_TABLE[code].status;
   }
 
   /** The first problem of each field named in the details (for a form to show next to the field). */

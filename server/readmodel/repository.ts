@@ -21,8 +21,15 @@ export async function lockDealState(trx: Executor, dealId: string): Promise<void
  * committed. An answer still in flight keeps its mark (invisible here), so the
  * deal is refreshed again once it commits.
  */
-export async function clearDirty(trx: Executor, vendorId: string, dealId: string): Promise<void> {
-  await trx.deleteFrom('deal_state_dirty').where('vendor_id', '=', vendorId).where('deal_id', '=', dealId).execute();
+export async function clearDirty(trx: Executor, vendorId: string, dealId: string): Promise<Date | undefined> {
+  const marks = await trx.deleteFrom('deal_state_dirty').where('vendor_id', '=', vendorId).where('deal_id', '=', dealId).returning('marked_at').execute();
+  // The latest answer's time (the injected clock's), which dates what the refresh finds changed.
+  return marks.reduce<Date | undefined>((latest, m) => (!latest || m.marked_at > latest ? new Date(m.marked_at) : latest), undefined);
+}
+
+/** How the deal's alignment checkpoint stands in its read model now (before a refresh writes it), if it has one. */
+export async function checkpointOf(trx: Executor, vendorId: string, dealId: string) {
+  return trx.selectFrom('deal_state').select('checkpoint').where('vendor_id', '=', vendorId).where('deal_id', '=', dealId).executeTakeFirst();
 }
 
 /** Deals waiting for a refresh, oldest mark first: one workspace's, or everyone's. */
@@ -299,12 +306,16 @@ export const DEAL_SORTS = {
 } as const;
 export type DealSort = keyof typeof DEAL_SORTS;
 
-export interface DealListQuery {
+export interface DealListQuery extends DealFilter {
   limit: number;
   sort: DealSort;
   descending: boolean;
   /** The sort value and deal id of the last row of the previous page. */
   after?: { value: string | number; id: string };
+}
+
+/** Which of a vendor's deals a list (or an export) shows: every filter of the deal list. */
+export interface DealFilter {
   stage?: string;
   checkpoint?: 'ready' | 'open' | 'overridden';
   noSecurityStakeholder?: boolean;
@@ -320,18 +331,12 @@ export interface DealListQuery {
   correctedField?: { concern: string; field: string };
 }
 
-/** One page of a vendor's deals: keyset-paginated over deal_state, one more row than asked to tell if another page follows. */
-export async function pageDeals(db: Executor, vendorId: string, query: DealListQuery) {
-  const column = DEAL_SORTS[query.sort];
-  // "week" runs against started_on, so its direction flips.
-  const descending = query.sort === 'week' ? !query.descending : query.descending;
-  const direction = descending ? 'desc' : 'asc';
-  let q = db
-    .selectFrom('deal_state as ds')
-    .innerJoin('deals as d', (j) => j.onRef('d.vendor_id', '=', 'ds.vendor_id').onRef('d.id', '=', 'ds.deal_id'))
-    .selectAll('ds')
-    .select(['d.buyer_domain', 'd.profile_version', 'd.created_at'])
-    .where('ds.vendor_id', '=', vendorId);
+/**
+ * The vendor's deals (deal_state as ds) that pass the filter: the deal list's WHERE clause, shared with the
+ * exports (a subquery of deal ids). Only filters, no order or limit.
+ */
+export function dealsMatching(db: Executor, vendorId: string, query: DealFilter) {
+  let q = db.selectFrom('deal_state as ds').where('ds.vendor_id', '=', vendorId);
   if (query.stage) q = q.where('ds.stage', '=', query.stage as DealStateTable['stage']);
   if (query.checkpoint) q = q.where('ds.checkpoint', '=', query.checkpoint);
   if (query.noSecurityStakeholder !== undefined) q = q.where('ds.no_security_stakeholder', '=', query.noSecurityStakeholder);
@@ -354,6 +359,19 @@ export async function pageDeals(db: Executor, vendorId: string, query: DealListQ
       ),
     );
   }
+  return q;
+}
+
+/** One page of a vendor's deals: keyset-paginated over deal_state, one more row than asked to tell if another page follows. */
+export async function pageDeals(db: Executor, vendorId: string, query: DealListQuery) {
+  const column = DEAL_SORTS[query.sort];
+  // "week" runs against started_on, so its direction flips.
+  const descending = query.sort === 'week' ? !query.descending : query.descending;
+  const direction = descending ? 'desc' : 'asc';
+  let q = dealsMatching(db, vendorId, query)
+    .innerJoin('deals as d', (j) => j.onRef('d.vendor_id', '=', 'ds.vendor_id').onRef('d.id', '=', 'ds.deal_id'))
+    .selectAll('ds')
+    .select(['d.buyer_domain', 'd.profile_version', 'd.created_at']);
   if (query.after) {
     const type = { last_activity_at: 'timestamptz', started_on: 'date', concerns_open: 'integer', corrections: 'integer', buyer_name: 'text' }[column];
     const value = sql`cast(${query.after.value} as ${sql.raw(type)})`;

@@ -12,7 +12,7 @@
 // DirtyDealRefresher within a second, and at once by any read of the deal
 // (readDealState) or of the workspace's deal list (freshenDeals).
 import { beforeCommit, transaction, type DB, type Executor } from '../db/index.js';
-import { DAY } from '../lib/clock.js';
+import { DAY, type Clock } from '../lib/clock.js';
 import type {
   CorrectionKind,
   DealConcernStateTable,
@@ -27,10 +27,13 @@ import type {
 import { CONCERNS, concernBits } from '../concerns/index.js';
 import { computeTracking, type Tracking } from '../deals/tracking.js';
 import { answersCount, buyerDomains, isSecurityTeam, weekOfDeal, type StakeholderRole } from '../rules.js';
+import { enqueueWebhooks } from '../webhooks/service.js';
 import * as repo from './repository.js';
 
-export { DEAL_SORTS, type DealListQuery, type DealSort } from './repository.js';
+export { DEAL_SORTS, type DealFilter, type DealListQuery, type DealSort } from './repository.js';
 export const pageDeals = repo.pageDeals;
+/** The deal list's filter as a query of deal_state (ds), for another feature's repository to use as a subquery. */
+export const dealsMatching = repo.dealsMatching;
 export const stageCounts = repo.stageCounts;
 export const readModelVersion = repo.readModelVersion;
 
@@ -54,8 +57,16 @@ export function latestAnswersOf(db: Executor, vendorId: string, dealId: string, 
  * (signals, claims, stakeholders, stage). Outside a transaction opened by
  * transaction(), the refresh runs at once.
  */
-export async function touchDeal(trx: Executor, vendorId: string, dealId: string): Promise<void> {
-  if (!beforeCommit(trx, `deal_state:${dealId}`, (t) => refreshDeal(t, vendorId, dealId))) await refreshDeal(trx, vendorId, dealId);
+export async function touchDeal(trx: Executor, vendorId: string, dealId: string, clock?: Clock): Promise<void> {
+  const opts = { at: clock?.now() };
+  if (!beforeCommit(trx, `deal_state:${dealId}`, (t) => refreshDeal(t, vendorId, dealId, opts))) await refreshDeal(trx, vendorId, dealId, opts);
+}
+
+export interface RefreshOptions {
+  /** When the change happened (the injected clock's time); without it, the latest answer's or activity's time. */
+  at?: Date;
+  /** A bulk rebuild: no webhook events, and no look at the state before. */
+  quiet?: boolean;
 }
 
 /**
@@ -65,11 +76,25 @@ export async function touchDeal(trx: Executor, vendorId: string, dealId: string)
  * answer still in flight keeps its mark for the next refresh (and never waits
  * for this one), and a refresh that fails keeps the marks it saw.
  */
-export async function refreshDeal(trx: Executor, vendorId: string, dealId: string): Promise<void> {
+export async function refreshDeal(trx: Executor, vendorId: string, dealId: string, opts: RefreshOptions = {}): Promise<void> {
   await repo.lockDealState(trx, dealId);
-  await repo.clearDirty(trx, vendorId, dealId);
+  const marked = await repo.clearDirty(trx, vendorId, dealId);
+  // One primary-key lookup, under the lock: how the checkpoint stood, to tell the webhooks when it changes.
+  const before = opts.quiet ? undefined : await repo.checkpointOf(trx, vendorId, dealId);
   const fresh = await computeDealState(trx, vendorId, dealId);
-  if (fresh) await repo.writeDealState(trx, fresh);
+  if (!fresh) return;
+  await repo.writeDealState(trx, fresh);
+  const checkpoint = fresh.tracking.checkpoint;
+  if (before && before.checkpoint !== checkpoint.state) {
+    const at = opts.at ?? marked ?? fresh.state.last_activity_at;
+    await enqueueWebhooks(trx, { now: () => at }, vendorId, [
+      {
+        type: 'deal.checkpoint_changed',
+        dealId,
+        checkpoint: { state: checkpoint.state, previous_state: before.checkpoint, gaps: checkpoint.gaps.map((g) => ({ concern: g.concern, title: g.title })) },
+      },
+    ]);
+  }
 }
 
 /**
@@ -335,7 +360,7 @@ export async function rebuildReadModel(db: DB, opts: { onlyMissing?: boolean; ba
     // A few at a time on a server with a pool (embedded PGlite has one connection: concurrency 1).
     const queue = [...deals];
     const worker = async () => {
-      for (let d = queue.shift(); d; d = queue.shift()) await transaction(db, (trx) => refreshDeal(trx, d!.vendor_id, d!.id));
+      for (let d = queue.shift(); d; d = queue.shift()) await transaction(db, (trx) => refreshDeal(trx, d!.vendor_id, d!.id, { quiet: true }));
     };
     await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 1) }, worker));
     done += deals.length;

@@ -9,6 +9,7 @@ import type { FieldChange } from '../concerns/index.js';
 import type { Clock } from '../lib/clock.js';
 import { weekOfDeal } from '../rules.js';
 import { recordCorrectionFields, touchDeal } from '../readmodel/service.js';
+import { enqueueWebhooks, signalEvents } from '../webhooks/service.js';
 import * as repo from './repository.js';
 
 export interface SignalInput {
@@ -62,7 +63,30 @@ export async function recordSignals(trx: Executor, clock: Clock, deal: SignalDea
       created_at: now,
     })),
   );
-  await touchDeal(trx, deal.vendorId, deal.dealId);
+  // Webhooks: signal.created for each, in this transaction (one cheap statement when the workspace has no endpoints).
+  await enqueueWebhooks(
+    trx,
+    clock,
+    deal.vendorId,
+    signalEvents(
+      deal.dealId,
+      signals.map((s, i) => ({
+        id: ids[i],
+        type: s.type,
+        concern: s.concern ?? null,
+        claim_revision: s.claimRevision ?? null,
+        verdict: s.verdict ?? null,
+        kind: s.kind ?? null,
+        comment: s.comment ?? null,
+        changes: s.changes ?? [],
+        stakeholderId: s.stakeholderId ?? null,
+        targetStakeholderId: s.targetStakeholderId ?? null,
+        week,
+        created_at: now,
+      })),
+    ),
+  );
+  await touchDeal(trx, deal.vendorId, deal.dealId, clock);
   return ids;
 }
 
@@ -86,6 +110,28 @@ export async function recordAnswer(trx: Executor, clock: Clock, deal: SignalDeal
   if (a.verdict === 'correct' && a.kind) {
     await recordCorrectionFields(trx, [{ signalId: id, vendorId, dealId, concern: a.concern, stakeholderId: a.stakeholderId, kind: a.kind, changes: a.changes, week, at }]);
   }
+  // Webhooks: signal.created, and stakeholder.engaged when this is the person's first confirm or correct on the deal.
+  await enqueueWebhooks(
+    trx,
+    clock,
+    vendorId,
+    signalEvents(dealId, [
+      {
+        id,
+        type: 'answer',
+        concern: a.concern,
+        claim_revision: a.claimRevision,
+        verdict: a.verdict,
+        kind: a.kind,
+        comment: a.comment,
+        changes: a.changes,
+        stakeholderId: a.stakeholderId,
+        targetStakeholderId: null,
+        week,
+        created_at: at,
+      },
+    ]),
+  );
   return id;
 }
 

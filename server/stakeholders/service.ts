@@ -31,6 +31,7 @@ import { enqueueMail, enqueueMails } from '../mail/outbox.js';
 import { dealOwner, getDeal, stakeholderInput as personInput } from '../deals/service.js';
 import { handedConcerns, recordSignals } from '../signals/service.js';
 import { touchDeal } from '../readmodel/service.js';
+import { enqueueWebhooks } from '../webhooks/service.js';
 import * as repo from './repository.js';
 import { readStakeholderCsv, type CsvPerson, type StakeholderCsv } from './csv.js';
 
@@ -76,6 +77,8 @@ export async function issueLink(
   opts: {
     vendorId: string;
     stakeholderId: string;
+    /** The person's deal: an invitation (not a reminder) is told to the workspace's webhooks (stakeholder.invited). */
+    dealId?: string;
     recipient: string;
     reason: LinkReason;
     replace: boolean;
@@ -95,6 +98,9 @@ export async function issueLink(
   });
   if (opts.reason === 'invite') await repo.markInvited(trx, opts.vendorId, opts.stakeholderId, now);
   await enqueueMail(trx, clock, { template: 'invite', recipient: opts.recipient, vendorId: opts.vendorId, params: { linkId, reason: opts.reason, ...opts.params } });
+  if (opts.dealId && opts.reason !== 'reminder') {
+    await enqueueWebhooks(trx, clock, opts.vendorId, [{ type: 'stakeholder.invited', dealId: opts.dealId, stakeholderId: opts.stakeholderId }]);
+  }
 }
 
 export async function addStakeholder(trx: Executor, clock: Clock, linkTtlDays: number, vendorId: string, dealId: string, input: NewStakeholder) {
@@ -116,7 +122,7 @@ export async function addStakeholder(trx: Executor, clock: Clock, linkTtlDays: n
   });
   if (!inserted) throw new DomainError('duplicate_stakeholder', `${input.email} is already a stakeholder on this deal.`);
   if (input.invite) {
-    await issueLink(trx, clock, { vendorId, stakeholderId: id, recipient: input.email, ttlDays: linkTtlDays, reason: 'invite', replace: true });
+    await issueLink(trx, clock, { vendorId, dealId, stakeholderId: id, recipient: input.email, ttlDays: linkTtlDays, reason: 'invite', replace: true });
   }
   await touchDeal(trx, vendorId, dealId);
   return id;
@@ -238,6 +244,12 @@ export async function addStakeholders(trx: Executor, clock: Clock, linkTtlDays: 
     clock,
     invited.map(({ person, linkId }) => ({ template: 'invite', recipient: person.email, vendorId, params: { linkId, reason: 'invite' } })),
   );
+  await enqueueWebhooks(
+    trx,
+    clock,
+    vendorId,
+    invited.map(({ person }) => ({ type: 'stakeholder.invited' as const, dealId, stakeholderId: person.id })),
+  );
   await touchDeal(trx, vendorId, dealId);
   return { stakeholders: people.map((p) => ({ id: p.id, name: p.name, email: p.email, role: p.role })), invited: invited.length };
 }
@@ -317,7 +329,7 @@ export function refusedCsvPreview(text: string, err: DomainError): CsvPreview {
 /** A new link by mail; every earlier link of this person stops working. */
 export async function resendLink(trx: Executor, clock: Clock, ttlDays: number, vendorId: string, dealId: string, stakeholderId: string) {
   const s = await getStakeholder(trx, vendorId, dealId, stakeholderId);
-  await issueLink(trx, clock, { vendorId, stakeholderId: s.id, recipient: s.email, ttlDays, reason: 'invite', replace: true });
+  await issueLink(trx, clock, { vendorId, dealId, stakeholderId: s.id, recipient: s.email, ttlDays, reason: 'invite', replace: true });
   // A first invitation can change the deal's read model (whether its security team was invited).
   await touchDeal(trx, vendorId, dealId);
 }
@@ -482,6 +494,7 @@ export async function requestNewLink(trx: Executor, clock: Clock, token: string,
   const owner = await dealOwner(trx, holder.vendor_id, holder.deal_id);
   if (!owner) return;
   await enqueueMail(trx, clock, { template: 'link-request', recipient: owner.email, vendorId: holder.vendor_id, params: { dealId: holder.deal_id, stakeholderId: holder.id } });
+  await enqueueWebhooks(trx, clock, holder.vendor_id, [{ type: 'link.renewal_requested', dealId: holder.deal_id, stakeholderId: holder.id }]);
 }
 
 export const delegationInput = z.object({
@@ -582,6 +595,7 @@ export async function delegate(trx: Executor, clock: Clock, ttlDays: number, ctx
   if (!(links.all > 0 && links.all === links.revoked)) {
     await issueLink(trx, clock, {
       vendorId: ctx.vendorId,
+      dealId: ctx.deal.id,
       stakeholderId: delegateId,
       recipient: input.email,
       ttlDays,

@@ -9,6 +9,7 @@ import { ManualClock } from '../../server/lib/clock.js';
 import { smtpTransport, type MailTransport } from '../../server/mail/transport.js';
 import { guard, testDatabase, type TapLike } from './db.js';
 import { smtpSink, type SmtpSink } from './smtp.js';
+import { ContractChecker } from './contract.js';
 
 export const TEST_START = '2026-03-02T09:00:00Z';
 export const TEST_PUBLIC_URL = 'http://portal.test';
@@ -43,7 +44,9 @@ export async function testApp(t: TapLike, opts: TestAppOptions = {}): Promise<Te
   const clock = new ManualClock(TEST_START);
   const sessionSecret = randomBytes(24).toString('hex');
   const logging = opts.logStream ? { logStream: opts.logStream } : { logger: false as const };
-  const app = await buildApp({ config, db: handle.db, clock, mail, sessionSecret, scheduleEveryMs: 0, ...logging });
+  // Every API response of every test is checked against the OpenAPI document the app serves.
+  const contract = new ContractChecker(() => app);
+  const app: FastifyInstance = await buildApp({ config, db: handle.db, clock, mail, sessionSecret, scheduleEveryMs: 0, checkApiResponse: contract.check, ...logging });
   t.teardown(() => guard('close app', () => app.close()));
   await app.ready();
 
