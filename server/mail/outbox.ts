@@ -16,6 +16,7 @@ import { DeferMail, type Composer, type MailContext, type OutboxRow } from './co
 import * as repo from './repository.js';
 import type { OutboxMail } from './repository.js';
 import type { MailTransport } from './transport.js';
+import { PollingWorker } from '../lib/poller.js';
 
 export type { OutboxMail };
 
@@ -52,15 +53,7 @@ export interface WorkerLog {
   error(obj: object, msg: string): void;
 }
 
-export class MailWorker {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<number> | undefined;
-  private again = false;
-  /** Polling is on (start() was called and stop() was not). */
-  private polling = false;
-  /** stop() was called: finish the mails in hand, hand the rest of the batch back. */
-  private stopping = false;
-
+export class MailWorker extends PollingWorker {
   constructor(
     private readonly db: DB,
     private readonly clock: Clock,
@@ -68,11 +61,13 @@ export class MailWorker {
     private readonly composers: Record<string, Composer>,
     private readonly context: MailContext,
     private readonly log: WorkerLog,
-    private readonly pollMs = 2_000,
+    pollMs = 2_000,
     /** Work that queues mail on a schedule (reminders); runs at the start of a pass, at most every scheduleEveryMs. */
     private readonly beforePass?: () => Promise<unknown>,
     private readonly scheduleEveryMs = 60_000,
-  ) {}
+  ) {
+    super((err) => log.error({ err: err.message }, 'outbox pass failed'), pollMs);
+  }
 
   private lastScheduled = -Infinity;
 
@@ -88,53 +83,6 @@ export class MailWorker {
     }
   }
 
-  start(): void {
-    this.polling = true;
-    this.stopping = false;
-    this.schedule(0);
-  }
-
-  /** Ask for a pass soon (after a request enqueued mail). */
-  nudge(): void {
-    if (!this.polling) return;
-    if (this.running) this.again = true;
-    else this.schedule(0);
-  }
-
-  /** Stops polling and waits for the mails being sent (at most one per lane) to finish. */
-  async stop(): Promise<void> {
-    this.polling = false;
-    this.stopping = true;
-    clearTimeout(this.timer);
-    await this.running?.catch(() => 0);
-  }
-
-  private schedule(ms: number): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.tick(), ms);
-    this.timer.unref();
-  }
-
-  private async tick(): Promise<void> {
-    if (!this.polling || this.running) return;
-    try {
-      await this.runOnce();
-    } catch (err) {
-      this.log.error({ err: (err as Error).message }, 'outbox pass failed');
-    }
-    if (this.polling) this.schedule(this.again ? 0 : this.pollMs);
-    this.again = false;
-  }
-
-  /** One pass over the due mail; resolves to the number of mails handled. Tests call this directly. */
-  runOnce(): Promise<number> {
-    if (this.running) return this.running;
-    this.running = this.pass().finally(() => {
-      this.running = undefined;
-    });
-    return this.running;
-  }
-
   /**
    * Sends due mail over up to `transport.concurrency` lanes until a claim finds
    * nothing due. A lane takes the oldest claimed row whose address has no mail
@@ -143,7 +91,7 @@ export class MailWorker {
    * is started once stop() was called or the database failed: the rows not
    * started are handed back. Resolves once every mail started is recorded.
    */
-  private async pass(): Promise<number> {
+  protected async pass(): Promise<number> {
     await this.schedulePass();
     const lanes = Math.max(1, Math.floor(this.transport.concurrency ?? 1));
     const waiting: Claimed[] = []; // claimed, not started, in the order claimed

@@ -20,6 +20,7 @@ import type { Sealer } from '../lib/crypto.js';
 import * as repo from './repository.js';
 import { checkWebhookUrl, guardedLookup, RefusedUrl } from './ssrf.js';
 import { slackMessage } from './views.js';
+import { PollingWorker } from '../lib/poller.js';
 
 /** Standard Webhooks' retry schedule: the wait after the 1st, 2nd, … failed attempt; after the last, the delivery fails. */
 export const RETRY_SCHEDULE_MS = [5_000, 5 * 60_000, 30 * 60_000, 2 * 3_600_000, 5 * 3_600_000, 10 * 3_600_000, 10 * 3_600_000];
@@ -57,19 +58,12 @@ export function retryAfterMs(value: string | undefined, now: Date): number | und
   return Number.isNaN(at) ? undefined : Math.max(0, at - now.getTime());
 }
 
-export class WebhookWorker {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<number> | undefined;
-  private polling = false;
-  /** stop() was called: finish the deliveries in hand, claim no more. */
-  private stopping = false;
-  private again = false;
-  private readonly pollMs: number;
+export class WebhookWorker extends PollingWorker {
   private readonly timeoutMs: number;
   private readonly batch: number;
 
   constructor(private readonly o: WebhookWorkerOptions) {
-    this.pollMs = o.pollMs ?? 2_000;
+    super((err) => o.log.error({ err: err.message }, 'webhook pass failed'), o.pollMs ?? 2_000);
     this.timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.batch = o.batch ?? 10;
   }
@@ -79,54 +73,7 @@ export class WebhookWorker {
     return Math.max(60_000, 4 * this.timeoutMs);
   }
 
-  start(): void {
-    this.polling = true;
-    this.stopping = false;
-    this.schedule(0);
-  }
-
-  /** Ask for a pass soon (a request just queued a delivery). */
-  nudge(): void {
-    if (!this.polling) return;
-    if (this.running) this.again = true;
-    else this.schedule(0);
-  }
-
-  /** Stops polling and waits for the deliveries in flight. */
-  async stop(): Promise<void> {
-    this.polling = false;
-    this.stopping = true;
-    clearTimeout(this.timer);
-    await this.running?.catch(() => 0);
-  }
-
-  private schedule(ms: number): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.tick(), ms);
-    this.timer.unref();
-  }
-
-  private async tick(): Promise<void> {
-    if (!this.polling || this.running) return;
-    try {
-      await this.runOnce();
-    } catch (err) {
-      this.o.log.error({ err: (err as Error).message }, 'webhook pass failed');
-    }
-    if (this.polling) this.schedule(this.again ? 0 : this.pollMs);
-    this.again = false;
-  }
-
-  /** One pass: claims and sends due deliveries until none is due; resolves to how many attempts were made. Tests call it. */
-  runOnce(): Promise<number> {
-    if (this.running) return this.running;
-    this.running = this.pass().finally(() => {
-      this.running = undefined;
-    });
-    return this.running;
-  }
-
-  private async pass(): Promise<number> {
+  protected async pass(): Promise<number> {
     let handled = 0;
     for (;;) {
       const now = this.o.clock.now();
