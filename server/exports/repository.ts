@@ -7,6 +7,7 @@
 // signals_deal_idx (vendor_id, deal_id, id DESC) read backwards.
 import type { Executor } from '../db/index.js';
 import { dealsMatching, type DealFilter } from '../readmodel/service.js';
+import { signalsWithPeople } from '../signals/service.js';
 
 export interface SignalExportFilter {
   dealId?: string;
@@ -24,35 +25,9 @@ export interface SignalExportFilter {
  * API's signalJson applies) and the deal's buyer.
  */
 export async function signalBatch(db: Executor, vendorId: string, filter: SignalExportFilter, afterId: number, limit: number) {
-  let q = db
-    .selectFrom('signals')
+  let q = signalsWithPeople(db, vendorId)
     .innerJoin('deals', (j) => j.onRef('deals.id', '=', 'signals.deal_id').onRef('deals.vendor_id', '=', 'signals.vendor_id'))
-    .leftJoin('stakeholders', (j) => j.onRef('stakeholders.id', '=', 'signals.stakeholder_id').onRef('stakeholders.vendor_id', '=', 'signals.vendor_id'))
-    .leftJoin('stakeholders as target', (j) => j.onRef('target.id', '=', 'signals.target_stakeholder_id').onRef('target.vendor_id', '=', 'signals.vendor_id'))
-    .leftJoin('users as actor', (j) => j.onRef('actor.id', '=', 'signals.actor_user_id').onRef('actor.vendor_id', '=', 'signals.vendor_id'))
-    .select([
-      'signals.id',
-      'signals.deal_id',
-      'deals.buyer_name',
-      'signals.type',
-      'signals.concern',
-      'signals.claim_revision',
-      'signals.verdict',
-      'signals.kind',
-      'signals.comment',
-      'signals.changes',
-      'signals.week',
-      'signals.created_at',
-      'stakeholders.id as stakeholder_id',
-      'stakeholders.name as stakeholder_name',
-      'stakeholders.role as stakeholder_role',
-      'stakeholders.confirmed_at as stakeholder_confirmed_at',
-      'target.id as target_id',
-      'target.name as target_name',
-      'target.role as target_role',
-      'actor.name as actor_name',
-    ])
-    .where('signals.vendor_id', '=', vendorId)
+    .select(['signals.deal_id', 'deals.buyer_name'])
     .where('signals.id', '>', afterId);
   if (filter.dealId !== undefined) q = q.where('signals.deal_id', '=', filter.dealId);
   if (filter.since) q = q.where('signals.created_at', '>=', filter.since);

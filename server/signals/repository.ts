@@ -75,9 +75,9 @@ export interface SignalPage {
   verdict?: Verdict;
 }
 
-/** A deal's signals, newest first, a page at a time (signals_deal_idx). */
-export async function listDealSignals(db: Executor, vendorId: string, dealId: string, page: SignalPage) {
-  let q = db
+/** A workspace's signals with the people involved: the columns the API's signalJson reads. */
+export function signalsWithPeople(db: Executor, vendorId: string) {
+  return db
     .selectFrom('signals')
     .leftJoin('stakeholders', (j) => j.onRef('stakeholders.id', '=', 'signals.stakeholder_id').onRef('stakeholders.vendor_id', '=', 'signals.vendor_id'))
     .leftJoin('stakeholders as target', (j) => j.onRef('target.id', '=', 'signals.target_stakeholder_id').onRef('target.vendor_id', '=', 'signals.vendor_id'))
@@ -102,8 +102,12 @@ export async function listDealSignals(db: Executor, vendorId: string, dealId: st
       'target.role as target_role',
       'actor.name as actor_name',
     ])
-    .where('signals.vendor_id', '=', vendorId)
-    .where('signals.deal_id', '=', dealId);
+    .where('signals.vendor_id', '=', vendorId);
+}
+
+/** A deal's signals, newest first, a page at a time (signals_deal_idx). */
+export async function listDealSignals(db: Executor, vendorId: string, dealId: string, page: SignalPage) {
+  let q = signalsWithPeople(db, vendorId).where('signals.deal_id', '=', dealId);
   if (page.beforeId !== undefined) q = q.where('signals.id', '<', page.beforeId);
   if (page.type) q = q.where('signals.type', '=', page.type);
   if (page.verdict) q = q.where('signals.verdict', '=', page.verdict);

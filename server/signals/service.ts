@@ -136,6 +136,8 @@ export async function recordAnswer(trx: Executor, clock: Clock, deal: SignalDeal
 }
 
 export const listDealSignals = repo.listDealSignals;
+/** A workspace's signals with the people involved, as a query another feature's repository narrows (exports). */
+export const signalsWithPeople = repo.signalsWithPeople;
 export const signalFacts = repo.signalFacts;
 export const hasAnswered = repo.hasAnswered;
 export const handedConcerns = repo.handedConcerns;
