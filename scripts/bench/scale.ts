@@ -220,6 +220,63 @@ function call(
 }
 const auth = { authorization: `Bearer ${apiKey}` };
 
+// ---------------------------------------------------------------------------
+// Exports: every signal of the workspace streamed as CSV, then as NDJSON, read as fast as the client can,
+// with the portal's RSS sampled every 50 ms throughout. A correction's changes are one CSV row each.
+// They run first, on a portal that has served nothing yet, so the peak RSS is what an export costs; the load
+// scenarios below grow the heap by their own (their peak is reported apart, as portalPeakRssMb).
+
+const exportExpected = (
+  await sql<{ signals: number; csvRows: number }>`
+    select count(*)::int signals, coalesce(sum(greatest(1, jsonb_array_length(changes))), 0)::int "csvRows" from signals where vendor_id = ${v}`.execute(db)
+).rows[0];
+const exportsRun: { format: string; status: number; rows: number; expectedRows: number; bytes: number; seconds: number; peakRssMb: number }[] = [];
+for (const format of ['csv', 'ndjson'] as const) {
+  const before = rssOf();
+  let peak = before;
+  const sampler = setInterval(() => (peak = Math.max(peak, rssOf())), 50);
+  const start = process.hrtime.bigint();
+  const got = await new Promise<{ status: number; bytes: number; lines: number }>((resolve, reject) => {
+    const req = request(`${portal}/api/v1/signals/export?format=${format}`, { agent, headers: auth }, (res) => {
+      let bytes = 0;
+      let lines = 0;
+      res.on('data', (c: Buffer) => {
+        bytes += c.length;
+        for (let i = c.indexOf(10); i !== -1; i = c.indexOf(10, i + 1)) lines++;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes, lines }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  clearInterval(sampler);
+  peak = Math.max(peak, rssOf());
+  // The seeded signals have no line break inside a cell: one line per row, and the CSV's header line.
+  const rows = format === 'csv' ? got.lines - 1 : got.lines;
+  const run = {
+    format,
+    rssBeforeMb: Math.round(before / 1048576),
+    status: got.status,
+    rows,
+    expectedRows: format === 'csv' ? exportExpected.csvRows : exportExpected.signals,
+    bytes: got.bytes,
+    seconds: +seconds.toFixed(1),
+    peakRssMb: Math.round(peak / 1048576),
+  };
+  exportsRun.push(run);
+  console.log(
+    JSON.stringify({
+      export: `all ${exportExpected.signals} signals as ${format}`,
+      ...run,
+      mb: +(got.bytes / 1048576).toFixed(1),
+      rowsPerSecond: Math.round(rows / seconds),
+      mbPerSecond: +(got.bytes / 1048576 / seconds).toFixed(1),
+    }),
+  );
+}
+
 // A browser session for the HTML pages: the sign-in flow over HTTP, its link read from the SMTP sink.
 const ownEmail = (await sql<{ email: string }>`select email from users where vendor_id = ${v}`.execute(db)).rows[0].email;
 await call(portal, '/signin', { 'content-type': 'application/x-www-form-urlencoded' }, 'POST', `email=${encodeURIComponent(ownEmail)}`);
@@ -333,59 +390,6 @@ console.log(
     portalPeakRssMb: Math.round(peakRss / 1048576),
   }),
 );
-
-// ---------------------------------------------------------------------------
-// Exports: every signal of the workspace streamed as CSV, then as NDJSON, read as fast as the client can,
-// with the portal's RSS sampled every 50 ms throughout. A correction's changes are one CSV row each.
-
-const exportExpected = (
-  await sql<{ signals: number; csvRows: number }>`
-    select count(*)::int signals, coalesce(sum(greatest(1, jsonb_array_length(changes))), 0)::int "csvRows" from signals where vendor_id = ${v}`.execute(db)
-).rows[0];
-const exportsRun: { format: string; status: number; rows: number; expectedRows: number; bytes: number; seconds: number; peakRssMb: number }[] = [];
-for (const format of ['csv', 'ndjson'] as const) {
-  let peak = rssOf();
-  const sampler = setInterval(() => (peak = Math.max(peak, rssOf())), 50);
-  const start = process.hrtime.bigint();
-  const got = await new Promise<{ status: number; bytes: number; lines: number }>((resolve, reject) => {
-    const req = request(`${portal}/api/v1/signals/export?format=${format}`, { agent, headers: auth }, (res) => {
-      let bytes = 0;
-      let lines = 0;
-      res.on('data', (c: Buffer) => {
-        bytes += c.length;
-        for (let i = c.indexOf(10); i !== -1; i = c.indexOf(10, i + 1)) lines++;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes, lines }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  clearInterval(sampler);
-  peak = Math.max(peak, rssOf());
-  // The seeded signals have no line break inside a cell: one line per row, and the CSV's header line.
-  const rows = format === 'csv' ? got.lines - 1 : got.lines;
-  const run = {
-    format,
-    status: got.status,
-    rows,
-    expectedRows: format === 'csv' ? exportExpected.csvRows : exportExpected.signals,
-    bytes: got.bytes,
-    seconds: +seconds.toFixed(1),
-    peakRssMb: Math.round(peak / 1048576),
-  };
-  exportsRun.push(run);
-  console.log(
-    JSON.stringify({
-      export: `all ${exportExpected.signals} signals as ${format}`,
-      ...run,
-      mb: +(got.bytes / 1048576).toFixed(1),
-      rowsPerSecond: Math.round(rows / seconds),
-      mbPerSecond: +(got.bytes / 1048576 / seconds).toFixed(1),
-    }),
-  );
-}
 
 // ---------------------------------------------------------------------------
 // Bulk: 1,000 stakeholders through the batch endpoint, then every invitation to the SMTP sink.
