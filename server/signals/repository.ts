@@ -32,10 +32,11 @@ export interface NewAnswer {
  * sends the deal's state to be refreshed (deal_state_dirty, see
  * server/readmodel): a row of its own, so answers on one deal never wait for
  * each other, and a refresh that takes the marks it can see leaves this one
- * until the answer has committed. Prepared: every answer a respondent saves runs it.
+ * until the answer has committed. Prepared: every answer a respondent saves runs it. Also says whether
+ * the workspace has an enabled webhook endpoint, so an answer queues webhook events only when it might.
  */
-export async function insertAnswer(trx: Executor, a: NewAnswer): Promise<number | undefined> {
-  const { rows } = await sql<{ id: number }>`${sql.raw(preparedAs('insert-answer'))}
+export async function insertAnswer(trx: Executor, a: NewAnswer): Promise<{ id: number; webhooks: boolean } | undefined> {
+  const { rows } = await sql<{ id: number; webhooks: boolean }>`${sql.raw(preparedAs('insert-answer'))}
     WITH g AS (
       INSERT INTO signals (vendor_id, deal_id, type, concern, stakeholder_id, claim_revision, verdict, kind, comment, changes, week, created_at)
       SELECT ${a.vendorId}::uuid, ${a.dealId}::uuid, 'answer', ${a.concern}::text, ${a.stakeholderId}::uuid, ${a.claimRevision}::int, ${a.verdict}::text,
@@ -62,8 +63,10 @@ export async function insertAnswer(trx: Executor, a: NewAnswer): Promise<number 
     ), marked AS (
       INSERT INTO deal_state_dirty (vendor_id, deal_id, signal_id, marked_at) SELECT vendor_id, deal_id, id, created_at FROM g
     )
-    SELECT id FROM g`.execute(trx);
-  return rows[0] && Number(rows[0].id);
+    -- Whether the workspace has a webhook endpoint at all: most have none, and their answers then skip the
+    -- webhook queue without another round trip (server/webhooks decides what is delivered).
+    SELECT id, EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.vendor_id = ${a.vendorId}::uuid AND e.enabled) AS webhooks FROM g`.execute(trx);
+  return rows[0] && { id: Number(rows[0].id), webhooks: rows[0].webhooks };
 }
 
 /** Every signal of a deal, newest first, with the names of the people involved. */

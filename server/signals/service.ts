@@ -105,12 +105,14 @@ export async function recordAnswer(trx: Executor, clock: Clock, deal: SignalDeal
   const at = clock.now();
   const week = weekOfDeal(deal.startedOn, at);
   const { vendorId, dealId } = deal;
-  const id = await repo.insertAnswer(trx, { vendorId, dealId, ...a, changes: JSON.stringify(a.changes), week, at });
-  if (id === undefined) return undefined;
+  const saved = await repo.insertAnswer(trx, { vendorId, dealId, ...a, changes: JSON.stringify(a.changes), week, at });
+  if (saved === undefined) return undefined;
+  const { id } = saved;
   if (a.verdict === 'correct' && a.kind) {
     await recordCorrectionFields(trx, [{ signalId: id, vendorId, dealId, concern: a.concern, stakeholderId: a.stakeholderId, kind: a.kind, changes: a.changes, week, at }]);
   }
   // Webhooks: signal.created, and stakeholder.engaged when this is the person's first confirm or correct on the deal.
+  if (!saved.webhooks) return id;
   await enqueueWebhooks(
     trx,
     clock,

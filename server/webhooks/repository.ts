@@ -1,7 +1,7 @@
 // SQL of outbound webhooks: endpoints, the one statement that turns events
 // into deliveries, the worker's claim with a lease, and how attempts end.
 import { sql, type Insertable, type Selectable } from 'kysely';
-import type { Executor } from '../db/index.js';
+import { preparedAs, type Executor } from '../db/index.js';
 import type { WebhookDeliveriesTable, WebhookEndpointsTable } from '../db/schema.js';
 
 export type EndpointRow = Selectable<WebhookEndpointsTable>;
@@ -48,6 +48,17 @@ const DATA = (() => {
   for (let n = 1; n <= MAX_PEOPLE; n++) data = `CASE WHEN ev.p${n}_path IS NULL THEN ${data} ELSE jsonb_set(${data}, ev.p${n}_path, ${person(n)}) END`;
   return data;
 })();
+
+/**
+ * The event types some enabled endpoint of the workspace subscribes to. Every
+ * signal asks (every answer a respondent saves among them), so it is one small
+ * prepared statement on the endpoints' primary key; most workspaces have none.
+ */
+export async function subscribedTypes(db: Executor, vendorId: string): Promise<Set<string>> {
+  const { rows } = await sql<{ type: string }>`${sql.raw(preparedAs('webhook-subscribed-types'))}
+    SELECT DISTINCT t AS type FROM webhook_endpoints e, unnest(e.events) t WHERE e.vendor_id = ${vendorId}::uuid AND e.enabled`.execute(db);
+  return new Set(rows.map((r) => r.type));
+}
 
 /**
  * Queues events of one workspace for every enabled endpoint subscribed to

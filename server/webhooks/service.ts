@@ -108,7 +108,13 @@ function eventRow(e: WebhookEvent): repo.EventRow {
  * the delivery ids (none without endpoints).
  */
 export async function enqueueWebhooks(db: Executor, clock: Clock, vendorId: string, events: WebhookEvent[]): Promise<string[]> {
-  return repo.insertEvents(db, vendorId, clock.now(), events.map(eventRow));
+  if (events.length === 0) return [];
+  // Only events some endpoint wants: asking first keeps the statement that builds payloads off the path of a
+  // workspace without endpoints (every answer a respondent saves comes through here).
+  const subscribed = await repo.subscribedTypes(db, vendorId);
+  const due = events.filter((e) => subscribed.has(e.type));
+  if (due.length === 0) return [];
+  return repo.insertEvents(db, vendorId, clock.now(), due.map(eventRow));
 }
 
 /** signal.created for each of these signals of one deal (and stakeholder.engaged where one is a person's first confirm or correct). */
