@@ -14,7 +14,7 @@ import { ContractChecker, contractProblems, contractStats, openapiPath } from '.
 import { apiSerializerCompiler, apiValidatorCompiler } from '../server/lib/api-schema.js';
 import { handleError } from '../server/lib/error-handler.js';
 
-type Operation = { summary?: string; tags?: string[]; security?: unknown[]; responses: Record<string, unknown> };
+type Operation = { summary?: string; tags?: string[]; security?: unknown[]; parameters?: { name: string; in: string }[]; responses: Record<string, unknown> };
 type Doc = { openapi: string; info: { title: string; version: string }; paths: Record<string, Record<string, Operation>> };
 
 t.test('the document is public, valid OpenAPI 3.1, and covers every API route', async (t) => {
@@ -44,6 +44,12 @@ t.test('the document is public, valid OpenAPI 3.1, and covers every API route', 
     );
     t.ok(op.responses['4XX'] ?? op.responses['4xx'], `${r.method} ${r.url} declares the error shape`);
     t.same(op.security, [{ apiKey: [] }], `${r.method} ${r.url} needs a key`);
+    if (r.method === 'POST') {
+      t.ok(
+        op.parameters?.some((p) => p.name === 'Idempotency-Key' && p.in === 'header'),
+        `${r.method} ${r.url} declares Idempotency-Key`,
+      );
+    }
   }
   t.notOk(
     Object.keys(doc.paths).some((p) => !p.startsWith('/api/v1/')),

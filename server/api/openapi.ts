@@ -46,17 +46,30 @@ export async function apiContract(api: FastifyInstance, version: string): Promis
 }
 
 type OpenApiDoc = {
-  paths?: Record<string, Record<string, { requestBody?: { required?: boolean } }>>;
+  paths?: Record<string, Record<string, { requestBody?: { required?: boolean }; parameters?: object[] }>>;
   components?: { schemas?: Record<string, unknown> };
 };
 
+/** Every POST takes it (server/api/idempotency.ts); the plugin reads it, so no route schema declares it. */
+const IDEMPOTENCY_KEY = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  required: false,
+  description:
+    'Makes a retry safe: the same key with the same request within 24 hours returns the first answer (with Idempotent-Replayed: true) and creates nothing; with another request it is a 422.',
+  schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7e]+$' },
+};
+
 /**
- * Two touches the generator does not make: a body the route lets you leave out is not `required`, and
+ * Three touches the generator does not make: every POST declares Idempotency-Key, a body the route lets you leave out is not `required`, and
  * components no operation reaches are dropped (zod registers an input copy of every named schema).
  */
 function tidy(doc: OpenApiDoc, optionalBodies: Set<string>): OpenApiDoc {
   for (const [path, ops] of Object.entries(doc.paths ?? {})) {
-    for (const [method, op] of Object.entries(ops)) if (op.requestBody && optionalBodies.has(`${method} ${path}`)) op.requestBody.required = false;
+    for (const [method, op] of Object.entries(ops)) {
+      if (op.requestBody && optionalBodies.has(`${method} ${path}`)) op.requestBody.required = false;
+      if (method === 'post') op.parameters = [...(op.parameters ?? []), IDEMPOTENCY_KEY];
+    }
   }
   const schemas = doc.components?.schemas;
   if (!schemas) return doc;
