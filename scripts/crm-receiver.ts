@@ -3,12 +3,15 @@
 // Webhooks), answers at once, and prints the Salesforce and HubSpot records as
 // JSON lines on stdout; everything else goes to stderr.
 //
-//   npm run crm-receiver -- --port 4000 --secret whsec_... [--host 127.0.0.1]
+//   CRM_RECEIVER_SECRET=whsec_... npm run -s crm-receiver -- --port 4000 [--host 127.0.0.1]
+//   (or --secret whsec_...)
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 import { createReceiver, secretProblem } from './crm/receiver.js';
 
-const USAGE = 'Usage: npm run crm-receiver -- --port <0-65535> --secret <whsec_...> [--host <address, default 127.0.0.1>]';
+const USAGE =
+  'Usage: npm run -s crm-receiver -- --port <0-65535> [--secret <whsec_...>] [--host <address, default 127.0.0.1>]\n' +
+  "       the secret may come from CRM_RECEIVER_SECRET instead, which keeps it off the command line (ps) and out of npm's banner";
 /** Deliveries are small; anything larger is not one. */
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -24,9 +27,10 @@ function readArgs() {
   } catch (error) {
     fail((error as Error).message);
   }
-  const { port, secret, host = '127.0.0.1' } = values;
+  const { port, host = '127.0.0.1' } = values;
+  const secret = values.secret ?? process.env.CRM_RECEIVER_SECRET;
   if (port === undefined || !/^\d{1,5}$/.test(port) || Number(port) > 65535) fail('--port: must be a whole number from 0 to 65535 (0 picks a free port)');
-  if (secret === undefined) fail('--secret: required, the endpoint signing secret (whsec_...)');
+  if (secret === undefined) fail('--secret: required (or CRM_RECEIVER_SECRET), the endpoint signing secret (whsec_...)');
   const problem = secretProblem(secret);
   if (problem) fail(`--secret: ${problem}`);
   if (host.trim() === '') fail('--host: must not be empty');

@@ -24,10 +24,11 @@ export interface RunningReceiver {
 }
 
 /** Starts `scripts/crm-receiver.ts --port 0 --secret <secret>` and waits for its "listening on" line. Stopped at teardown. */
-export async function startReceiver(t: Test, secret: string): Promise<RunningReceiver> {
+export async function startReceiver(t: Test, secret: string, opts: { secretFromEnv?: boolean } = {}): Promise<RunningReceiver> {
   // node --import tsx rather than npx: the signal then reaches the script itself, not a wrapper.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/crm-receiver.ts', '--port', '0', '--secret', secret], {
-    env: { PATH: process.env.PATH },
+  const args = ['--import', 'tsx', 'scripts/crm-receiver.ts', '--port', '0', ...(opts.secretFromEnv ? [] : ['--secret', secret])];
+  const child = spawn(process.execPath, args, {
+    env: { PATH: process.env.PATH, ...(opts.secretFromEnv ? { CRM_RECEIVER_SECRET: secret } : {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
