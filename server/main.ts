@@ -27,6 +27,13 @@ async function main() {
         'set SESSION_SECRET (32+ random characters, e.g. `openssl rand -base64 48`) anywhere else.\n\n',
     );
   }
+  if (!config.ENCRYPTION_KEY) {
+    process.stderr.write(
+      `WARNING: ENCRYPTION_KEY is not set, so the secrets kept in the database (webhook signing secrets) are\n` +
+        `encrypted with a key derived from the session secret${stored ? ', which is in the same database' : ''}. For local use only;\n` +
+        'set ENCRYPTION_KEY (32+ random characters) anywhere else, and keep it.\n\n',
+    );
+  }
   const { buildApp } = await appModule;
   const app = await buildApp({ config, db: handle.db, clock: systemClock, mail, ...secrets });
   app.services.worker.start();

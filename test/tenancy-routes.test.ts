@@ -22,12 +22,12 @@ t.test('every vendor route refuses another vendor’s ids with a 404', async (t)
     .where('u.email', '=', 'admin@alpha.test')
     .executeTakeFirstOrThrow();
   // Two webhooks of A's (one for the API's routes, one for the page's: each route set deletes its own), each with a delivery.
-  const hook = async () => {
-    const { id } = (await a.api('POST', '/api/v1/webhooks', { url: 'https://93.184.216.34/hook', events: ['deal.stage_changed'] })).json();
+  const hook = async (path: string) => {
+    const { id } = (await a.api('POST', '/api/v1/webhooks', { url: `https://93.184.216.34/${path}`, events: ['deal.stage_changed'] })).json();
     const { delivery_id } = (await a.api('POST', `/api/v1/webhooks/${id}/test`)).json();
     return { id: id as string, delivery: delivery_id as string };
   };
-  const [hookApi, hookPage] = [await hook(), await hook()];
+  const [hookApi, hookPage] = [await hook('api'), await hook('page')];
   const hookOf = (url: string) => (url.startsWith('/api/') ? hookApi : hookPage);
 
   const ids: Record<string, (url: string) => string> = {

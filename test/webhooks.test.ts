@@ -630,6 +630,8 @@ t.test('bad input is a 400 naming each field; a workspace has at most 20 endpoin
   // Under 2,000 characters as typed, far over once percent-encoded: still a 400, not a database error.
   await bad({ url: `${rx.url()}/${'é'.repeat(1900)}`, events: ['deal.stage_changed'] }, ['url']);
   const ep = await addEndpoint(vendor, { url: rx.url(), events: ['deal.stage_changed'] });
+  // A second endpoint for the same address would get every event twice (a reloaded form, a retried request).
+  await bad({ url: rx.url(), events: ['signal.created'] }, ['url']);
   const patch = await vendor.api('PATCH', `/api/v1/webhooks/${ep.id}`, { enabled: 'yes' });
   t.equal(patch.statusCode, 400);
   t.match(patch.json().error.details, [{ field: 'enabled' }]);
@@ -679,7 +681,7 @@ t.test('the settings page: empty state, add form errors keep the input, the secr
 
   const added = await vendor.post('/app/settings/webhooks', { url: rx.url(), description: 'CRM', kind: 'standard', events: ['deal.stage_changed', 'signal.created'] });
   t.equal(added.statusCode, 200);
-  const secret = decodeEntities(/<code class="secret" id="secret-[^"]+">(whsec_[^<]+)<\/code>/.exec(added.body)?.[1] ?? '');
+  const secret = decodeEntities(/<code class="secret" aria-labelledby="secret-[^"]+">(whsec_[^<]+)<\/code>/.exec(added.body)?.[1] ?? '');
   t.ok(secret, 'the secret shown once');
   const [ep] = (await vendor.api('GET', '/api/v1/webhooks')).json().webhooks;
   t.match(ep, { url: rx.url(), description: 'CRM', events: ['signal.created', 'deal.stage_changed'], enabled: true });
@@ -696,7 +698,7 @@ t.test('the settings page: empty state, add form errors keep the input, the secr
   t.match(listed.body, /<tr class="delivery sent"><td><code>endpoint.test<\/code>/);
 
   const rotated = await vendor.post(`/app/settings/webhooks/${ep.id}/rotate`);
-  const newSecret = decodeEntities(/<code class="secret" id="secret-[^"]+">(whsec_[^<]+)<\/code>/.exec(rotated.body)?.[1] ?? '');
+  const newSecret = decodeEntities(/<code class="secret" aria-labelledby="secret-[^"]+">(whsec_[^<]+)<\/code>/.exec(rotated.body)?.[1] ?? '');
   t.ok(newSecret && newSecret !== secret, 'a new secret shown once');
   t.match(rotated.body, 'deliveries carry signatures by both');
 

@@ -113,6 +113,12 @@ export async function lockEndpoints(trx: Executor, vendorId: string): Promise<vo
   await sql`select pg_advisory_xact_lock(hashtext(${`webhook_endpoints:${vendorId}`})::bigint)`.execute(trx);
 }
 
+/** Whether the workspace already has an endpoint for this address and kind. */
+export async function hasEndpointFor(db: Executor, vendorId: string, url: string, kind: EndpointRow['kind']): Promise<boolean> {
+  const row = await db.selectFrom('webhook_endpoints').select('id').where('vendor_id', '=', vendorId).where('url', '=', url).where('kind', '=', kind).executeTakeFirst();
+  return row !== undefined;
+}
+
 export async function insertEndpoint(db: Executor, row: Insertable<WebhookEndpointsTable>): Promise<void> {
   await db.insertInto('webhook_endpoints').values(row).execute();
 }

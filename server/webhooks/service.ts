@@ -235,6 +235,12 @@ export async function checkWebhookInput(config: UrlConfig, input: WebhookInput):
 export async function createEndpoint(trx: Executor, clock: Clock, sealer: Sealer, vendorId: string, input: CheckedWebhookInput) {
   const checked = input.url;
   await repo.lockEndpoints(trx, vendorId);
+  // A second endpoint for one address would get every event twice (a reloaded form, a retried request).
+  if (await repo.hasEndpointFor(trx, vendorId, checked, input.kind)) {
+    throw invalid('This workspace already has an endpoint for that address. Change or rotate the one you have instead.', [
+      { field: 'url', message: 'already has an endpoint in this workspace' },
+    ]);
+  }
   if ((await repo.countEndpoints(trx, vendorId)) >= MAX_ENDPOINTS) {
     throw new DomainError('too_many_webhooks', `A workspace can have at most ${MAX_ENDPOINTS} webhook endpoints. Delete one you no longer use first.`);
   }
