@@ -24,14 +24,15 @@ export async function loadDealDetail(
   clock: Clock,
   vendorId: string,
   dealId: string,
-  opts: { signalsBefore?: number; corrections?: boolean; people?: { offset: number; limit: number } } = {},
+  /** timeline: false leaves the signal timeline out (an export of the grid reads it page by page of people). */
+  opts: { signalsBefore?: number; corrections?: boolean; people?: { offset: number; limit: number }; timeline?: boolean } = {},
 ) {
   // The deal and its people at once: for another workspace's id, getDeal's 404 wins and the rest (scoped by vendor) is empty anyway.
   const [deal, stakeholders] = await Promise.all([getDeal(db, vendorId, dealId), dealStakeholders(db, vendorId, dealId, clock.now(), opts.people)]);
   const [claims, answers, signals, handovers, corrections, state] = await Promise.all([
     currentClaims(db, vendorId, dealId),
     latestAnswersOf(db, vendorId, dealId, { stakeholderIds: opts.people ? stakeholders.map((s) => s.id) : undefined }),
-    listDealSignals(db, vendorId, dealId, { limit: TIMELINE_PAGE, beforeId: opts.signalsBefore }),
+    opts.timeline === false ? [] : listDealSignals(db, vendorId, dealId, { limit: TIMELINE_PAGE, beforeId: opts.signalsBefore }),
     listDealSignals(db, vendorId, dealId, { limit: 1000, type: 'delegation' }),
     // The newest corrections, for the champion's page when the vendor shares them.
     opts.corrections ? listDealSignals(db, vendorId, dealId, { limit: TIMELINE_PAGE, type: 'answer', verdict: 'correct' }) : [],

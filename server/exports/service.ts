@@ -306,7 +306,7 @@ const GRID_LAYOUT: Layout = {
  */
 export async function exportGrid(db: DB, clock: Clock, vendorId: string, dealId: string, format: ExportFormat, opts: ExportOptions = {}): Promise<ExportFile> {
   const size = opts.batch ?? GRID_PEOPLE_BATCH;
-  const load = (offset: number) => loadDealDetail(db, clock, vendorId, dealId, { people: { offset, limit: size } });
+  const load = (offset: number) => loadDealDetail(db, clock, vendorId, dealId, { people: { offset, limit: size }, timeline: false });
   const first = await load(0); // a 404 for another workspace's deal, before anything is sent
   opts.onBatch?.(first.stakeholders.length);
   async function* pages(): AsyncGenerator<Row[]> {

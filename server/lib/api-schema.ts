@@ -29,7 +29,6 @@ export { serializerCompiler as apiSerializerCompiler } from 'fastify-type-provid
 /** A moment: a Date in the handler, an ISO 8601 date-time string in UTC on the wire and in the document. */
 export const timestamp = z.date().describe('A moment, ISO 8601 in UTC');
 export const date = z.iso.date().describe('A calendar date, YYYY-MM-DD');
-export const id = z.string().describe('An id (UUID)');
 
 export const ApiError = z
   .object({

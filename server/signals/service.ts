@@ -44,25 +44,23 @@ export async function recordSignals(trx: Executor, clock: Clock, deal: SignalDea
   if (signals.some((s) => s.type === 'answer')) throw new Error('answers are recorded by recordAnswer');
   const now = clock.now();
   const week = weekOfDeal(deal.startedOn, now);
-  const ids = await repo.insertSignals(
-    trx,
-    signals.map((s) => ({
-      vendor_id: deal.vendorId,
-      deal_id: deal.dealId,
-      type: s.type,
-      concern: s.concern ?? null,
-      stakeholder_id: s.stakeholderId ?? null,
-      target_stakeholder_id: s.targetStakeholderId ?? null,
-      actor_user_id: s.actorUserId ?? null,
-      claim_revision: s.claimRevision ?? null,
-      verdict: s.verdict ?? null,
-      kind: s.kind ?? null,
-      comment: s.comment ?? null,
-      changes: JSON.stringify(s.changes ?? []),
-      week,
-      created_at: now,
-    })),
-  );
+  const rows = signals.map((s) => ({
+    vendor_id: deal.vendorId,
+    deal_id: deal.dealId,
+    type: s.type,
+    concern: s.concern ?? null,
+    stakeholder_id: s.stakeholderId ?? null,
+    target_stakeholder_id: s.targetStakeholderId ?? null,
+    actor_user_id: s.actorUserId ?? null,
+    claim_revision: s.claimRevision ?? null,
+    verdict: s.verdict ?? null,
+    kind: s.kind ?? null,
+    comment: s.comment ?? null,
+    changes: JSON.stringify(s.changes ?? []),
+    week,
+    created_at: now,
+  }));
+  const ids = await repo.insertSignals(trx, rows);
   // Webhooks: signal.created for each, in this transaction (one cheap statement when the workspace has no endpoints).
   await enqueueWebhooks(
     trx,
@@ -70,20 +68,7 @@ export async function recordSignals(trx: Executor, clock: Clock, deal: SignalDea
     deal.vendorId,
     signalEvents(
       deal.dealId,
-      signals.map((s, i) => ({
-        id: ids[i],
-        type: s.type,
-        concern: s.concern ?? null,
-        claim_revision: s.claimRevision ?? null,
-        verdict: s.verdict ?? null,
-        kind: s.kind ?? null,
-        comment: s.comment ?? null,
-        changes: s.changes ?? [],
-        stakeholderId: s.stakeholderId ?? null,
-        targetStakeholderId: s.targetStakeholderId ?? null,
-        week,
-        created_at: now,
-      })),
+      rows.map((r, i) => ({ ...r, id: ids[i], changes: signals[i].changes ?? [] })),
     ),
   );
   await touchDeal(trx, deal.vendorId, deal.dealId, clock);
@@ -127,8 +112,8 @@ export async function recordAnswer(trx: Executor, clock: Clock, deal: SignalDeal
         kind: a.kind,
         comment: a.comment,
         changes: a.changes,
-        stakeholderId: a.stakeholderId,
-        targetStakeholderId: null,
+        stakeholder_id: a.stakeholderId,
+        target_stakeholder_id: null,
         week,
         created_at: at,
       },

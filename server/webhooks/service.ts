@@ -7,7 +7,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Config } from '../config.js';
 import type { Executor } from '../db/index.js';
-import type { CorrectionKind, SignalType, Verdict, WebhookDeliveryStatus, WebhookKind } from '../db/schema.js';
+import type { Signal, WebhookDeliveryStatus, WebhookKind } from '../db/schema.js';
 import type { FieldChange } from '../concerns/index.js';
 import type { Clock } from '../lib/clock.js';
 import { DAY } from '../lib/clock.js';
@@ -41,21 +41,11 @@ export const ROTATION_OVERLAP_MS = DAY;
 // ---------------------------------------------------------------------------
 // Events
 
-/** A signal as signal.created carries it (ids as the signals API gives them: the id a number). */
-export interface SignalEventInput {
-  id: number;
-  type: SignalType;
-  concern: string | null;
-  claim_revision: number | null;
-  verdict: Verdict | null;
-  kind: CorrectionKind | null;
-  comment: string | null;
-  changes: FieldChange[];
-  stakeholderId: string | null;
-  targetStakeholderId: string | null;
-  week: number;
-  created_at: Date;
-}
+/** A stored signal as signal.created carries it: its row's own columns (changes parsed) and its id. */
+export type SignalEventInput = Pick<
+  Signal,
+  'id' | 'type' | 'concern' | 'claim_revision' | 'verdict' | 'kind' | 'comment' | 'stakeholder_id' | 'target_stakeholder_id' | 'week' | 'created_at'
+> & { changes: FieldChange[] };
 
 export type WebhookEvent =
   | { type: 'signal.created'; dealId: string; signal: SignalEventInput }
@@ -72,14 +62,28 @@ function eventRow(e: WebhookEvent): repo.EventRow {
   const base = { type: e.type, messageId: newMessageId(), dealId: e.dealId };
   switch (e.type) {
     case 'signal.created': {
-      const { stakeholderId, targetStakeholderId, changes, created_at, ...s } = e.signal;
-      const signal = { ...s, changes: changes.map((c) => ({ field: c.field, claimed: c.claimed ?? null, corrected: c.corrected ?? null })), created_at: created_at.toISOString() };
+      const s = e.signal;
+      const signal = {
+        id: s.id,
+        type: s.type,
+        concern: s.concern,
+        claim_revision: s.claim_revision,
+        verdict: s.verdict,
+        kind: s.kind,
+        comment: s.comment,
+        changes: s.changes.map((c) => ({ field: c.field, claimed: c.claimed ?? null, corrected: c.corrected ?? null })),
+        // Set from the people's rows by the statement that queues the event.
+        stakeholder: null,
+        target_stakeholder: null,
+        week: s.week,
+        created_at: s.created_at.toISOString(),
+      };
       return {
         ...base,
-        data: { signal: { ...signal, stakeholder: null, target_stakeholder: null } },
+        data: { signal },
         people: [
-          { path: '{signal,stakeholder}', id: stakeholderId },
-          { path: '{signal,target_stakeholder}', id: targetStakeholderId },
+          { path: '{signal,stakeholder}', id: s.stakeholder_id },
+          { path: '{signal,target_stakeholder}', id: s.target_stakeholder_id },
         ].filter((p) => p.id !== null),
       };
     }
@@ -121,8 +125,8 @@ export async function enqueueWebhooks(db: Executor, clock: Clock, vendorId: stri
 export function signalEvents(dealId: string, signals: SignalEventInput[]): WebhookEvent[] {
   return signals.flatMap((signal): WebhookEvent[] => [
     { type: 'signal.created', dealId, signal },
-    ...(signal.type === 'answer' && signal.stakeholderId && (signal.verdict === 'confirm' || signal.verdict === 'correct')
-      ? [{ type: 'stakeholder.engaged' as const, dealId, stakeholderId: signal.stakeholderId, signalId: signal.id }]
+    ...(signal.type === 'answer' && signal.stakeholder_id && (signal.verdict === 'confirm' || signal.verdict === 'correct')
+      ? [{ type: 'stakeholder.engaged' as const, dealId, stakeholderId: signal.stakeholder_id, signalId: signal.id }]
       : []),
   ]);
 }
