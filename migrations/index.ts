@@ -13,6 +13,7 @@ import * as insights from './2026-12-06_009_insights.js';
 import * as webhooks from './2026-12-06_010_webhooks.js';
 import * as idempotency from './2026-12-06_011_idempotency.js';
 import * as exportIndexes from './2026-12-06_012_export_indexes.js';
+import * as team from './2026-12-06_013_team.js';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-23_001_core': core,
@@ -27,4 +28,5 @@ export const migrations: Record<string, Migration> = {
   '2026-12-06_010_webhooks': webhooks,
   '2026-12-06_011_idempotency': idempotency,
   '2026-12-06_012_export_indexes': exportIndexes,
+  '2026-12-06_013_team': team,
 };

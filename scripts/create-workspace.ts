@@ -30,7 +30,7 @@ async function run() {
       const ws = await createWorkspace(trx, clock, { workspace: parsed.data.name, name: parsed.data.admin, email: parsed.data.email });
       return {
         token: await issueSigninLink(trx, clock, { userId: ws.userId, email: parsed.data.email }),
-        key: await createApiKey(trx, clock, ws.vendorId, ws.userId, 'Created by create-workspace'),
+        key: await createApiKey(trx, clock, ws.vendorId, ws.userId, 'Created by create-workspace', 'owner'),
         vendorId: ws.vendorId,
       };
     });

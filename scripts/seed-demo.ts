@@ -123,7 +123,7 @@ async function run() {
     await rebuildReadModel(db, { onlyMissing: true });
     const { token, key } = await transaction(db, async (trx) => ({
       token: await issueSigninLink(trx, systemClock, { userId: ws.userId, email: input.data.email }),
-      key: await createApiKey(trx, systemClock, ws.vendorId, ws.userId, 'Created by seed-demo'),
+      key: await createApiKey(trx, systemClock, ws.vendorId, ws.userId, 'Created by seed-demo', 'owner'),
     }));
     console.log(`Workspace "${input.data.workspace}" seeded: ${counts.deals} deals, ${counts.people} people, ${counts.answers} answers (${counts.corrections} corrections).`);
     console.log(`Start the portal (npm start), then sign in within ${LOGIN_TTL_MS / MINUTE} minutes: ${config.PUBLIC_URL}/auth/link/${token}`);

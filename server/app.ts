@@ -26,6 +26,7 @@ import { clockStore } from './lib/rate-limit-store.js';
 import { connectRedis } from './lib/redis.js';
 import { FailureLimit } from './lib/failure-limit.js';
 import { cookieSigner, jwtSecret, keyId } from './auth/keys.js';
+import { checkRouteRoles } from './auth/session.js';
 import { MAILS } from './mails.js';
 import { scheduleReminders } from './stakeholders/service.js';
 import { DirtyDealRefresher } from './readmodel/service.js';
@@ -189,6 +190,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.decorate('services', services);
   const routeTable: { method: string; url: string }[] = [];
   app.decorate('routeTable', routeTable);
+  // Every vendor route that changes something declares the role it needs.
+  checkRouteRoles(app);
   app.addHook('onRoute', (route) => {
     for (const method of ([] as string[]).concat(route.method)) routeTable.push({ method, url: route.url });
   });

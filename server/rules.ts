@@ -29,6 +29,36 @@ export const isChampion = (role: StakeholderRole | null | undefined): boolean =>
 export const DELEGATE_ROLES = STAKEHOLDER_ROLES.filter((r) => r !== CHAMPION) as Exclude<StakeholderRole, 'champion'>[];
 
 // ---------------------------------------------------------------------------
+// Roles on the vendor's side: what each member of a workspace may do
+
+/** Lowest to highest; each role may do everything the roles before it may. */
+export const MEMBER_ROLES = ['viewer', 'member', 'admin', 'owner'] as const;
+export type MemberRole = (typeof MEMBER_ROLES)[number];
+
+export const MEMBER_ROLE_LABELS: Record<MemberRole, string> = {
+  viewer: 'Viewer: reads everything, changes nothing',
+  member: 'Member: opens deals and runs the deals they own',
+  admin: 'Admin: also members, API keys, webhooks, SSO and settings, and every deal',
+  owner: 'Owner: everything, including admins and the workspace itself',
+};
+
+/** Whether `role` reaches `needed` (an owner reaches every role; a viewer only its own). */
+export const atLeast = (role: MemberRole, needed: MemberRole): boolean => MEMBER_ROLES.indexOf(role) >= MEMBER_ROLES.indexOf(needed);
+
+/** The lower of two roles: what an API key may do when its creator's role has since dropped. */
+export const lowerRole = (a: MemberRole, b: MemberRole): MemberRole => (atLeast(a, b) ? b : a);
+
+/**
+ * Whether someone with role `actor` may give, change or take away role `target`:
+ * admins manage members and viewers; only owners manage admins and owners.
+ */
+export const mayManageRole = (actor: MemberRole, target: MemberRole): boolean => atLeast(actor, 'admin') && (actor === 'owner' || !atLeast(target, 'admin'));
+
+/** Whether a member with `role` may change a deal owned by `ownerId` (members their own deals; admins and owners every deal). */
+export const mayChangeDeal = (role: MemberRole, userId: string | null, ownerId: string): boolean =>
+  atLeast(role, 'admin') || (role === 'member' && userId !== null && userId === ownerId);
+
+// ---------------------------------------------------------------------------
 // Delegation: how far hand-overs reach, and whose answers count
 
 /** How many colleagues one respondent may add to a deal. */

@@ -9,7 +9,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import Handlebars from 'handlebars';
-import { CATALOG_WORDING, SECURITY_TEAM_WORDING } from './rules.js';
+import { atLeast, CATALOG_WORDING, SECURITY_TEAM_WORDING, type MemberRole } from './rules.js';
 
 export type TemplateData = Record<string, unknown>;
 
@@ -28,6 +28,8 @@ export class Views {
       if (file.endsWith('.hbs')) this.hbs.registerPartial(basename(file, '.hbs'), readFileSync(join(dir, 'partials', file), 'utf8'));
     }
     this.hbs.registerHelper('eq', (a: unknown, b: unknown) => a === b);
+    // {{#if (can session "admin")}}: whether the session's role reaches the one named.
+    this.hbs.registerHelper('can', (session: { role?: MemberRole } | undefined, role: MemberRole) => !!session?.role && atLeast(session.role, role));
     for (const sub of TEMPLATE_DIRS) {
       for (const file of readdirSync(join(dir, sub))) {
         if (!file.endsWith('.hbs')) continue;

@@ -24,6 +24,8 @@ const UNIQUE_WITHOUT_VENDOR: Record<string, string> = {
   stakeholder_links_pkey: 'random uuid, from before the rule',
   stakeholder_links_token_hash_key: 'a personal link is looked up by its token’s hash alone: the link is all a respondent has',
   signals_pkey: 'an identity, from before the rule',
+  member_invitations_token_hash_key: 'an invitation link is looked up by its token’s hash alone: the link is all the invited person has',
+  sso_states_pkey: 'an SSO callback is looked up by its state alone: the identity provider returns nothing else of ours',
   outbox_pkey: 'an identity; the outbox also holds mail with no vendor (sign-up, sign-in), so it stays off the tenant nodes',
   outbox_one_waiting_digest: 'one waiting digest per deal id; the outbox stays off the tenant nodes (above)',
 };

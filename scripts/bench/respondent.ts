@@ -43,7 +43,7 @@ const address = await app.listen({ host: '127.0.0.1', port: 0 });
 
 // Seed: a workspace, a published profile, one deal, PEOPLE invited stakeholders.
 const ws = await transaction(handle.db, (trx) => createWorkspace(trx, systemClock, { workspace: 'Bench AI', name: 'Bench', email: `bench-${Date.now()}@bench.test` }));
-await createApiKey(handle.db, systemClock, ws.vendorId, ws.userId, 'bench');
+await createApiKey(handle.db, systemClock, ws.vendorId, ws.userId, 'bench', 'owner');
 await transaction(handle.db, (trx) => publishProfile(trx, systemClock, ws.vendorId, ws.userId));
 const dealId = await transaction(handle.db, (trx) => createDeal(trx, systemClock, ws.vendorId, ws.userId, { buyer_name: 'Big Bank' }));
 for (let i = 0; i < PEOPLE; i++) {

@@ -63,7 +63,7 @@ const log = (line: string) => console.log(`[${((Date.now() - t0) / 1000).toFixed
 // the bulk is SQL that copies the template's claims.
 
 const ws = await transaction(db, (trx) => createWorkspace(trx, systemClock, { workspace: 'Scale AI', name: 'Bench', email: `scale-${Date.now()}@bench.test` }));
-const apiKey = await createApiKey(db, systemClock, ws.vendorId, ws.userId, 'bench');
+const apiKey = await createApiKey(db, systemClock, ws.vendorId, ws.userId, 'bench', 'owner');
 await transaction(db, (trx) => publishProfile(trx, systemClock, ws.vendorId, ws.userId));
 const template = await transaction(db, (trx) => createDeal(trx, systemClock, ws.vendorId, ws.userId, { buyer_name: 'Template Bank' }));
 const v = ws.vendorId;

@@ -58,6 +58,11 @@ const claimParams = z.object({ id: idParam('deal'), concern: z.string().describe
 export default async function apiRoutes(fastify: FastifyInstance) {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   const { db, clock, config } = app.services;
+  // Who may call what (a key acts with its role, capped by its creator's): the profile is an admin's; members
+  // open deals and change the deals they own, admins and owners any deal; reads are open to every role.
+  const admin = { role: 'admin' as const };
+  const newDeal = { role: 'member' as const };
+  const ownDeal = { role: 'member' as const, ownDeal: true };
 
   app.get('/profile', { schema: { tags: ['profile'], summary: 'The profile draft, its warnings and the published versions', response: { 200: Profile } } }, async (req) => {
     const { vendorId } = sessionOf(req);
@@ -70,7 +75,7 @@ export default async function apiRoutes(fastify: FastifyInstance) {
 
   app.put(
     '/profile',
-    { schema: { tags: ['profile'], summary: 'Change fields and narratives of the profile draft', body: profileBody, response: { 200: ProfileDraft } } },
+    { config: admin, schema: { tags: ['profile'], summary: 'Change fields and narratives of the profile draft', body: profileBody, response: { 200: ProfileDraft } } },
     async (req) => {
       const { vendorId } = sessionOf(req);
       const merged = await transaction(db, async (trx) => {
@@ -82,7 +87,7 @@ export default async function apiRoutes(fastify: FastifyInstance) {
     },
   );
 
-  app.post('/profile/publish', { schema: { tags: ['profile'], summary: 'Publish the draft as the next version', response: { 200: Published } } }, async (req) => {
+  app.post('/profile/publish', { config: admin, schema: { tags: ['profile'], summary: 'Publish the draft as the next version', response: { 200: Published } } }, async (req) => {
     const { vendorId } = sessionOf(req);
     return { version: await transaction(db, (trx) => publishProfile(trx, clock, vendorId, null)) };
   });
@@ -94,12 +99,16 @@ export default async function apiRoutes(fastify: FastifyInstance) {
     return { deals: page.deals.map((d) => dealListItemJson(d, now)), next_cursor: page.nextCursor };
   });
 
-  app.post('/deals', { schema: { tags: ['deals'], summary: 'Open a deal on a published profile version', body: dealInput, response: { 201: Deal } } }, async (req, reply) => {
-    const { vendorId, keyOwnerId } = sessionOf(req);
-    // The deal's owner (named in its invitations, sent its digests) is whoever created the API key.
-    const deal = await transaction(db, async (trx) => getDeal(trx, vendorId, await createDeal(trx, clock, vendorId, keyOwnerId ?? null, req.body)));
-    return reply.code(201).send(dealJson(deal, clock.now()));
-  });
+  app.post(
+    '/deals',
+    { config: newDeal, schema: { tags: ['deals'], summary: 'Open a deal on a published profile version', body: dealInput, response: { 201: Deal } } },
+    async (req, reply) => {
+      const { vendorId, keyOwnerId } = sessionOf(req);
+      // The deal's owner (named in its invitations, sent its digests) is whoever created the API key.
+      const deal = await transaction(db, async (trx) => getDeal(trx, vendorId, await createDeal(trx, clock, vendorId, keyOwnerId ?? null, req.body)));
+      return reply.code(201).send(dealJson(deal, clock.now()));
+    },
+  );
 
   app.get(
     '/deals/:id',
@@ -109,7 +118,10 @@ export default async function apiRoutes(fastify: FastifyInstance) {
 
   app.patch(
     '/deals/:id',
-    { schema: { tags: ['deals'], summary: "Change a deal's reminder settings or buyer segment", params: dealParams, body: dealPatchInput, response: { 200: Deal } } },
+    {
+      config: ownDeal,
+      schema: { tags: ['deals'], summary: "Change a deal's reminder settings or buyer segment", params: dealParams, body: dealPatchInput, response: { 200: Deal } },
+    },
     async (req) => {
       const { vendorId } = sessionOf(req);
       await transaction(db, (trx) => updateDealSettings(trx, vendorId, req.params.id, req.body));
@@ -120,6 +132,7 @@ export default async function apiRoutes(fastify: FastifyInstance) {
   app.post(
     '/deals/:id/stage',
     {
+      config: ownDeal,
       schema: {
         tags: ['deals'],
         summary: 'Move a deal to another stage (a gated stage needs the checkpoint ready, or a written override reason)',
@@ -138,6 +151,7 @@ export default async function apiRoutes(fastify: FastifyInstance) {
   app.put(
     '/deals/:id/claims/:concern',
     {
+      config: ownDeal,
       schema: {
         tags: ['deals'],
         summary: "Change the deal's claim on one concern (earlier answers on it become stale)",
@@ -156,6 +170,7 @@ export default async function apiRoutes(fastify: FastifyInstance) {
   app.post(
     '/deals/:id/stakeholders',
     {
+      config: ownDeal,
       schema: {
         tags: ['stakeholders'],
         summary: 'Add a person to a deal, emailing their personal link unless invite is false',
@@ -177,6 +192,7 @@ export default async function apiRoutes(fastify: FastifyInstance) {
   app.post(
     '/deals/:id/stakeholders/batch',
     {
+      config: ownDeal,
       bodyLimit: BATCH_BODY_LIMIT,
       schema: {
         tags: ['stakeholders'],
@@ -196,7 +212,10 @@ export default async function apiRoutes(fastify: FastifyInstance) {
 
   app.patch(
     '/deals/:id/stakeholders/:sid',
-    { schema: { tags: ['stakeholders'], summary: "Pause a person's reminders or change their role", params: personParams, body: personPatch, response: { 200: PersonChanged } } },
+    {
+      config: ownDeal,
+      schema: { tags: ['stakeholders'], summary: "Pause a person's reminders or change their role", params: personParams, body: personPatch, response: { 200: PersonChanged } },
+    },
     async (req) => {
       const { vendorId } = sessionOf(req);
       const { reminders_paused, role } = req.body;
@@ -210,7 +229,7 @@ export default async function apiRoutes(fastify: FastifyInstance) {
 
   app.post(
     '/deals/:id/stakeholders/:sid/resend',
-    { schema: { tags: ['stakeholders'], summary: 'Send a person a new link (their other links stop working)', params: personParams, response: { 200: Resent } } },
+    { config: ownDeal, schema: { tags: ['stakeholders'], summary: 'Send a person a new link (their other links stop working)', params: personParams, response: { 200: Resent } } },
     async (req) => {
       const { vendorId } = sessionOf(req);
       await transaction(db, (trx) => resendLink(trx, clock, config.LINK_TTL_DAYS, vendorId, req.params.id, req.params.sid));
@@ -221,7 +240,7 @@ export default async function apiRoutes(fastify: FastifyInstance) {
 
   app.post(
     '/deals/:id/stakeholders/:sid/revoke',
-    { schema: { tags: ['stakeholders'], summary: "Revoke every link of a person's", params: personParams, response: { 200: Revoked } } },
+    { config: ownDeal, schema: { tags: ['stakeholders'], summary: "Revoke every link of a person's", params: personParams, response: { 200: Revoked } } },
     async (req) => {
       await revokeLinks(db, clock, sessionOf(req).vendorId, req.params.id, req.params.sid);
       return { id: req.params.sid, revoked: true as const };
@@ -231,6 +250,7 @@ export default async function apiRoutes(fastify: FastifyInstance) {
   app.post(
     '/deals/:id/stakeholders/:sid/extend',
     {
+      config: ownDeal,
       schema: {
         tags: ['stakeholders'],
         summary: "Make a person's links work longer (the body is optional; days default to the link lifetime)",
@@ -248,7 +268,10 @@ export default async function apiRoutes(fastify: FastifyInstance) {
 
   app.post(
     '/deals/:id/stakeholders/:sid/confirm',
-    { schema: { tags: ['stakeholders'], summary: "Confirm that a delegate's answers count from now on (idempotent)", params: personParams, response: { 200: Confirmed } } },
+    {
+      config: ownDeal,
+      schema: { tags: ['stakeholders'], summary: "Confirm that a delegate's answers count from now on (idempotent)", params: personParams, response: { 200: Confirmed } },
+    },
     async (req) => {
       const { vendorId } = sessionOf(req);
       const result = await transaction(db, (trx) => confirmStakeholder(trx, clock, vendorId, req.params.id, req.params.sid, null));

@@ -4,6 +4,7 @@ import fp from 'fastify-plugin';
 import { DomainError } from '../lib/errors.js';
 import { hashToken } from '../lib/tokens.js';
 import { authenticateApiKey } from './service.js';
+import { enforceRole } from './session.js';
 
 async function apiAuth(app: FastifyInstance) {
   const { db, clock, config, failures } = app.services;
@@ -26,7 +27,18 @@ async function apiAuth(app: FastifyInstance) {
       failures.fail('api_key', req);
       throw new DomainError('unauthorized', 'Send a valid API key as "Authorization: Bearer <key>".');
     }
-    req.session = { userId: null, vendorId: key.vendorId, vendorName: key.vendorName, userName: key.name, via: 'api_key', keyOwnerId: key.ownerId, apiKeyId: key.id };
+    req.session = {
+      userId: null,
+      vendorId: key.vendorId,
+      vendorName: key.vendorName,
+      userName: key.name,
+      role: key.role,
+      via: 'api_key',
+      keyOwnerId: key.ownerId,
+      apiKeyId: key.id,
+    };
+    // A request to no route is left to the not-found answer.
+    if (req.routeOptions.url) await enforceRole(req);
   });
 }
 

@@ -3,7 +3,7 @@
 // ever stored. Sign-in is the one place that finds users across workspaces
 // (by address, or by the user a link names); everything else is scoped by vendor.
 import type { Executor } from '../db/index.js';
-import type { SignupPayload } from '../db/schema.js';
+import type { MemberRole, SessionMethod, SignupPayload } from '../db/schema.js';
 
 // ---------------------------------------------------------------------------
 // Workspaces and users
@@ -12,7 +12,7 @@ export async function insertVendor(db: Executor, row: { id: string; name: string
   await db.insertInto('vendors').values({ id: row.id, name: row.name, created_at: row.createdAt }).execute();
 }
 
-export async function insertUser(db: Executor, row: { id: string; vendorId: string; email: string; name: string; role: 'admin' | 'member'; createdAt: Date }): Promise<void> {
+export async function insertUser(db: Executor, row: { id: string; vendorId: string; email: string; name: string; role: MemberRole; createdAt: Date }): Promise<void> {
   await db.insertInto('users').values({ id: row.id, vendor_id: row.vendorId, email: row.email, name: row.name, role: row.role, created_at: row.createdAt }).execute();
 }
 
@@ -35,14 +35,17 @@ export async function findUserById(db: Executor, userId: string) {
 // ---------------------------------------------------------------------------
 // Sessions
 
-/** The user a session cookie names, if it is still theirs: same workspace, same session epoch. */
-export async function findSessionUser(db: Executor, claims: { userId: string; vendorId: string; epoch: number }) {
+/** The user a session cookie names, if it is still theirs: same workspace, same session epoch, a live session row. */
+export async function findSessionUser(db: Executor, claims: { userId: string; vendorId: string; epoch: number; sessionId: string }) {
   return db
-    .selectFrom('users')
+    .selectFrom('user_sessions as s')
+    .innerJoin('users', (j) => j.onRef('users.vendor_id', '=', 's.vendor_id').onRef('users.id', '=', 's.user_id'))
     .innerJoin('vendors', 'vendors.id', 'users.vendor_id')
-    .select(['users.id', 'users.name', 'users.vendor_id', 'vendors.name as vendor_name'])
-    .where('users.id', '=', claims.userId)
-    .where('users.vendor_id', '=', claims.vendorId)
+    .select(['users.id', 'users.name', 'users.email', 'users.role', 'users.vendor_id', 'vendors.name as vendor_name', 's.method', 's.last_seen_at'])
+    .where('s.vendor_id', '=', claims.vendorId)
+    .where('s.id', '=', claims.sessionId)
+    .where('s.user_id', '=', claims.userId)
+    .where('s.ended_at', 'is', null)
     .where('users.session_epoch', '=', claims.epoch)
     .executeTakeFirst();
 }
@@ -50,6 +53,34 @@ export async function findSessionUser(db: Executor, claims: { userId: string; ve
 export async function findSessionEpoch(db: Executor, vendorId: string, userId: string): Promise<number | undefined> {
   const row = await db.selectFrom('users').select('session_epoch').where('vendor_id', '=', vendorId).where('id', '=', userId).executeTakeFirst();
   return row?.session_epoch;
+}
+
+/** A new session row, and the member's last sign-in. */
+export async function insertSession(
+  db: Executor,
+  row: { vendorId: string; id: string; userId: string; method: SessionMethod; ip: string; userAgent: string; now: Date },
+): Promise<void> {
+  await db
+    .insertInto('user_sessions')
+    .values({ vendor_id: row.vendorId, id: row.id, user_id: row.userId, method: row.method, ip: row.ip, user_agent: row.userAgent, created_at: row.now, last_seen_at: row.now })
+    .execute();
+  await db.updateTable('users').set({ last_sign_in_at: row.now }).where('vendor_id', '=', row.vendorId).where('id', '=', row.userId).execute();
+}
+
+/** Records a session's use, unless that was already recorded after staleBefore (one conditional statement). */
+export async function touchSession(db: Executor, vendorId: string, id: string, now: Date, staleBefore: Date): Promise<void> {
+  await db.updateTable('user_sessions').set({ last_seen_at: now }).where('vendor_id', '=', vendorId).where('id', '=', id).where('last_seen_at', '<', staleBefore).execute();
+}
+
+/** Ends every live session of the user. */
+export async function endSessions(db: Executor, vendorId: string, userId: string, now: Date): Promise<void> {
+  await db.updateTable('user_sessions').set({ ended_at: now }).where('vendor_id', '=', vendorId).where('user_id', '=', userId).where('ended_at', 'is', null).execute();
+}
+
+/** The owner of a deal of the workspace. */
+export async function dealOwnerId(db: Executor, vendorId: string, dealId: string): Promise<string | undefined> {
+  const row = await db.selectFrom('deals').select('owner_id').where('vendor_id', '=', vendorId).where('id', '=', dealId).executeTakeFirst();
+  return row?.owner_id;
 }
 
 /** Moves the user to a new session epoch: every cookie issued before stops working. */
@@ -144,7 +175,7 @@ export async function countLinkMailsSince(db: Executor, address: string, since: 
 
 export async function insertApiKey(
   db: Executor,
-  row: { id: string; vendorId: string; name: string; prefix: string; keyHash: string; createdBy: string | null; createdAt: Date },
+  row: { id: string; vendorId: string; name: string; prefix: string; keyHash: string; createdBy: string | null; createdAt: Date; role: MemberRole },
 ): Promise<void> {
   await db
     .insertInto('api_keys')
@@ -156,6 +187,7 @@ export async function insertApiKey(
       key_hash: row.keyHash,
       created_by: row.createdBy,
       created_at: row.createdAt,
+      role: row.role,
     })
     .execute();
 }
@@ -168,7 +200,16 @@ export async function findApiKey(db: Executor, keyHash: string) {
       .innerJoin('vendors', 'vendors.id', 'api_keys.vendor_id')
       // The key's creator, if still a user of the workspace: deals opened through the key are theirs.
       .leftJoin('users', (j) => j.onRef('users.id', '=', 'api_keys.created_by').onRef('users.vendor_id', '=', 'api_keys.vendor_id'))
-      .select(['api_keys.id', 'api_keys.vendor_id', 'api_keys.name', 'api_keys.last_used_at', 'vendors.name as vendor_name', 'users.id as owner_id'])
+      .select([
+        'api_keys.id',
+        'api_keys.vendor_id',
+        'api_keys.name',
+        'api_keys.role',
+        'api_keys.last_used_at',
+        'vendors.name as vendor_name',
+        'users.id as owner_id',
+        'users.role as owner_role',
+      ])
       .where('api_keys.key_hash', '=', keyHash)
       .where('api_keys.revoked_at', 'is', null)
       .executeTakeFirst()
@@ -194,7 +235,7 @@ export async function touchApiKey(db: Executor, vendorId: string, id: string, no
 export async function listApiKeys(db: Executor, vendorId: string) {
   return db
     .selectFrom('api_keys')
-    .select(['id', 'name', 'prefix', 'created_at', 'last_used_at', 'revoked_at'])
+    .select(['id', 'name', 'prefix', 'role', 'created_at', 'last_used_at', 'revoked_at'])
     .where('vendor_id', '=', vendorId)
     .orderBy('created_at', 'desc')
     .execute();

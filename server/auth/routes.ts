@@ -108,7 +108,7 @@ export default async function authRoutes(app: FastifyInstance) {
       throw deadLink();
     }
     reply.clearCookie(NONCE_COOKIE, { path: '/auth/link' });
-    await startSession(reply, spent.userId, spent.vendorId);
+    await startSession(req, reply, spent.userId, spent.vendorId, 'link');
     return seeOther(reply, '/app');
   });
 

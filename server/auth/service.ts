@@ -8,7 +8,8 @@ import { notFound } from '../lib/errors.js';
 import { hashToken, newToken } from '../lib/tokens.js';
 import { uuid } from '../lib/validate.js';
 import type { Executor } from '../db/index.js';
-import type { SignupPayload } from '../db/schema.js';
+import type { SessionMethod, SignupPayload } from '../db/schema.js';
+import { lowerRole, type MemberRole } from '../rules.js';
 import { enqueueMail } from '../mail/outbox.js';
 import { startProfile } from '../profiles/service.js';
 import * as repo from './repository.js';
@@ -34,7 +35,7 @@ export async function createWorkspace(trx: Executor, clock: Clock, input: { work
   const vendorId = randomUUID();
   const userId = randomUUID();
   await repo.insertVendor(trx, { id: vendorId, name: input.workspace, createdAt: now });
-  await repo.insertUser(trx, { id: userId, vendorId, email: input.email, name: input.name, role: 'admin', createdAt: now });
+  await repo.insertUser(trx, { id: userId, vendorId, email: input.email, name: input.name, role: 'owner', createdAt: now });
   await startProfile(trx, clock, vendorId, userId);
   return { vendorId, userId };
 }
@@ -140,28 +141,53 @@ export async function spendLoginToken(trx: Executor, clock: Clock, token: string
 // ---------------------------------------------------------------------------
 // Sessions
 
-/** The session a cookie's claims stand for, if the user still has it. */
-export async function findSessionUser(db: Executor, claims: { userId: string; vendorId: string; epoch: number }) {
+/** The session a cookie's claims stand for, if it is still live: same workspace, same epoch, its session row not ended. */
+export async function findSessionUser(db: Executor, claims: { userId: string; vendorId: string; epoch: number; sessionId: string }) {
+  if (!uuid.safeParse(claims.sessionId).success) return undefined;
   return repo.findSessionUser(db, claims);
 }
 
-/** The session epoch a new cookie for this user carries. */
-export async function currentSessionEpoch(db: Executor, vendorId: string, userId: string): Promise<number> {
-  const epoch = await repo.findSessionEpoch(db, vendorId, userId);
+/** A session's last activity is recorded at most this often. */
+const SESSION_SEEN_RESOLUTION_MS = 5 * MINUTE;
+
+/** Records that a session was used, at most once per resolution. */
+export async function touchSession(db: Executor, clock: Clock, vendorId: string, sessionId: string, lastSeenAt: Date): Promise<void> {
+  const now = clock.now();
+  const staleBefore = new Date(now.getTime() - SESSION_SEEN_RESOLUTION_MS);
+  if (lastSeenAt < staleBefore) await repo.touchSession(db, vendorId, sessionId, now, staleBefore);
+}
+
+/** Opens a session row for a member signing in, and records the sign-in. Returns what the cookie carries. */
+export async function openSession(
+  db: Executor,
+  clock: Clock,
+  s: { vendorId: string; userId: string; method: SessionMethod; ip: string; userAgent: string },
+): Promise<{ sessionId: string; epoch: number }> {
+  const epoch = await repo.findSessionEpoch(db, s.vendorId, s.userId);
   if (epoch === undefined) throw new Error('signing in a user that does not exist');
-  return epoch;
+  const sessionId = randomUUID();
+  const now = clock.now();
+  await repo.insertSession(db, { vendorId: s.vendorId, id: sessionId, userId: s.userId, method: s.method, ip: s.ip, userAgent: s.userAgent.slice(0, 300), now });
+  return { sessionId, epoch };
 }
 
 /** Ends every session of the user: cookies issued so far stop working. */
-export async function endAllSessions(db: Executor, vendorId: string, userId: string): Promise<void> {
+export async function endAllSessions(db: Executor, clock: Clock, vendorId: string, userId: string): Promise<void> {
   await repo.bumpSessionEpoch(db, vendorId, userId);
+  await repo.endSessions(db, vendorId, userId, clock.now());
+}
+
+/** The owner of a deal of the workspace, or undefined when it has no such deal (for the role check). */
+export async function dealOwnerId(db: Executor, vendorId: string, dealId: string): Promise<string | undefined> {
+  if (!uuid.safeParse(dealId).success) return undefined;
+  return repo.dealOwnerId(db, vendorId, dealId);
 }
 
 // ---------------------------------------------------------------------------
 // API keys
 
 /** Creates an API key and returns it: the only time the raw key exists outside the caller's hands. */
-export async function createApiKey(db: Executor, clock: Clock, vendorId: string, userId: string | null, name: string): Promise<string> {
+export async function createApiKey(db: Executor, clock: Clock, vendorId: string, userId: string | null, name: string, role: MemberRole): Promise<string> {
   const key = `${API_KEY_PREFIX}${newToken()}`;
   await repo.insertApiKey(db, {
     id: randomUUID(),
@@ -171,6 +197,7 @@ export async function createApiKey(db: Executor, clock: Clock, vendorId: string,
     keyHash: hashToken(key),
     createdBy: userId,
     createdAt: clock.now(),
+    role,
   });
   return key;
 }
@@ -186,7 +213,9 @@ export async function authenticateApiKey(db: Executor, clock: Clock, key: string
   const staleBefore = new Date(now.getTime() - KEY_USE_RESOLUTION_MS);
   // Most requests skip the write; the statement itself re-checks, for requests racing on other instances.
   if (!found.last_used_at || found.last_used_at < staleBefore) await repo.touchApiKey(db, found.vendor_id, found.id, now, staleBefore);
-  return { id: found.id, vendorId: found.vendor_id, name: found.name, vendorName: found.vendor_name, ownerId: found.owner_id };
+  // A key acts with the lower of its own role and its creator's current one.
+  const role = found.owner_role ? lowerRole(found.role, found.owner_role) : found.role;
+  return { id: found.id, vendorId: found.vendor_id, name: found.name, vendorName: found.vendor_name, ownerId: found.owner_id, role };
 }
 
 /** A workspace's keys, newest first. */

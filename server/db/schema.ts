@@ -2,9 +2,9 @@
 // columns are `| null`. JSON columns are typed by what the code stores in them.
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 import type { ClaimValues, FieldChange } from '../concerns/index.js';
-import type { DealStage, Industry, StakeholderRole } from '../rules.js';
+import type { DealStage, Industry, MemberRole, StakeholderRole } from '../rules.js';
 
-export type { DealStage, FieldChange, Industry, StakeholderRole };
+export type { DealStage, FieldChange, Industry, MemberRole, StakeholderRole };
 export type GateCheckpoint = 'ready' | 'overridden';
 
 type Timestamp = ColumnType<Date, Date, Date>;
@@ -25,9 +25,10 @@ export interface UsersTable {
   vendor_id: string;
   email: string;
   name: string;
-  role: 'admin' | 'member';
+  role: MemberRole;
   created_at: Timestamp;
   session_epoch: ColumnType<number, number | undefined, number>;
+  last_sign_in_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export interface SignupPayload {
@@ -57,6 +58,8 @@ export interface ApiKeysTable {
   created_at: Timestamp;
   last_used_at: Timestamp | null;
   revoked_at: Timestamp | null;
+  /** The most the key may do; it acts with the lower of this and its creator's current role. */
+  role: MemberRole;
 }
 
 export interface AppSecretsTable {
@@ -96,6 +99,8 @@ export interface DealsTable {
   profile_version: number;
   stage: ColumnType<DealStage, DealStage | undefined, DealStage>;
   created_by: string | null;
+  /** The member who owns the deal: its creator unless reassigned. Digests, renewal requests and invitation replies go to them. */
+  owner_id: string;
   created_at: Timestamp;
   reminder_days: ColumnType<number[], number[] | undefined, number[]>;
   reminders_paused: ColumnType<boolean, boolean | undefined, boolean>;
@@ -371,6 +376,76 @@ export interface WebhookDeliveriesTable {
   sent_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
+/** How a session's holder proved who they are: an emailed link, an invitation, SSO, or a switch from a link session. */
+export type SessionMethod = 'link' | 'invite' | 'sso' | 'switch';
+
+export interface UserSessionsTable {
+  vendor_id: string;
+  id: string;
+  user_id: string;
+  method: SessionMethod;
+  ip: string | null;
+  user_agent: string | null;
+  created_at: Timestamp;
+  last_seen_at: Timestamp;
+  ended_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+}
+
+export interface MemberInvitationsTable {
+  vendor_id: string;
+  id: string;
+  email: string;
+  name: string;
+  role: MemberRole;
+  invited_by: string | null;
+  token_hash: ColumnType<string | null, string | null | undefined, string | null>;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  accepted_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  revoked_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+}
+
+/** A workspace's OpenID Connect settings. client_secret is sealed (server/lib/crypto.ts). */
+export interface SsoConfigsTable {
+  vendor_id: string;
+  issuer: string;
+  client_id: string;
+  client_secret: string;
+  allowed_domains: string[];
+  require_sso: ColumnType<boolean, boolean | undefined, boolean>;
+  updated_at: Timestamp;
+  updated_by: string | null;
+}
+
+/** An SSO sign-in under way. code_verifier is sealed. */
+export interface SsoStatesTable {
+  state_hash: string;
+  vendor_id: string;
+  code_verifier: string;
+  nonce: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  used_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+}
+
+export type AuditActorKind = 'user' | 'api_key' | 'system';
+
+/** The audit trail: append-only (the database refuses UPDATE, DELETE and TRUNCATE). */
+export interface AuditLogTable {
+  vendor_id: string;
+  id: Generated<number>;
+  actor_id: string | null;
+  actor_name: string;
+  actor_kind: AuditActorKind;
+  action: string;
+  target_type: string;
+  target_id: string | null;
+  target_name: string | null;
+  changes: Json<Record<string, unknown>>;
+  ip: string | null;
+  created_at: Timestamp;
+}
+
 export interface Database {
   vendors: VendorsTable;
   users: UsersTable;
@@ -396,6 +471,11 @@ export interface Database {
   webhook_endpoints: WebhookEndpointsTable;
   webhook_deliveries: WebhookDeliveriesTable;
   idempotency_keys: IdempotencyKeysTable;
+  user_sessions: UserSessionsTable;
+  member_invitations: MemberInvitationsTable;
+  sso_configs: SsoConfigsTable;
+  sso_states: SsoStatesTable;
+  audit_log: AuditLogTable;
 }
 
 export type Vendor = Selectable<VendorsTable>;

@@ -96,18 +96,28 @@ export async function moveStage(trx: Executor, vendorId: string, dealId: string,
   return Number(r.numUpdatedRows) > 0;
 }
 
-/** The person a deal's mail goes to: its creator, else the workspace's first admin. */
+/** The person a deal's mail goes to: its owner. */
 export async function dealOwner(db: Executor, vendorId: string, dealId: string) {
   return db
     .selectFrom('deals as d')
-    .innerJoin('users as u', 'u.vendor_id', 'd.vendor_id')
-    .select(['u.email', 'u.name'])
+    .innerJoin('users as u', (j) => j.onRef('u.vendor_id', '=', 'd.vendor_id').onRef('u.id', '=', 'd.owner_id'))
+    .select(['u.id', 'u.email', 'u.name'])
     .where('d.vendor_id', '=', vendorId)
     .where('d.id', '=', dealId)
-    .orderBy(sql`u.id = d.created_by`, 'desc')
-    .orderBy(sql`u.role = 'admin'`, 'desc')
-    .orderBy('u.created_at')
     .executeTakeFirst();
+}
+
+/** The workspace's first owner: owns deals opened by no one in particular (a key whose creator is gone). */
+export async function firstOwnerId(db: Executor, vendorId: string): Promise<string> {
+  const row = await db
+    .selectFrom('users')
+    .select('id')
+    .where('vendor_id', '=', vendorId)
+    .orderBy(sql`role = 'owner'`, 'desc')
+    .orderBy('created_at')
+    .orderBy('id')
+    .executeTakeFirstOrThrow();
+  return row.id;
 }
 
 /** Records that corrections up to signal `through` were mailed (never moves backwards). */
@@ -212,7 +222,7 @@ export async function claimChangedMailData(db: Executor, vendorId: string, stake
     .selectFrom('stakeholders as s')
     .innerJoin('deals as d', (j) => j.onRef('d.id', '=', 's.deal_id').onRef('d.vendor_id', '=', 's.vendor_id'))
     .innerJoin('vendors as v', 'v.id', 's.vendor_id')
-    .leftJoin('users as o', (j) => j.onRef('o.id', '=', 'd.created_by').onRef('o.vendor_id', '=', 'd.vendor_id'))
+    .leftJoin('users as o', (j) => j.onRef('o.id', '=', 'd.owner_id').onRef('o.vendor_id', '=', 'd.vendor_id'))
     .select((eb) => [
       's.id',
       's.vendor_id',

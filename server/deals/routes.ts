@@ -36,6 +36,9 @@ type Body = Record<string, unknown>;
 export default async function dealRoutes(app: FastifyInstance) {
   const { db, clock, config } = app.services;
   const form = { preHandler: [requireSession, app.csrfProtection] };
+  // Members open deals and change the deals they own; admins and owners change any.
+  const newDealForm = { ...form, config: { role: 'member' as const } };
+  const dealForm = { ...form, config: { role: 'member' as const, ownDeal: true } };
 
   app.get('/app', { preHandler: requireSession }, async (req, reply) => {
     const { vendorId } = sessionOf(req);
@@ -76,7 +79,7 @@ export default async function dealRoutes(app: FastifyInstance) {
 
   app.get('/app/deals/new', { preHandler: requireSession }, (req, reply) => renderNew(req, reply, {}));
 
-  app.post('/app/deals', form, async (req, reply) => {
+  app.post('/app/deals', newDealForm, async (req, reply) => {
     const session = sessionOf(req);
     const body = (req.body ?? {}) as Body;
     // Only concerns whose tailoring fields were on the form (marked by a hidden input) count:
@@ -123,7 +126,7 @@ export default async function dealRoutes(app: FastifyInstance) {
 
   app.get<DealParams>('/app/deals/:id', { preHandler: requireSession }, (req, reply) => renderDeal(req, reply, req.params.id));
 
-  app.post<DealParams>('/app/deals/:id/stakeholders', form, async (req, reply) => {
+  app.post<DealParams>('/app/deals/:id/stakeholders', dealForm, async (req, reply) => {
     const { vendorId } = sessionOf(req);
     const body = (req.body ?? {}) as Body;
     const parsed = stakeholderInput.safeParse({ name: body.name, email: body.email, role: body.role, invite: body.invite === 'yes', note: body.note });
@@ -140,7 +143,7 @@ export default async function dealRoutes(app: FastifyInstance) {
     return back(reply, req.params.id, 'added', '#stakeholders');
   });
 
-  app.post<PersonParams>('/app/deals/:id/stakeholders/:sid/invite', form, async (req, reply) => {
+  app.post<PersonParams>('/app/deals/:id/stakeholders/:sid/invite', dealForm, async (req, reply) => {
     const { vendorId } = sessionOf(req);
     await transaction(db, (trx) => resendLink(trx, clock, config.LINK_TTL_DAYS, vendorId, req.params.id, req.params.sid));
     app.services.worker.nudge();
@@ -148,37 +151,37 @@ export default async function dealRoutes(app: FastifyInstance) {
   });
 
   // Revoking is two steps, without JavaScript: the deal page links to this page, whose one button posts the revoke.
-  app.get<PersonParams>('/app/deals/:id/stakeholders/:sid/revoke', { preHandler: requireSession }, async (req, reply) => {
+  app.get<PersonParams>('/app/deals/:id/stakeholders/:sid/revoke', { preHandler: requireSession, config: dealForm.config }, async (req, reply) => {
     const { vendorId } = sessionOf(req);
     const deal = await getDeal(db, vendorId, req.params.id);
     const person = await getStakeholder(db, vendorId, deal.id, req.params.sid);
     return sendPage(req, reply, 'revoke-confirm', revokeConfirmView(deal, person));
   });
 
-  app.post<PersonParams>('/app/deals/:id/stakeholders/:sid/revoke', form, async (req, reply) => {
+  app.post<PersonParams>('/app/deals/:id/stakeholders/:sid/revoke', dealForm, async (req, reply) => {
     await revokeLinks(db, clock, sessionOf(req).vendorId, req.params.id, req.params.sid);
     return back(reply, req.params.id, 'revoked', '#stakeholders');
   });
 
-  app.post<PersonParams>('/app/deals/:id/stakeholders/:sid/extend', form, async (req, reply) => {
+  app.post<PersonParams>('/app/deals/:id/stakeholders/:sid/extend', dealForm, async (req, reply) => {
     await extendLinks(db, clock, sessionOf(req).vendorId, req.params.id, req.params.sid, config.LINK_TTL_DAYS);
     return back(reply, req.params.id, 'extended', '#stakeholders');
   });
 
   // One click counts a delegate's answers (rules.answersCount); again, it changes nothing.
-  app.post<PersonParams>('/app/deals/:id/stakeholders/:sid/confirm', form, async (req, reply) => {
+  app.post<PersonParams>('/app/deals/:id/stakeholders/:sid/confirm', dealForm, async (req, reply) => {
     const session = sessionOf(req);
     await transaction(db, (trx) => confirmStakeholder(trx, clock, session.vendorId, req.params.id, req.params.sid, session.userId));
     return back(reply, req.params.id, 'confirmed', '#stakeholders');
   });
 
-  app.post<PersonParams>('/app/deals/:id/stakeholders/:sid/reminders', form, async (req, reply) => {
+  app.post<PersonParams>('/app/deals/:id/stakeholders/:sid/reminders', dealForm, async (req, reply) => {
     const paused = (req.body as Body | undefined)?.paused === 'yes';
     await setStakeholderReminders(db, sessionOf(req).vendorId, req.params.id, req.params.sid, paused);
     return back(reply, req.params.id, 'reminders', '#stakeholders');
   });
 
-  app.post<DealParams>('/app/deals/:id/settings', form, async (req, reply) => {
+  app.post<DealParams>('/app/deals/:id/settings', dealForm, async (req, reply) => {
     const body = (req.body ?? {}) as Body;
     const days = ([] as unknown[])
       .concat(body.reminder_days ?? [])
@@ -193,7 +196,7 @@ export default async function dealRoutes(app: FastifyInstance) {
   });
 
   // The buyer segment; "Not set" (an empty value) clears it.
-  app.post<DealParams>('/app/deals/:id/segment', form, async (req, reply) => {
+  app.post<DealParams>('/app/deals/:id/segment', dealForm, async (req, reply) => {
     const { vendorId } = sessionOf(req);
     const body = (req.body ?? {}) as Body;
     const parsed = dealSegmentInput.safeParse({ industry: body.industry || null, region: body.region || null });
@@ -202,7 +205,7 @@ export default async function dealRoutes(app: FastifyInstance) {
     return back(reply, req.params.id, 'segment', '#segment');
   });
 
-  app.post<DealParams>('/app/deals/:id/stage', form, async (req, reply) => {
+  app.post<DealParams>('/app/deals/:id/stage', dealForm, async (req, reply) => {
     const session = sessionOf(req);
     const body = (req.body ?? {}) as Body;
     const parsed = stageInput.safeParse({
@@ -241,7 +244,7 @@ export default async function dealRoutes(app: FastifyInstance) {
     renderClaim(req, reply, req.params.id, req.params.concern),
   );
 
-  app.post<{ Params: { id: string; concern: string } }>('/app/deals/:id/claims/:concern', form, async (req, reply) => {
+  app.post<{ Params: { id: string; concern: string } }>('/app/deals/:id/claims/:concern', dealForm, async (req, reply) => {
     const session = sessionOf(req);
     const concern = getConcern(req.params.concern);
     if (!concern) throw notFound('That concern');

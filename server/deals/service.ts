@@ -127,6 +127,8 @@ export async function createDeal(trx: Executor, clock: Clock, vendorId: string, 
     industry: input.industry ?? null,
     region: input.region ?? null,
     created_by: userId,
+    // Its creator owns it; a deal opened through a key whose creator is gone goes to the workspace's first owner.
+    owner_id: userId ?? (await repo.firstOwnerId(trx, vendorId)),
     created_at: now,
   });
   await repo.insertClaims(

@@ -12,6 +12,8 @@ export const ERROR_TABLE = {
   cross_site: { status: 403 },
   csrf: { status: 403 },
   champion_read_only: { status: 403 },
+  /** The session's role in the workspace does not allow the request. */
+  forbidden: { status: 403 },
   not_found: { status: 404 },
   /** A personal or sign-in link that is unknown, spent, expired or mangled. */
   link_invalid: { status: 404, page: 'link-invalid' },

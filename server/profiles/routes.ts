@@ -30,7 +30,8 @@ function readEditorForm(body: Record<string, unknown>): SubmittedClaims {
 
 export default async function profileRoutes(app: FastifyInstance) {
   const { db, clock } = app.services;
-  const form = { preHandler: [requireSession, app.csrfProtection] };
+  // The workspace's posture profile is an admin's to change and publish.
+  const form = { preHandler: [requireSession, app.csrfProtection], config: { role: 'admin' as const } };
 
   async function render(req: FastifyRequest, reply: FastifyReply, draft: SubmittedClaims, errors: ProfileErrors = {}, status = 200, publishing = false, suggestionError?: string) {
     const { vendorId } = sessionOf(req);

@@ -79,7 +79,7 @@ export async function receiptPerson(db: Executor, vendorId: string, stakeholderI
     .selectFrom('stakeholders as s')
     .innerJoin('deals as d', (j) => j.onRef('d.id', '=', 's.deal_id').onRef('d.vendor_id', '=', 's.vendor_id'))
     .innerJoin('vendors as v', 'v.id', 's.vendor_id')
-    .leftJoin('users as o', (j) => j.onRef('o.id', '=', 'd.created_by').onRef('o.vendor_id', '=', 'd.vendor_id'))
+    .leftJoin('users as o', (j) => j.onRef('o.id', '=', 'd.owner_id').onRef('o.vendor_id', '=', 'd.vendor_id'))
     .select(['s.id', 's.name', 's.email', 's.role', 'd.id as deal_id', 'd.buyer_name', 'v.name as vendor_name', 'o.name as owner_name', 'o.email as owner_email'])
     .where('s.vendor_id', '=', vendorId)
     .where('s.id', '=', stakeholderId)

@@ -6,15 +6,18 @@ import { transaction } from '../db/index.js';
 import { requireSession, sessionOf } from '../auth/session.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../auth/service.js';
 import { fieldErrors, line } from '../lib/validate.js';
+import { atLeast, MEMBER_ROLES } from '../rules.js';
 import { seeOther, sendPage } from '../lib/render.js';
 import { getWorkspaceSettings, setSuggestionMinDeals, setWebDomain, suggestionThresholdInput, webDomainInput } from './service.js';
 import { settingsPage, type SettingsNotices } from './views.js';
 
-const keyInput = z.object({ name: line(80) });
+const keyInput = z.object({ name: line(80), role: z.enum(MEMBER_ROLES, { message: 'must be one of viewer, member, admin or owner' }).default('member') });
 
 export default async function settingsRoutes(app: FastifyInstance) {
   const { db, clock } = app.services;
-  const form = { preHandler: [requireSession, app.csrfProtection] };
+  // Workspace settings and API keys are an admin's.
+  const admin = { role: 'admin' as const };
+  const form = { preHandler: [requireSession, app.csrfProtection], config: admin };
 
   async function render(req: FastifyRequest, reply: FastifyReply, notices: SettingsNotices, status = 200) {
     const { vendorId } = sessionOf(req);
@@ -22,12 +25,11 @@ export default async function settingsRoutes(app: FastifyInstance) {
     return sendPage(req, reply, 'settings', settingsPage(keys, notices, workspace), status);
   }
 
-  app.get('/app/settings', { preHandler: requireSession }, async (req, reply) => {
+  app.get('/app/settings', { preHandler: requireSession, config: admin }, async (req, reply) => {
     const query = req.query as { revoked?: string; workspace?: string; suggestions?: string };
     return render(req, reply, { revoked: query.revoked === '1', workspaceSaved: query.workspace === '1', suggestionsSaved: query.suggestions === '1' });
   });
 
-  // Like every setting here, open to anyone in the workspace (there are no per-user permissions yet).
   app.post('/app/settings/workspace', form, async (req, reply) => {
     const body = (req.body ?? {}) as { web_domain?: unknown };
     const r = webDomainInput.safeParse({ web_domain: body.web_domain ?? '' });
@@ -48,8 +50,10 @@ export default async function settingsRoutes(app: FastifyInstance) {
   app.post('/app/settings/api-keys', form, async (req, reply) => {
     const r = keyInput.safeParse(req.body ?? {});
     if (!r.success) return render(req, reply, { errors: fieldErrors(r.error) }, 400);
-    const { vendorId, userId } = sessionOf(req);
-    const key = await transaction(db, (trx) => createApiKey(trx, clock, vendorId, userId, r.data.name));
+    const { vendorId, userId, role } = sessionOf(req);
+    // A key can do no more than the person who creates it.
+    if (!atLeast(role, r.data.role)) return render(req, reply, { errors: { role: `must be no higher than your own role (${role})` } }, 400);
+    const key = await transaction(db, (trx) => createApiKey(trx, clock, vendorId, userId, r.data.name, r.data.role));
     // Shown once, on this response only; never stored or logged.
     return render(req, reply, { newKey: key, newKeyName: r.data.name });
   });

@@ -268,8 +268,7 @@ export async function dealStakeholders(db: Executor, vendorId: string, dealId: s
 
 /**
  * Links joined to their person, that person's deal, the workspace, and the
- * deal's owner (`o`: the user who opened it; none for a deal opened through
- * the API or whose creator is gone).
+ * deal's owner (`o`).
  */
 function linksWithDeal(db: Executor) {
   return db
@@ -277,7 +276,7 @@ function linksWithDeal(db: Executor) {
     .innerJoin('stakeholders as s', (j) => j.onRef('s.id', '=', 'l.stakeholder_id').onRef('s.vendor_id', '=', 'l.vendor_id'))
     .innerJoin('deals as d', (j) => j.onRef('d.id', '=', 's.deal_id').onRef('d.vendor_id', '=', 's.vendor_id'))
     .innerJoin('vendors as v', 'v.id', 'l.vendor_id')
-    .leftJoin('users as o', (j) => j.onRef('o.id', '=', 'd.created_by').onRef('o.vendor_id', '=', 'd.vendor_id'));
+    .leftJoin('users as o', (j) => j.onRef('o.id', '=', 'd.owner_id').onRef('o.vendor_id', '=', 'd.vendor_id'));
 }
 
 /**

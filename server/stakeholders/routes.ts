@@ -28,7 +28,7 @@ const csvOf = (req: FastifyRequest) => {
 
 export default async function stakeholderRoutes(app: FastifyInstance) {
   const { db, clock, config } = app.services;
-  const form = { preHandler: [requireSession, app.csrfProtection], bodyLimit: CSV_FORM_LIMIT };
+  const form = { preHandler: [requireSession, app.csrfProtection], bodyLimit: CSV_FORM_LIMIT, config: { role: 'member' as const, ownDeal: true } };
 
   const show = (req: FastifyRequest, reply: FastifyReply, deal: { id: string; buyer_name: string }, csv: string, preview: CsvPreview) =>
     sendPage(req, reply, 'stakeholders-csv', csvPreviewView(deal, csv, preview), preview.valid ? 200 : 400);

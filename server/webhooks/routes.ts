@@ -96,25 +96,28 @@ export async function webhookApi(fastify: FastifyInstance) {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   const { db, clock, config, sealer } = app.services;
   const tags = ['webhooks'];
+  // Every webhook route is an admin's, reads included (a Slack address is itself a credential).
+  const adminOnly = { role: 'admin' as const };
 
-  app.post('/webhooks', { schema: { tags, summary: 'Add a webhook endpoint', body: webhookInput, response: { 201: WebhookCreated } } }, async (req, reply) => {
+  app.post('/webhooks', { config: adminOnly, schema: { tags, summary: 'Add a webhook endpoint', body: webhookInput, response: { 201: WebhookCreated } } }, async (req, reply) => {
     const { vendorId } = sessionOf(req);
     const input = await checkWebhookInput(config, req.body);
     const { endpoint, secret } = await transaction(db, (trx) => createEndpoint(trx, clock, sealer, vendorId, input));
     return reply.code(201).send({ ...webhookJson(endpoint), secret });
   });
 
-  app.get('/webhooks', { schema: { tags, summary: "The workspace's webhook endpoints", response: { 200: WebhookList } } }, async (req) => {
+  app.get('/webhooks', { config: adminOnly, schema: { tags, summary: "The workspace's webhook endpoints", response: { 200: WebhookList } } }, async (req) => {
     return { webhooks: (await listEndpoints(db, sessionOf(req).vendorId)).map(webhookJson) };
   });
 
-  app.get('/webhooks/:id', { schema: { tags, summary: 'One webhook endpoint', params: webhookParams, response: { 200: Webhook } } }, async (req) => {
+  app.get('/webhooks/:id', { config: adminOnly, schema: { tags, summary: 'One webhook endpoint', params: webhookParams, response: { 200: Webhook } } }, async (req) => {
     return webhookJson(await getEndpoint(db, sessionOf(req).vendorId, req.params.id));
   });
 
   app.patch(
     '/webhooks/:id',
     {
+      config: adminOnly,
       schema: {
         tags,
         summary: 'Change an endpoint, or switch it off or on (on again clears disabled_reason)',
@@ -128,7 +131,7 @@ export async function webhookApi(fastify: FastifyInstance) {
 
   app.delete(
     '/webhooks/:id',
-    { schema: { tags, summary: 'Delete an endpoint and its deliveries', params: webhookParams, response: { 204: z.null().describe('Deleted') } } },
+    { config: adminOnly, schema: { tags, summary: 'Delete an endpoint and its deliveries', params: webhookParams, response: { 204: z.null().describe('Deleted') } } },
     async (req, reply) => {
       await deleteEndpoint(db, sessionOf(req).vendorId, req.params.id);
       // No body: a 204 carries none (undefined is not serialised).
@@ -138,13 +141,16 @@ export async function webhookApi(fastify: FastifyInstance) {
 
   app.post(
     '/webhooks/:id/rotate',
-    { schema: { tags, summary: 'A new signing secret; the previous one keeps signing too for 24 hours', params: webhookParams, response: { 200: SecretRotated } } },
+    {
+      config: adminOnly,
+      schema: { tags, summary: 'A new signing secret; the previous one keeps signing too for 24 hours', params: webhookParams, response: { 200: SecretRotated } },
+    },
     async (req) => rotateSecret(db, clock, sealer, sessionOf(req).vendorId, req.params.id),
   );
 
   app.post(
     '/webhooks/:id/test',
-    { schema: { tags, summary: 'Send an endpoint.test event to this endpoint only', params: webhookParams, response: { 202: TestQueued } } },
+    { config: adminOnly, schema: { tags, summary: 'Send an endpoint.test event to this endpoint only', params: webhookParams, response: { 202: TestQueued } } },
     async (req, reply) => {
       const deliveryId = await sendTest(db, clock, sessionOf(req).vendorId, req.params.id);
       app.services.webhooks.nudge();
@@ -154,7 +160,10 @@ export async function webhookApi(fastify: FastifyInstance) {
 
   app.get(
     '/webhooks/:id/deliveries',
-    { schema: { tags, summary: "An endpoint's deliveries, newest first", params: webhookParams, querystring: deliveryListQuery, response: { 200: DeliveryList } } },
+    {
+      config: adminOnly,
+      schema: { tags, summary: "An endpoint's deliveries, newest first", params: webhookParams, querystring: deliveryListQuery, response: { 200: DeliveryList } },
+    },
     async (req) => {
       const page = await listDeliveries(db, sessionOf(req).vendorId, req.params.id, req.query);
       return { deliveries: page.deliveries.map(({ message_id, ...d }) => ({ ...d, webhook_id_header: message_id })), next_cursor: page.nextCursor };
@@ -163,7 +172,7 @@ export async function webhookApi(fastify: FastifyInstance) {
 
   app.post(
     '/webhooks/:id/deliveries/:delivery_id/resend',
-    { schema: { tags, summary: 'Queue a delivery again now, with the same webhook-id', params: deliveryParams, response: { 202: Resent } } },
+    { config: adminOnly, schema: { tags, summary: 'Queue a delivery again now, with the same webhook-id', params: deliveryParams, response: { 202: Resent } } },
     async (req, reply) => {
       const copy = await resendDelivery(db, clock, sessionOf(req).vendorId, req.params.id, req.params.delivery_id);
       app.services.webhooks.nudge();
@@ -187,7 +196,9 @@ function formValues(body: Record<string, unknown>): WebhookFormValues {
 
 export async function webhookPages(app: FastifyInstance) {
   const { db, clock, config, sealer } = app.services;
-  const form = { preHandler: [requireSession, app.csrfProtection] };
+  // Webhooks are an admin's: their addresses (a Slack one is itself a credential) and deliveries included.
+  const admin = { role: 'admin' as const };
+  const form = { preHandler: [requireSession, app.csrfProtection], config: admin };
 
   async function render(req: FastifyRequest, reply: FastifyReply, notices: WebhooksNotices, status = 200) {
     const { vendorId } = sessionOf(req);
@@ -198,7 +209,7 @@ export async function webhookPages(app: FastifyInstance) {
     return sendPage(req, reply, 'settings-webhooks', webhooksPage(withDeliveries, notices, MAX_ENDPOINTS), status);
   }
 
-  app.get(PAGE, { preHandler: requireSession }, async (req, reply) => {
+  app.get(PAGE, { preHandler: requireSession, config: admin }, async (req, reply) => {
     const done = (req.query as { done?: unknown }).done;
     return render(req, reply, { done: typeof done === 'string' ? done : undefined });
   });

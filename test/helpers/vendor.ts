@@ -51,7 +51,7 @@ export async function signUpVendor(ctx: TestApp, who: { workspace?: string; name
     csrf ??= csrfFrom((await page('/app')).body);
     return jar.collect(await app.inject({ method: 'POST', url, ...form({ _csrf: csrf, ...values }, jar.headers()) }));
   };
-  const created = await post('/app/settings/api-keys', { name: 'tests' });
+  const created = await post('/app/settings/api-keys', { name: 'tests', role: 'owner' });
   const apiKey = /<code class="secret">([^<]+)<\/code>/.exec(created.body)?.[1];
   if (!apiKey) throw new Error('no API key on the settings page');
   const api = (method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, body?: unknown) =>
