@@ -8,16 +8,24 @@ export const ERROR_TABLE = {
   invalid_input: { status: 400 },
   bad_request: { status: 400 },
   unauthorized: { status: 401 },
+  /** A single sign-on that did not complete (wrong issuer, replayed or expired state, bad nonce, refused code). */
+  sso_failed: { status: 401 },
   signed_out: { status: 401 },
   cross_site: { status: 403 },
   csrf: { status: 403 },
   champion_read_only: { status: 403 },
   /** The session's role in the workspace does not allow the request. */
   forbidden: { status: 403 },
+  /** This workspace signs in through its identity provider (require_sso); the message says where to start. */
+  sso_required: { status: 403 },
   not_found: { status: 404 },
   /** A personal or sign-in link that is unknown, spent, expired or mangled. */
   link_invalid: { status: 404, page: 'link-invalid' },
   no_published_profile: { status: 409 },
+  /** The address already belongs to a member of the workspace. */
+  already_member: { status: 409 },
+  /** The change would leave the workspace without an owner. */
+  last_owner: { status: 409 },
   duplicate_stakeholder: { status: 409 },
   no_link: { status: 409 },
   no_claim: { status: 409 },
