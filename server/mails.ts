@@ -6,6 +6,7 @@ import { signinMail, signupMail } from './auth/mails.js';
 import { inviteMail, linkRequestMail } from './stakeholders/mails.js';
 import { claimChangedMail, digestMail } from './deals/mails.js';
 import { receiptMail } from './respond/mails.js';
+import { memberInviteMail } from './members/mails.js';
 
 export const MAILS: Readonly<Record<string, Composer>> = {
   signup: signupMail,
@@ -15,4 +16,5 @@ export const MAILS: Readonly<Record<string, Composer>> = {
   digest: digestMail,
   'claim-changed': claimChangedMail,
   receipt: receiptMail,
+  'member-invite': memberInviteMail,
 };

@@ -23,7 +23,7 @@ const MESSAGES: Partial<Record<ErrorCode, string>> = {
 };
 
 /** Paths whose last segment is a credential: a mangled address there is a dead link, not a bad request. */
-const LINK_PATH = /^\/(r|auth\/link)\//;
+const LINK_PATH = /^\/(r|auth\/link|invite)\//;
 
 export function isApi(req: FastifyRequest): boolean {
   return req.url.startsWith('/api/');
@@ -86,6 +86,7 @@ function linkPageData(req: FastifyRequest) {
   return {
     title: 'This link no longer works',
     respondent,
+    invitation: req.url.startsWith('/invite/'),
     bare: respondent,
     token: respondent && typeof token === 'string' && TOKEN_PATTERN.test(token) ? token : undefined,
   };
