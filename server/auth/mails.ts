@@ -23,7 +23,8 @@ export const signinMail: Composer = async (row, { db, clock, views, config }) =>
   // The composer plays the route handler's part for mail: it owns the transaction.
   const links = await transaction(db, (trx) => mintSigninLinks(trx, clock, row.recipient));
   if (links.length === 0) return null;
-  const workspaces = links.map((l) => ({ name: l.workspace, url: `${config.PUBLIC_URL}/auth/link/${l.token}` }));
+  // A workspace that requires single sign-on gets its provider's start address instead of a link.
+  const workspaces = links.map((l) => ({ name: l.workspace, sso: !l.token, url: l.token ? `${config.PUBLIC_URL}/auth/link/${l.token}` : `${config.PUBLIC_URL}${l.ssoPath}` }));
   const body = views.email('signin', { workspaces, single: workspaces.length === 1, minutes: MINUTES });
   const subject = workspaces.length === 1 ? `Your sign-in link for ${workspaces[0].name}` : 'Your Posture Portal sign-in links';
   return { to: row.recipient, subject: oneLine(subject), ...body };

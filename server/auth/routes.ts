@@ -12,6 +12,8 @@ import { TOKEN_PATTERN, newToken } from '../lib/tokens.js';
 import { seeOther, sendPage } from '../lib/render.js';
 import { endSession, optionalSession, requireSession, startSession } from './session.js';
 import { peekLoginToken, requestSignin, requestSignup, spendLoginToken } from './service.js';
+import { ssoChoices } from '../sso/service.js';
+import { ssoChoicePage } from '../sso/views.js';
 
 const signupBody = z.object({ workspace: name(120), name: name(120), email });
 const signinBody = z.object({ email });
@@ -78,6 +80,9 @@ export default async function authRoutes(app: FastifyInstance) {
     // The same answer whether or not the address is known.
     await transaction(db, (trx) => requestSignin(trx, clock, r.data.email));
     app.services.worker.nudge();
+    // Workspaces that sign in the address's domain through SSO are offered too (by domain: it tells nothing of the address).
+    const choices = await ssoChoices(db, r.data.email);
+    if (choices.length > 0) return sendPage(req, reply, 'sso-choose', ssoChoicePage(r.data.email, choices));
     return sendPage(req, reply, 'check-email', { title: 'Check your email', email: r.data.email, purpose: 'signin' });
   });
 
