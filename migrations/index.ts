@@ -14,6 +14,7 @@ import * as webhooks from './2026-12-06_010_webhooks.js';
 import * as idempotency from './2026-12-06_011_idempotency.js';
 import * as exportIndexes from './2026-12-06_012_export_indexes.js';
 import * as team from './2026-12-06_013_team.js';
+import * as auditActionIndex from './2026-12-06_014_audit_action_index.js';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-23_001_core': core,
@@ -29,4 +30,5 @@ export const migrations: Record<string, Migration> = {
   '2026-12-06_011_idempotency': idempotency,
   '2026-12-06_012_export_indexes': exportIndexes,
   '2026-12-06_013_team': team,
+  '2026-12-06_014_audit_action_index': auditActionIndex,
 };

@@ -24,10 +24,14 @@ import { createApiKey, createWorkspace, issueSigninLink, LOGIN_TTL_MS } from '..
 import { publishProfile } from '../server/profiles/service.js';
 import { changeStage, createDeal, currentClaims } from '../server/deals/service.js';
 import { addStakeholder } from '../server/stakeholders/service.js';
+import { systemActor } from '../server/audit/service.js';
 import { recordAnswer } from '../server/signals/service.js';
 import { CONCERNS, claimSchema, diffClaim, getConcern, type ClaimValues } from '../server/concerns/index.js';
 import { rebuildReadModel, refreshDeal } from '../server/readmodel/service.js';
 import type { CorrectionKind, DealStage, Industry, StakeholderRole } from '../server/db/schema.js';
+
+/** How the audit trail names what the seed does. */
+const SEED = 'seed-demo';
 
 const usage = 'Usage: npm run seed-demo [-- --email you@example.com --workspace "Demo AI"]';
 
@@ -114,7 +118,7 @@ async function run() {
     const clock = new ManualClock(new Date(today - 90 * DAY));
     const db = handle.db;
     const ws = await transaction(db, (trx) => createWorkspace(trx, clock, { workspace: input.data.workspace, name: 'Demo Admin', email: input.data.email }));
-    await transaction(db, (trx) => publishProfile(trx, clock, ws.vendorId, ws.userId));
+    await transaction(db, (trx) => publishProfile(trx, clock, systemActor(ws.vendorId, SEED, ws.userId)));
     const counts = await seedDeals(db, clock, ws.vendorId, ws.userId, today, config.LINK_TTL_DAYS);
     // The seed's invitations and reminders are on record as sent; no mail goes to these made-up people.
     await sql`update outbox set status = 'sent', sent_at = created_at where vendor_id = ${ws.vendorId} and status = 'pending'`.execute(db);
@@ -135,6 +139,8 @@ async function run() {
 }
 
 async function seedDeals(db: DB, clock: ManualClock, vendorId: string, userId: string, today: number, ttlDays: number) {
+  // The seed acts for the workspace's owner: the deals are theirs, the audit trail says the seed did it.
+  const actor = systemActor(vendorId, SEED, userId);
   const rand = random(20261206);
   const pick = <T>(items: readonly T[]) => items[Math.floor(rand() * items.length)];
   const counts = { deals: 0, people: 0, answers: 0, corrections: 0 };
@@ -146,7 +152,7 @@ async function seedDeals(db: DB, clock: ManualClock, vendorId: string, userId: s
     const at = (day: number, hour = 10) => clock.set(new Date(start + day * DAY + hour * 60 * MINUTE));
     at(0, 9);
     const dealId = await transaction(db, (trx) =>
-      createDeal(trx, clock, vendorId, userId, { buyer_name: buyer, started_on: startedOn, industry, region: (region ?? undefined) as never }),
+      createDeal(trx, clock, actor, userId, { buyer_name: buyer, started_on: startedOn, industry, region: (region ?? undefined) as never }),
     );
     counts.deals++;
     const domain = `${buyer.toLowerCase().replace(/[^a-z]+/g, '')}.example`;
@@ -157,7 +163,7 @@ async function seedDeals(db: DB, clock: ManualClock, vendorId: string, userId: s
     for (const role of roles) {
       at(rand() < 0.7 ? 0 : 1, 11);
       const name = `${FIRST[role as keyof typeof FIRST]} ${pick(SURNAMES)}`;
-      const id = await transaction(db, (trx) => addStakeholder(trx, clock, ttlDays, vendorId, dealId, { name, email: `${role}@${domain}`, role, invite: true }));
+      const id = await transaction(db, (trx) => addStakeholder(trx, clock, ttlDays, actor, dealId, { name, email: `${role}@${domain}`, role, invite: true }));
       people.set(role, id);
       counts.people++;
     }
@@ -270,9 +276,7 @@ async function seedDeals(db: DB, clock: ManualClock, vendorId: string, userId: s
             : [];
     for (const [n, stage] of moves.entries()) {
       at(Math.min(startedDaysAgo - 1, 28 + n * 14), 15);
-      await transaction(db, (trx) =>
-        changeStage(trx, clock, vendorId, dealId, userId, { stage, override_reason: 'Security review continues in parallel; the buyer asked us to proceed.' }),
-      );
+      await transaction(db, (trx) => changeStage(trx, clock, actor, dealId, { stage, override_reason: 'Security review continues in parallel; the buyer asked us to proceed.' }));
     }
   }
   return counts;

@@ -42,8 +42,11 @@ import { apiContract, openapiRoute } from './api/openapi.js';
 import idempotency, { purgeIdempotencyKeys } from './api/idempotency.js';
 import { insightApi, insightPages } from './insights/routes.js';
 import { exportApi, exportPages } from './exports/routes.js';
+import { auditApi, auditPages } from './audit/routes.js';
 import settingsRoutes from './settings/routes.js';
 import { webhookApi, webhookPages } from './webhooks/routes.js';
+import { ssoApi, ssoPages } from './sso/routes.js';
+import { memberApi, memberPages } from './members/routes.js';
 import { WebhookWorker } from './webhooks/worker.js';
 import { createSealer } from './lib/crypto.js';
 
@@ -107,7 +110,7 @@ class OneLinePerRequest extends LogController {
 }
 
 /** Paths whose last segment is a credential; logs show them redacted. */
-const TOKEN_IN_PATH = /^\/(r|auth\/link)\/[^/?#]+/;
+const TOKEN_IN_PATH = /^\/(r|auth\/link|invite)\/[^/?#]+/;
 
 /**
  * What the log shows of a request's address: the matched route's pattern
@@ -300,12 +303,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(authRoutes);
   await app.register(settingsRoutes);
   await app.register(webhookPages);
+  await app.register(ssoPages);
+  await app.register(memberPages);
   await app.register(profileRoutes);
   await app.register(dealRoutes);
   await app.register(stakeholderRoutes);
   await app.register(respondRoutes);
   await app.register(insightPages);
   await app.register(exportPages);
+  await app.register(auditPages);
   let apiScope: FastifyInstance | undefined;
   app.decorate('openapiDocument', () => apiScope!.swagger() as object);
   // Outside the scope below: the document needs no key.
@@ -331,8 +337,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       await api.register(idempotency);
       await api.register(apiRoutes);
       await api.register(webhookApi);
+      await api.register(ssoApi);
+      await api.register(memberApi);
       await api.register(exportApi);
       await api.register(insightApi);
+      await api.register(auditApi);
     },
     { prefix: '/api/v1' },
   );

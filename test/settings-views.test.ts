@@ -10,6 +10,7 @@ t.test('keys are listed with their creation day, and notices pass through', asyn
     created_at: new Date('2026-03-02T23:59:00Z'),
     last_used_at: null,
     revoked_at: null,
+    role: 'member' as const,
   };
   const page = settingsPage([key], { newKey: 'pp_secret', newKeyName: 'CRM' });
   t.equal(page.title, 'Settings', 'the page holds the workspace settings and the API keys');

@@ -24,6 +24,7 @@ import { transaction } from '../../server/db/index.js';
 import { publishProfile } from '../../server/profiles/service.js';
 import { createDeal } from '../../server/deals/service.js';
 import { addStakeholder } from '../../server/stakeholders/service.js';
+import { systemActor } from '../../server/audit/service.js';
 
 const MAILS = Number(process.env.BENCH_MAILS ?? 1000);
 // Goal: 1,000 invitations handed to the SMTP server within 15 s of the worker starting (in proportion for more).
@@ -70,12 +71,13 @@ await app.ready();
 // Queue: each stakeholder added and invited in its own transaction, as the API does it.
 const queueStart = performance.now();
 const ws = await transaction(handle.db, (trx) => createWorkspace(trx, systemClock, { workspace: 'Bench AI', name: 'Bench', email: `bench-${Date.now()}@bench.test` }));
-await transaction(handle.db, (trx) => publishProfile(trx, systemClock, ws.vendorId, ws.userId));
-const dealId = await transaction(handle.db, (trx) => createDeal(trx, systemClock, ws.vendorId, ws.userId, { buyer_name: 'Big Bank' }));
+const actor = systemActor(ws.vendorId, 'bench', ws.userId);
+await transaction(handle.db, (trx) => publishProfile(trx, systemClock, actor));
+const dealId = await transaction(handle.db, (trx) => createDeal(trx, systemClock, actor, ws.userId, { buyer_name: 'Big Bank' }));
 const run = Date.now().toString(36);
 for (let i = 0; i < MAILS; i++) {
   await transaction(handle.db, (trx) =>
-    addStakeholder(trx, systemClock, 45, ws.vendorId, dealId, { name: `Person ${i}`, email: `p${i}-${run}@bank.example`, role: 'security', invite: true }),
+    addStakeholder(trx, systemClock, 45, actor, dealId, { name: `Person ${i}`, email: `p${i}-${run}@bank.example`, role: 'security', invite: true }),
   );
 }
 const queueMs = performance.now() - queueStart;

@@ -20,6 +20,7 @@ import { transaction } from '../../server/db/index.js';
 import { publishProfile } from '../../server/profiles/service.js';
 import { createDeal } from '../../server/deals/service.js';
 import { addStakeholder } from '../../server/stakeholders/service.js';
+import { systemActor } from '../../server/audit/service.js';
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 16);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -44,12 +45,11 @@ const address = await app.listen({ host: '127.0.0.1', port: 0 });
 // Seed: a workspace, a published profile, one deal, PEOPLE invited stakeholders.
 const ws = await transaction(handle.db, (trx) => createWorkspace(trx, systemClock, { workspace: 'Bench AI', name: 'Bench', email: `bench-${Date.now()}@bench.test` }));
 await createApiKey(handle.db, systemClock, ws.vendorId, ws.userId, 'bench', 'owner');
-await transaction(handle.db, (trx) => publishProfile(trx, systemClock, ws.vendorId, ws.userId));
-const dealId = await transaction(handle.db, (trx) => createDeal(trx, systemClock, ws.vendorId, ws.userId, { buyer_name: 'Big Bank' }));
+const actor = systemActor(ws.vendorId, 'bench', ws.userId);
+await transaction(handle.db, (trx) => publishProfile(trx, systemClock, actor));
+const dealId = await transaction(handle.db, (trx) => createDeal(trx, systemClock, actor, ws.userId, { buyer_name: 'Big Bank' }));
 for (let i = 0; i < PEOPLE; i++) {
-  await transaction(handle.db, (trx) =>
-    addStakeholder(trx, systemClock, 45, ws.vendorId, dealId, { name: `Person ${i}`, email: `p${i}@bank.example`, role: 'security', invite: true }),
-  );
+  await transaction(handle.db, (trx) => addStakeholder(trx, systemClock, 45, actor, dealId, { name: `Person ${i}`, email: `p${i}@bank.example`, role: 'security', invite: true }));
 }
 while ((await app.services.worker.runOnce()) > 0);
 const paths = sent.map((m) => new URL(/http:\/\/\S+\/r\/\S+/.exec(m.text)![0]).pathname);

@@ -32,6 +32,7 @@ import { createApiKey, createWorkspace } from '../../server/auth/service.js';
 import { transaction } from '../../server/db/index.js';
 import { publishProfile } from '../../server/profiles/service.js';
 import { createDeal } from '../../server/deals/service.js';
+import { systemActor } from '../../server/audit/service.js';
 import { rebuildReadModel } from '../../server/readmodel/service.js';
 
 const DEALS = Number(process.env.BENCH_DEALS ?? 10_000);
@@ -64,8 +65,9 @@ const log = (line: string) => console.log(`[${((Date.now() - t0) / 1000).toFixed
 
 const ws = await transaction(db, (trx) => createWorkspace(trx, systemClock, { workspace: 'Scale AI', name: 'Bench', email: `scale-${Date.now()}@bench.test` }));
 const apiKey = await createApiKey(db, systemClock, ws.vendorId, ws.userId, 'bench', 'owner');
-await transaction(db, (trx) => publishProfile(trx, systemClock, ws.vendorId, ws.userId));
-const template = await transaction(db, (trx) => createDeal(trx, systemClock, ws.vendorId, ws.userId, { buyer_name: 'Template Bank' }));
+const actor = systemActor(ws.vendorId, 'bench', ws.userId);
+await transaction(db, (trx) => publishProfile(trx, systemClock, actor));
+const template = await transaction(db, (trx) => createDeal(trx, systemClock, actor, ws.userId, { buyer_name: 'Template Bank' }));
 const v = ws.vendorId;
 log(`seeding ${DEALS} deals for vendor ${v}`);
 await sql`
@@ -116,8 +118,9 @@ await sql`
     from stakeholders s cross join generate_series(1, 100) n where s.deal_id = ${big} and s.email like 'big%'`.execute(db);
 // A second, small workspace: another tenant sharing the tables.
 const other = await transaction(db, (trx) => createWorkspace(trx, systemClock, { workspace: 'Small AI', name: 'Small', email: `small-${Date.now()}@bench.test` }));
-await transaction(db, (trx) => publishProfile(trx, systemClock, other.vendorId, other.userId));
-for (let i = 0; i < 10; i++) await transaction(db, (trx) => createDeal(trx, systemClock, other.vendorId, other.userId, { buyer_name: `Small Buyer ${i}` }));
+const otherActor = systemActor(other.vendorId, 'bench', other.userId);
+await transaction(db, (trx) => publishProfile(trx, systemClock, otherActor));
+for (let i = 0; i < 10; i++) await transaction(db, (trx) => createDeal(trx, systemClock, otherActor, other.userId, { buyer_name: `Small Buyer ${i}` }));
 await sql`analyze`.execute(db);
 const counts = (
   await sql<{ deals: number; people: number; signals: number }>`

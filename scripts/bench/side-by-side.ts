@@ -66,6 +66,7 @@ import { getConcern } from '../../server/concerns/index.js';
 import { publishProfile } from '../../server/profiles/service.js';
 import { createDeal, currentClaims } from '../../server/deals/service.js';
 import { addStakeholders } from '../../server/stakeholders/service.js';
+import { systemActor } from '../../server/audit/service.js';
 import { seedMinimal } from './minimal-app.js';
 
 const TARGETS = { page: 0.25, answer: 0.35 };
@@ -160,17 +161,18 @@ async function seed(): Promise<Seeded> {
   try {
     const vendorName = 'Bench AI';
     const ws = await transaction(handle.db, (trx) => createWorkspace(trx, systemClock, { workspace: vendorName, name: 'Bench', email: 'bench@bench.test' }));
-    await transaction(handle.db, (trx) => publishProfile(trx, systemClock, ws.vendorId, ws.userId));
+    const actor = systemActor(ws.vendorId, 'bench', ws.userId);
+    await transaction(handle.db, (trx) => publishProfile(trx, systemClock, actor));
     const people = new Map<string, { id: string; name: string; deal: number }>();
     const deals: { id: string; buyerName: string }[] = [];
     for (let d = 0; d < DEALS; d++) {
       const buyerName = DEALS === 1 ? 'Big Bank' : `Big Bank ${d + 1}`;
-      deals.push({ id: await transaction(handle.db, (trx) => createDeal(trx, systemClock, ws.vendorId, ws.userId, { buyer_name: buyerName })), buyerName });
+      deals.push({ id: await transaction(handle.db, (trx) => createDeal(trx, systemClock, actor, ws.userId, { buyer_name: buyerName })), buyerName });
       // Link i belongs to deal i mod DEALS.
       const mine = Array.from({ length: LINKS }, (_, i) => i).filter((i) => i % DEALS === d);
       for (let k = 0; k < mine.length; k += 500) {
         const rows = mine.slice(k, k + 500).map((i) => ({ name: `Person ${i}`, email: `p${i}@bank.example`, role: 'security', invite: true }));
-        const added = await transaction(handle.db, (trx) => addStakeholders(trx, systemClock, config.LINK_TTL_DAYS, ws.vendorId, deals[d].id, rows));
+        const added = await transaction(handle.db, (trx) => addStakeholders(trx, systemClock, config.LINK_TTL_DAYS, actor, deals[d].id, rows));
         for (const p of added.stakeholders) people.set(p.email, { ...p, deal: d });
       }
     }

@@ -242,9 +242,16 @@ export async function listApiKeys(db: Executor, vendorId: string) {
 }
 
 /** Whether a live key was revoked (false when there is no such key, or it was revoked already). */
-export async function revokeApiKey(db: Executor, vendorId: string, id: string, now: Date): Promise<boolean> {
-  const r = await db.updateTable('api_keys').set({ revoked_at: now }).where('vendor_id', '=', vendorId).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
-  return Number(r.numUpdatedRows) > 0;
+/** Revokes a live key; resolves to what it was (for the audit trail), or undefined when there was none. */
+export async function revokeApiKey(db: Executor, vendorId: string, id: string, now: Date) {
+  return db
+    .updateTable('api_keys')
+    .set({ revoked_at: now })
+    .where('vendor_id', '=', vendorId)
+    .where('id', '=', id)
+    .where('revoked_at', 'is', null)
+    .returning(['name', 'role', 'prefix'])
+    .executeTakeFirst();
 }
 
 // ---------------------------------------------------------------------------

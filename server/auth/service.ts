@@ -12,6 +12,8 @@ import type { SessionMethod, SignupPayload } from '../db/schema.js';
 import { lowerRole, type MemberRole } from '../rules.js';
 import { enqueueMail } from '../mail/outbox.js';
 import { startProfile } from '../profiles/service.js';
+import { memberOf, recordAudit, type Actor } from '../audit/service.js';
+import { ssoOnlyAccounts, ssoRequired, ssoRequiredFor, ssoStartPath } from '../sso/service.js';
 import * as repo from './repository.js';
 
 /** How long a sign-in or sign-up link works once its mail is composed. */
@@ -99,10 +101,17 @@ export async function issueSigninLink(trx: Executor, clock: Clock, user: { userI
 }
 
 /** Fresh sign-in links, one per workspace the address belongs to (none for an unknown address). */
-export async function mintSigninLinks(trx: Executor, clock: Clock, email: string): Promise<{ workspace: string; token: string }[]> {
-  const links: { workspace: string; token: string }[] = [];
+export async function mintSigninLinks(trx: Executor, clock: Clock, email: string): Promise<{ workspace: string; token?: string; ssoPath?: string }[]> {
+  const links: { workspace: string; token?: string; ssoPath?: string }[] = [];
+  // A workspace that requires SSO gets no link for a non-owner: the mail points to its provider instead.
+  const ssoOnly = await ssoOnlyAccounts(trx, email);
   for (const user of await repo.findUsersByEmail(trx, email)) {
-    links.push({ workspace: user.workspace, token: await issueSigninLink(trx, clock, { userId: user.id, email }) });
+    const ssoVendor = ssoOnly.get(user.id);
+    links.push(
+      ssoVendor
+        ? { workspace: user.workspace, ssoPath: ssoStartPath(ssoVendor) }
+        : { workspace: user.workspace, token: await issueSigninLink(trx, clock, { userId: user.id, email }) },
+    );
   }
   return links;
 }
@@ -135,7 +144,10 @@ export async function spendLoginToken(trx: Executor, clock: Clock, token: string
     return createWorkspace(trx, clock, { workspace: payload.workspace, name: payload.name, email: row.email });
   }
   const user = row.user_id ? await repo.findUserById(trx, row.user_id) : undefined;
-  return user ? { vendorId: user.vendor_id, userId: user.id } : undefined;
+  if (!user) return undefined;
+  // Minted before the workspace required SSO: refused (and left unspent), naming where to sign in instead.
+  if (await ssoRequiredFor(trx, user.vendor_id, user.id)) throw ssoRequired(user.vendor_id);
+  return { vendorId: user.vendor_id, userId: user.id };
 }
 
 // ---------------------------------------------------------------------------
@@ -186,20 +198,31 @@ export async function dealOwnerId(db: Executor, vendorId: string, dealId: string
 // ---------------------------------------------------------------------------
 // API keys
 
-/** Creates an API key and returns it: the only time the raw key exists outside the caller's hands. */
+/**
+ * Creates an API key and returns it: the only time the raw key exists outside the caller's hands. For keys
+ * made outside any request (the command-line scripts, tests); a person's key is made by issueApiKey, which
+ * the audit trail records.
+ */
 export async function createApiKey(db: Executor, clock: Clock, vendorId: string, userId: string | null, name: string, role: MemberRole): Promise<string> {
-  const key = `${API_KEY_PREFIX}${newToken()}`;
-  await repo.insertApiKey(db, {
-    id: randomUUID(),
-    vendorId,
-    name,
-    prefix: key.slice(0, 9),
-    keyHash: hashToken(key),
-    createdBy: userId,
-    createdAt: clock.now(),
-    role,
-  });
+  return (await insertKey(db, clock, vendorId, userId, name, role)).key;
+}
+
+/**
+ * Creates an API key for the actor's workspace, its creator the member who acts, and returns it (shown this
+ * once). The audit trail records its name, role and prefix, never the key. Run it in the caller's transaction.
+ */
+export async function issueApiKey(trx: Executor, clock: Clock, actor: Actor, name: string, role: MemberRole): Promise<string> {
+  const { id, key, prefix } = await insertKey(trx, clock, actor.vendorId, memberOf(actor), name, role);
+  await recordAudit(trx, clock, actor, { action: 'api_key.created', target: { type: 'api_key', id, name }, changes: { name, role, prefix } });
   return key;
+}
+
+async function insertKey(db: Executor, clock: Clock, vendorId: string, userId: string | null, name: string, role: MemberRole) {
+  const key = `${API_KEY_PREFIX}${newToken()}`;
+  const id = randomUUID();
+  const prefix = key.slice(0, 9);
+  await repo.insertApiKey(db, { id, vendorId, name, prefix, keyHash: hashToken(key), createdBy: userId, createdAt: clock.now(), role });
+  return { id, key, prefix };
 }
 
 /**
@@ -223,10 +246,15 @@ export async function listApiKeys(db: Executor, vendorId: string) {
   return repo.listApiKeys(db, vendorId);
 }
 
-/** Revokes a live key of the workspace; not_found when it has none by that id (or it was revoked already). */
-export async function revokeApiKey(db: Executor, clock: Clock, vendorId: string, id: string): Promise<void> {
-  const revoked = uuid.safeParse(id).success && (await repo.revokeApiKey(db, vendorId, id, clock.now()));
+/** Revokes a live key of the workspace (audited: run it in the caller's transaction); not_found when it has none by that id (or it was revoked already). */
+export async function revokeApiKey(db: Executor, clock: Clock, actor: Actor, id: string): Promise<void> {
+  const revoked = uuid.safeParse(id).success ? await repo.revokeApiKey(db, actor.vendorId, id, clock.now()) : undefined;
   if (!revoked) throw notFound('That API key');
+  await recordAudit(db, clock, actor, {
+    action: 'api_key.revoked',
+    target: { type: 'api_key', id, name: revoked.name },
+    changes: { name: revoked.name, role: revoked.role, prefix: revoked.prefix },
+  });
 }
 
 /** Local use without SESSION_SECRET: the session key generated on first start, shared by every instance through the database. */

@@ -25,6 +25,7 @@ import {
   type Outcome,
 } from '../rules.js';
 import { freshenDeals, readModelVersion } from '../readmodel/service.js';
+import { recordAudit, type Actor } from '../audit/service.js';
 import * as repo from './repository.js';
 
 // ---------------------------------------------------------------------------
@@ -490,9 +491,14 @@ export async function profileSuggestions(db: Executor, vendorId: string, publish
   }));
 }
 
-/** Hides a suggestion until more deals than now are its evidence. */
-export async function dismissSuggestion(db: Executor, clock: Clock, vendorId: string, suggestion: Suggestion): Promise<void> {
-  await repo.dismiss(db, vendorId, suggestion.key, suggestion.deals, clock.now());
+/** Hides a suggestion until more deals than now are its evidence (audited: call in a transaction). */
+export async function dismissSuggestion(trx: Executor, clock: Clock, actor: Actor, suggestion: Suggestion): Promise<void> {
+  await repo.dismiss(trx, actor.vendorId, suggestion.key, suggestion.deals, clock.now());
+  await recordAudit(trx, clock, actor, {
+    action: 'profile.suggestion_dismissed',
+    target: { type: 'profile' },
+    changes: { concern: suggestion.concern, field: suggestion.field, before: suggestion.claimed ?? null, after: suggestion.corrected ?? null, deals: suggestion.deals },
+  });
 }
 
 /** The suggestion with this key among those shown now, or a 400 naming the key. */

@@ -26,6 +26,8 @@ export const ERROR_TABLE = {
   already_member: { status: 409 },
   /** The change would leave the workspace without an owner. */
   last_owner: { status: 409 },
+  /** A workspace already has the most members (and pending invitations) it may (members/service.ts MAX_MEMBERS). */
+  too_many_members: { status: 409 },
   duplicate_stakeholder: { status: 409 },
   no_link: { status: 409 },
   no_claim: { status: 409 },

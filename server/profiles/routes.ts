@@ -7,6 +7,7 @@ import { readConcernForm } from '../lib/concern-form.js';
 import { isInvalidInput } from '../lib/errors.js';
 import { seeOther, sendPage } from '../lib/render.js';
 import { requireSession, sessionOf } from '../auth/session.js';
+import { actorOf } from '../audit/service.js';
 import { dismissSuggestion } from '../insights/service.js';
 import {
   applySuggestion,
@@ -65,11 +66,10 @@ export default async function profileRoutes(app: FastifyInstance) {
   });
 
   app.post('/app/profile', form, async (req, reply) => {
-    const { vendorId, userId } = sessionOf(req);
     const submitted = readEditorForm((req.body ?? {}) as Record<string, unknown>);
     const { claims, errors } = validateClaims(submitted);
     if (Object.keys(errors).length) return render(req, reply, submitted, errors, 400);
-    await transaction(db, (trx) => saveDraft(trx, clock, vendorId, userId, claims));
+    await transaction(db, (trx) => saveDraft(trx, clock, actorOf(req), claims));
     return seeOther(reply, '/app/profile?saved=1');
   });
 
@@ -77,7 +77,7 @@ export default async function profileRoutes(app: FastifyInstance) {
   // then published, in one transaction, so no edit is silently left behind. Invalid values publish
   // nothing and come back marked. A post without the editor's fields publishes the saved draft.
   app.post('/app/profile/publish', form, async (req, reply) => {
-    const { vendorId, userId } = sessionOf(req);
+    const actor = actorOf(req);
     const body = (req.body ?? {}) as Record<string, unknown>;
     const fromEditor = CONCERNS.some((c) => Object.keys(body).some((k) => k.startsWith(`${c.key}.`)));
     let claims: ProfileClaims | undefined;
@@ -88,8 +88,8 @@ export default async function profileRoutes(app: FastifyInstance) {
       claims = checked.claims;
     }
     const version = await transaction(db, async (trx) => {
-      if (claims) await saveDraft(trx, clock, vendorId, userId, claims);
-      return publishProfile(trx, clock, vendorId, userId);
+      if (claims) await saveDraft(trx, clock, actor, claims);
+      return publishProfile(trx, clock, actor);
     });
     return seeOther(reply, `/app/profile?published=${version}`);
   });
@@ -103,10 +103,9 @@ export default async function profileRoutes(app: FastifyInstance) {
   }
 
   app.post('/app/profile/suggestions/apply', form, async (req, reply) => {
-    const { vendorId, userId } = sessionOf(req);
     try {
       const suggestion = await chosenSuggestion(req);
-      await transaction(db, (trx) => applySuggestion(trx, clock, vendorId, userId, suggestion));
+      await transaction(db, (trx) => applySuggestion(trx, clock, actorOf(req), suggestion));
       return seeOther(reply, `/app/profile?suggested=1#${encodeURIComponent(suggestion.concern)}`);
     } catch (err) {
       if (isInvalidInput(err)) return refuseSuggestion(req, reply, err.message);
@@ -117,7 +116,7 @@ export default async function profileRoutes(app: FastifyInstance) {
   app.post('/app/profile/suggestions/dismiss', form, async (req, reply) => {
     try {
       const suggestion = await chosenSuggestion(req);
-      await dismissSuggestion(db, clock, sessionOf(req).vendorId, suggestion);
+      await transaction(db, (trx) => dismissSuggestion(trx, clock, actorOf(req), suggestion));
       return seeOther(reply, '/app/profile?dismissed=1');
     } catch (err) {
       if (isInvalidInput(err)) return refuseSuggestion(req, reply, err.message);

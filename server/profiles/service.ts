@@ -9,6 +9,7 @@ import { CATALOG_VERSION, CONCERNS, claimProblems, claimSchema, crossFieldWarnin
 import type { ClaimValues, CrossFieldWarning } from '../concerns/types.js';
 import { findSuggestion, profileSuggestions, type Suggestion } from '../insights/service.js';
 import { freshenDeals } from '../readmodel/service.js';
+import { memberOf, recordAudit, type Actor } from '../audit/service.js';
 import * as repo from './repository.js';
 
 export const NARRATIVE_MAX = 2000;
@@ -107,15 +108,36 @@ export function mergeIntoDraft(draft: ProfileClaims, update: unknown): ProfileCl
   return merged;
 }
 
-export async function saveDraft(db: Executor, clock: Clock, vendorId: string, userId: string | null, claims: ProfileClaims) {
-  await repo.updateDraft(db, vendorId, { draft: claims, updatedAt: clock.now(), updatedBy: userId });
+/**
+ * Saves the draft; the audit trail records which concerns and fields changed (a save that changes nothing
+ * records nothing). Run it in the caller's transaction: the draft row is locked.
+ */
+export async function saveDraft(trx: Executor, clock: Clock, actor: Actor, claims: ProfileClaims) {
+  const before = { ...defaultDraft(), ...((await repo.findDraft(trx, actor.vendorId, { lock: true })) ?? {}) };
+  await writeDraft(trx, clock, actor, claims);
+  const changed = Object.fromEntries(
+    CONCERNS.map((c): [string, string[]] => [
+      c.key,
+      [
+        ...c.fields.filter((f) => !sameValue(before[c.key]?.values[f.key], claims[c.key]?.values[f.key])).map((f) => f.key),
+        ...((before[c.key]?.narrative ?? '') !== (claims[c.key]?.narrative ?? '') ? ['narrative'] : []),
+      ],
+    ]).filter(([, fields]) => fields.length > 0),
+  );
+  if (Object.keys(changed).length === 0) return;
+  await recordAudit(trx, clock, actor, { action: 'profile.draft_saved', target: { type: 'profile' }, changes: { concerns: changed } });
+}
+
+async function writeDraft(db: Executor, clock: Clock, actor: Actor, claims: ProfileClaims) {
+  await repo.updateDraft(db, actor.vendorId, { draft: claims, updatedAt: clock.now(), updatedBy: memberOf(actor) });
 }
 
 /**
  * Freezes the draft as the next version number. The profile row is locked so
  * two publishes cannot collide: run it inside the caller's transaction.
  */
-export async function publishProfile(trx: Executor, clock: Clock, vendorId: string, userId: string | null): Promise<number> {
+export async function publishProfile(trx: Executor, clock: Clock, actor: Actor): Promise<number> {
+  const { vendorId } = actor;
   const stored = await repo.findDraft(trx, vendorId, { lock: true });
   if (!stored) throw new DomainError('not_found', 'This workspace has no profile.');
   const { claims, errors } = validateClaims({ ...defaultDraft(), ...stored });
@@ -129,8 +151,9 @@ export async function publishProfile(trx: Executor, clock: Clock, vendorId: stri
     catalogVersion: CATALOG_VERSION,
     claims,
     publishedAt: clock.now(),
-    publishedBy: userId,
+    publishedBy: memberOf(actor),
   });
+  await recordAudit(trx, clock, actor, { action: 'profile.published', target: { type: 'profile', name: `Version ${version}` }, changes: { version } });
   return version;
 }
 
@@ -196,8 +219,8 @@ export function suggestionByKey(suggestions: Suggestion[], key: unknown): Sugges
  * contradicts another field of the concern, say) is refused with what is wrong,
  * and nothing is saved. Run it inside the caller's transaction: the draft row is locked.
  */
-export async function applySuggestion(trx: Executor, clock: Clock, vendorId: string, userId: string | null, suggestion: Suggestion): Promise<ProfileClaims> {
-  const draft = { ...defaultDraft(), ...((await repo.findDraft(trx, vendorId, { lock: true })) ?? {}) };
+export async function applySuggestion(trx: Executor, clock: Clock, actor: Actor, suggestion: Suggestion): Promise<ProfileClaims> {
+  const draft = { ...defaultDraft(), ...((await repo.findDraft(trx, actor.vendorId, { lock: true })) ?? {}) };
   let next: ProfileClaims;
   try {
     next = mergeIntoDraft(draft, { [suggestion.concern]: { [suggestion.field]: suggestion.corrected } });
@@ -211,6 +234,17 @@ export async function applySuggestion(trx: Executor, clock: Clock, vendorId: str
     });
     throw invalid(`Not put into your draft, and nothing was changed. ${problems.join(' ')}`.trim(), err.fieldProblems);
   }
-  await saveDraft(trx, clock, vendorId, userId, next);
+  await writeDraft(trx, clock, actor, next);
+  await recordAudit(trx, clock, actor, {
+    action: 'profile.suggestion_applied',
+    target: { type: 'profile' },
+    changes: {
+      concern: suggestion.concern,
+      field: suggestion.field,
+      before: draft[suggestion.concern]?.values[suggestion.field] ?? null,
+      after: suggestion.corrected,
+      deals: suggestion.deals,
+    },
+  });
   return next;
 }

@@ -3,8 +3,10 @@
 import type { Executor } from '../db/index.js';
 
 /** The workspace's settings as its settings page shows them. */
-export async function workspaceSettings(db: Executor, vendorId: string) {
-  return db.selectFrom('vendors').select(['name', 'web_domain', 'suggestion_min_deals']).where('id', '=', vendorId).executeTakeFirst();
+export async function workspaceSettings(db: Executor, vendorId: string, opts: { lock?: boolean } = {}) {
+  const q = db.selectFrom('vendors').select(['name', 'web_domain', 'suggestion_min_deals']).where('id', '=', vendorId);
+  // Locked by a change, so what the audit trail records as before is what the change replaced.
+  return (opts.lock ? q.forUpdate() : q).executeTakeFirst();
 }
 
 /** Sets the workspace's web domain (null clears it). */

@@ -4,7 +4,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { transaction } from '../db/index.js';
 import { requireSession, sessionOf } from '../auth/session.js';
-import { createApiKey, listApiKeys, revokeApiKey } from '../auth/service.js';
+import { actorOf } from '../audit/service.js';
+import { issueApiKey, listApiKeys, revokeApiKey } from '../auth/service.js';
 import { fieldErrors, line } from '../lib/validate.js';
 import { atLeast, MEMBER_ROLES } from '../rules.js';
 import { seeOther, sendPage } from '../lib/render.js';
@@ -20,9 +21,9 @@ export default async function settingsRoutes(app: FastifyInstance) {
   const form = { preHandler: [requireSession, app.csrfProtection], config: admin };
 
   async function render(req: FastifyRequest, reply: FastifyReply, notices: SettingsNotices, status = 200) {
-    const { vendorId } = sessionOf(req);
+    const { vendorId, role } = sessionOf(req);
     const [keys, workspace] = await Promise.all([listApiKeys(db, vendorId), getWorkspaceSettings(db, vendorId)]);
-    return sendPage(req, reply, 'settings', settingsPage(keys, notices, workspace), status);
+    return sendPage(req, reply, 'settings', settingsPage(keys, notices, workspace, role), status);
   }
 
   app.get('/app/settings', { preHandler: requireSession, config: admin }, async (req, reply) => {
@@ -34,7 +35,7 @@ export default async function settingsRoutes(app: FastifyInstance) {
     const body = (req.body ?? {}) as { web_domain?: unknown };
     const r = webDomainInput.safeParse({ web_domain: body.web_domain ?? '' });
     if (!r.success) return render(req, reply, { workspaceErrors: fieldErrors(r.error), workspaceValues: { web_domain: String(body.web_domain ?? '') } }, 400);
-    await setWebDomain(db, sessionOf(req).vendorId, r.data.web_domain);
+    await transaction(db, (trx) => setWebDomain(trx, clock, actorOf(req), r.data.web_domain));
     return seeOther(reply, '/app/settings?workspace=1');
   });
 
@@ -43,24 +44,23 @@ export default async function settingsRoutes(app: FastifyInstance) {
     const sent = typeof body.suggestion_min_deals === 'string' ? body.suggestion_min_deals : '';
     const r = suggestionThresholdInput.safeParse({ suggestion_min_deals: sent });
     if (!r.success) return render(req, reply, { suggestionsErrors: fieldErrors(r.error), suggestionsValues: { suggestion_min_deals: sent } }, 400);
-    await setSuggestionMinDeals(db, sessionOf(req).vendorId, r.data.suggestion_min_deals);
+    await transaction(db, (trx) => setSuggestionMinDeals(trx, clock, actorOf(req), r.data.suggestion_min_deals));
     return seeOther(reply, '/app/settings?suggestions=1#suggestions');
   });
 
   app.post('/app/settings/api-keys', form, async (req, reply) => {
     const r = keyInput.safeParse(req.body ?? {});
     if (!r.success) return render(req, reply, { errors: fieldErrors(r.error) }, 400);
-    const { vendorId, userId, role } = sessionOf(req);
+    const { role } = sessionOf(req);
     // A key can do no more than the person who creates it.
     if (!atLeast(role, r.data.role)) return render(req, reply, { errors: { role: `must be no higher than your own role (${role})` } }, 400);
-    const key = await transaction(db, (trx) => createApiKey(trx, clock, vendorId, userId, r.data.name, r.data.role));
+    const key = await transaction(db, (trx) => issueApiKey(trx, clock, actorOf(req), r.data.name, r.data.role));
     // Shown once, on this response only; never stored or logged.
     return render(req, reply, { newKey: key, newKeyName: r.data.name });
   });
 
   app.post<{ Params: { id: string } }>('/app/settings/api-keys/:id/revoke', form, async (req, reply) => {
-    const { vendorId } = sessionOf(req);
-    await transaction(db, (trx) => revokeApiKey(trx, clock, vendorId, req.params.id));
+    await transaction(db, (trx) => revokeApiKey(trx, clock, actorOf(req), req.params.id));
     return seeOther(reply, '/app/settings?revoked=1');
   });
 }

@@ -5,6 +5,8 @@ import { z } from 'zod';
 import { SUGGESTION_MIN_DEALS } from '../rules.js';
 export { SUGGESTION_MIN_DEALS };
 import type { Executor } from '../db/index.js';
+import type { Clock } from '../lib/clock.js';
+import { beforeAfter, recordAudit, type Actor } from '../audit/service.js';
 import { notFound } from '../lib/errors.js';
 import * as repo from './repository.js';
 
@@ -61,12 +63,22 @@ export async function getWorkspaceSettings(db: Executor, vendorId: string): Prom
   return { name: row.name, webDomain: row.web_domain, suggestionMinDeals: row.suggestion_min_deals };
 }
 
-/** Sets (or, with null, clears) the web domain every invitation names. */
-export async function setWebDomain(db: Executor, vendorId: string, domain: string | null): Promise<void> {
-  await repo.setWebDomain(db, vendorId, domain);
+/** Sets (or, with null, clears) the web domain every invitation names. Run it in the caller's transaction (it is audited). */
+export async function setWebDomain(trx: Executor, clock: Clock, actor: Actor, domain: string | null): Promise<void> {
+  await changeWorkspace(trx, clock, actor, { web_domain: domain }, () => repo.setWebDomain(trx, actor.vendorId, domain));
 }
 
-/** Sets how many deals' security teams must agree before the profile page suggests a change. */
-export async function setSuggestionMinDeals(db: Executor, vendorId: string, deals: number): Promise<void> {
-  await repo.setSuggestionMinDeals(db, vendorId, deals);
+/** Sets how many deals' security teams must agree before the profile page suggests a change (audited: pass the transaction). */
+export async function setSuggestionMinDeals(trx: Executor, clock: Clock, actor: Actor, deals: number): Promise<void> {
+  await changeWorkspace(trx, clock, actor, { suggestion_min_deals: deals }, () => repo.setSuggestionMinDeals(trx, actor.vendorId, deals));
+}
+
+/** Writes a change of the workspace's settings and records what it replaced (nothing when the value is the same). */
+async function changeWorkspace(trx: Executor, clock: Clock, actor: Actor, after: { web_domain?: string | null; suggestion_min_deals?: number }, write: () => Promise<void>) {
+  const row = await repo.workspaceSettings(trx, actor.vendorId, { lock: true });
+  if (!row) throw notFound('That workspace');
+  const changes = beforeAfter(row, after);
+  if (Object.keys(changes).length === 0) return;
+  await write();
+  await recordAudit(trx, clock, actor, { action: 'workspace.updated', target: { type: 'workspace', id: actor.vendorId, name: row.name }, changes });
 }

@@ -1,11 +1,13 @@
 // Template data for the settings page: the workspace's own settings, its API
 // keys, and the notice or form errors of the request that shows it. No I/O here.
+import { atLeast, MEMBER_ROLE_LABELS, MEMBER_ROLES, type MemberRole } from '../rules.js';
 import { SUGGESTION_MIN_DEALS, type WorkspaceSettings } from './service.js';
 
 export interface ApiKeyRow {
   id: string;
   name: string;
   prefix: string;
+  role: MemberRole;
   created_at: Date;
   last_used_at: Date | null;
   revoked_at: Date | null;
@@ -31,10 +33,12 @@ export interface SettingsNotices {
   suggestionsValues?: { suggestion_min_deals: string };
 }
 
-export function settingsPage(keys: ApiKeyRow[], notices: SettingsNotices = {}, workspace: WorkspaceSettings | null = null) {
+export function settingsPage(keys: ApiKeyRow[], notices: SettingsNotices = {}, workspace: WorkspaceSettings | null = null, role: MemberRole = 'viewer') {
   return {
     title: 'Settings',
     nav: 'settings',
+    // A key can be given any role up to its creator's own.
+    keyRoles: MEMBER_ROLES.filter((r) => atLeast(role, r)).map((r) => ({ value: r, label: MEMBER_ROLE_LABELS[r], selected: r === 'member' })),
     keys: keys.map((k) => ({ ...k, created: k.created_at.toISOString().slice(0, 10) })),
     ...notices,
     workspace: {

@@ -6,6 +6,7 @@ import { transaction } from '../db/index.js';
 import { isInvalidInput } from '../lib/errors.js';
 import { seeOther, sendPage } from '../lib/render.js';
 import { requireSession, sessionOf } from '../auth/session.js';
+import { actorOf } from '../audit/service.js';
 import { getDeal } from '../deals/service.js';
 import { MAX_CSV_BYTES } from './csv.js';
 import { importStakeholderCsv, previewStakeholderCsv, refusedCsvPreview, type CsvPreview } from './service.js';
@@ -49,7 +50,7 @@ export default async function stakeholderRoutes(app: FastifyInstance) {
     const preview = await previewStakeholderCsv(db, vendorId, deal.id, csv);
     if (!preview.valid) return show(req, reply, deal, csv, preview);
     try {
-      await transaction(db, (trx) => importStakeholderCsv(trx, clock, config.LINK_TTL_DAYS, vendorId, deal.id, csv));
+      await transaction(db, (trx) => importStakeholderCsv(trx, clock, config.LINK_TTL_DAYS, actorOf(req), deal.id, csv));
     } catch (err) {
       if (!isInvalidInput(err)) throw err;
       return show(req, reply, deal, csv, refusedCsvPreview(csv, err));

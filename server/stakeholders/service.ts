@@ -32,6 +32,7 @@ import { dealOwner, getDeal, stakeholderInput as personInput } from '../deals/se
 import { handedConcerns, recordSignals } from '../signals/service.js';
 import { touchDeal } from '../readmodel/service.js';
 import { enqueueWebhooks } from '../webhooks/service.js';
+import { memberOf, recordAudit, type Actor, type AuditEntry } from '../audit/service.js';
 import * as repo from './repository.js';
 import { readStakeholderCsv, type CsvPerson, type StakeholderCsv } from './csv.js';
 
@@ -60,11 +61,28 @@ export type NewStakeholder = Omit<StakeholderInput, 'note'> & { note?: string | 
 
 /** A stakeholder of this deal of this vendor, or a 404 (the deal first, so an unknown deal reads as such). */
 export async function getStakeholder(db: Executor, vendorId: string, dealId: string, stakeholderId: string) {
-  await getDeal(db, vendorId, dealId);
-  const s = uuid.safeParse(stakeholderId).success ? await repo.findStakeholder(db, vendorId, dealId, stakeholderId) : undefined;
-  if (!s) throw notFound('That stakeholder');
-  return s;
+  return (await personOnDeal(db, vendorId, dealId, stakeholderId)).person;
 }
+
+/** The deal and the person on it (404s as getStakeholder's), for a change the audit trail names both of. */
+async function personOnDeal(db: Executor, vendorId: string, dealId: string, stakeholderId: string) {
+  const deal = await getDeal(db, vendorId, dealId);
+  const person = uuid.safeParse(stakeholderId).success ? await repo.findStakeholder(db, vendorId, dealId, stakeholderId) : undefined;
+  if (!person) throw notFound('That stakeholder');
+  return { deal, person };
+}
+
+/** An entry about a person on a deal: the person is its target, the deal named in what changed. */
+const personEntry = (
+  action: string,
+  deal: { id: string; buyer_name: string },
+  person: { id: string; name: string; email: string },
+  changes: Record<string, unknown> = {},
+): AuditEntry => ({
+  action,
+  target: { type: 'stakeholder', id: person.id, name: person.name },
+  changes: { deal_id: deal.id, deal: deal.buyer_name, email: person.email, ...changes },
+});
 
 /**
  * Opens a personal link for a stakeholder and queues the mail that carries it.
@@ -103,8 +121,10 @@ export async function issueLink(
   }
 }
 
-export async function addStakeholder(trx: Executor, clock: Clock, linkTtlDays: number, vendorId: string, dealId: string, input: NewStakeholder) {
-  await getDeal(trx, vendorId, dealId);
+/** Adds a person to a deal, inviting them unless told not to (audited: run it in the caller's transaction). */
+export async function addStakeholder(trx: Executor, clock: Clock, linkTtlDays: number, actor: Actor, dealId: string, input: NewStakeholder) {
+  const { vendorId } = actor;
+  const deal = await getDeal(trx, vendorId, dealId);
   const id = randomUUID();
   const inserted = await repo.insertStakeholder(trx, {
     id,
@@ -125,6 +145,7 @@ export async function addStakeholder(trx: Executor, clock: Clock, linkTtlDays: n
     await issueLink(trx, clock, { vendorId, dealId, stakeholderId: id, recipient: input.email, ttlDays: linkTtlDays, reason: 'invite', replace: true });
   }
   await touchDeal(trx, vendorId, dealId);
+  await recordAudit(trx, clock, actor, personEntry('stakeholder.added', deal, { id, ...input }, { role: input.role, invited: input.invite }));
   return id;
 }
 
@@ -203,8 +224,13 @@ function batchInvalid(problems: FieldProblem[], total: number) {
  * their invitations in the outbox. Any bad row refuses the whole batch with
  * every problem named (`stakeholders.3.email`).
  */
-export async function addStakeholders(trx: Executor, clock: Clock, linkTtlDays: number, vendorId: string, dealId: string, rows: readonly unknown[], rowName: RowName = apiRowName) {
-  await getDeal(trx, vendorId, dealId);
+export async function addStakeholders(trx: Executor, clock: Clock, linkTtlDays: number, actor: Actor, dealId: string, rows: readonly unknown[], rowName: RowName = apiRowName) {
+  return addMany(trx, clock, linkTtlDays, actor, dealId, rows, rowName, 'batch');
+}
+
+async function addMany(trx: Executor, clock: Clock, linkTtlDays: number, actor: Actor, dealId: string, rows: readonly unknown[], rowName: RowName, source: 'batch' | 'csv') {
+  const { vendorId } = actor;
+  const deal = await getDeal(trx, vendorId, dealId);
   if (rows.length === 0 || rows.length > MAX_BATCH) {
     throw invalid(`Add between 1 and ${MAX_BATCH} stakeholders at once.`, [{ field: 'stakeholders', message: `must list 1 to ${MAX_BATCH} stakeholders` }]);
   }
@@ -251,7 +277,14 @@ export async function addStakeholders(trx: Executor, clock: Clock, linkTtlDays: 
     invited.map(({ person }) => ({ type: 'stakeholder.invited' as const, dealId, stakeholderId: person.id })),
   );
   await touchDeal(trx, vendorId, dealId);
-  return { stakeholders: people.map((p) => ({ id: p.id, name: p.name, email: p.email, role: p.role })), invited: invited.length };
+  const added = people.map((p) => ({ id: p.id, name: p.name, email: p.email, role: p.role }));
+  // One entry for the lot: who was added, and how many were invited.
+  await recordAudit(trx, clock, actor, {
+    action: 'stakeholder.imported',
+    target: { type: 'deal', id: deal.id, name: deal.buyer_name },
+    changes: { source, added: added.length, invited: invited.length, people: added },
+  });
+  return { stakeholders: added, invited: invited.length };
 }
 
 /** What the CSV page shows: each person read, with every problem of theirs by field; or why the text as a whole was refused. */
@@ -302,19 +335,20 @@ export async function previewStakeholderCsv(db: Executor, vendorId: string, deal
  * have added one of them since) throw its invalid_input, which
  * refusedCsvPreview turns back into the preview.
  */
-export async function importStakeholderCsv(trx: Executor, clock: Clock, linkTtlDays: number, vendorId: string, dealId: string, text: string) {
+export async function importStakeholderCsv(trx: Executor, clock: Clock, linkTtlDays: number, actor: Actor, dealId: string, text: string) {
   const csv = readStakeholderCsv(text, MAX_BATCH);
   if (!csv.ok) throw invalid(csv.message, [{ field: 'csv', message: csv.message }]);
   const own = csv.people.flatMap((p, index) => p.problems.map((q) => ({ field: rowField(index, q.field), message: q.message })));
   if (own.length) throw batchInvalid(own, csv.people.length);
-  return addStakeholders(
+  return addMany(
     trx,
     clock,
     linkTtlDays,
-    vendorId,
+    actor,
     dealId,
     csv.people.map((p) => p.input),
     csvRowName(csv.people),
+    'csv',
   );
 }
 
@@ -326,59 +360,79 @@ export function refusedCsvPreview(text: string, err: DomainError): CsvPreview {
   return preview.valid ? { ...preview, error: err.message, valid: false } : preview;
 }
 
-/** A new link by mail; every earlier link of this person stops working. */
-export async function resendLink(trx: Executor, clock: Clock, ttlDays: number, vendorId: string, dealId: string, stakeholderId: string) {
-  const s = await getStakeholder(trx, vendorId, dealId, stakeholderId);
+/**
+ * A new link by mail; every earlier link of this person stops working. The trail calls it an invitation for
+ * someone never invited before, else a resend. Run it in the caller's transaction.
+ */
+export async function resendLink(trx: Executor, clock: Clock, ttlDays: number, actor: Actor, dealId: string, stakeholderId: string) {
+  const { vendorId } = actor;
+  const { deal, person: s } = await personOnDeal(trx, vendorId, dealId, stakeholderId);
   await issueLink(trx, clock, { vendorId, dealId, stakeholderId: s.id, recipient: s.email, ttlDays, reason: 'invite', replace: true });
   // A first invitation can change the deal's read model (whether its security team was invited).
   await touchDeal(trx, vendorId, dealId);
+  await recordAudit(
+    trx,
+    clock,
+    actor,
+    personEntry(s.invited_at ? 'link.resent' : 'stakeholder.invited', deal, s, { expires_at: new Date(clock.now().getTime() + ttlDays * DAY).toISOString() }),
+  );
 }
 
-/** Every link of this person stops working; reminders stop with them. */
-export async function revokeLinks(db: Executor, clock: Clock, vendorId: string, dealId: string, stakeholderId: string) {
-  const s = await getStakeholder(db, vendorId, dealId, stakeholderId);
-  await repo.revokeLinks(db, vendorId, s.id, clock.now());
+/** Every link of this person stops working; reminders stop with them (audited: run it in the caller's transaction). */
+export async function revokeLinks(trx: Executor, clock: Clock, actor: Actor, dealId: string, stakeholderId: string) {
+  const { deal, person: s } = await personOnDeal(trx, actor.vendorId, dealId, stakeholderId);
+  await repo.revokeLinks(trx, actor.vendorId, s.id, clock.now());
+  await recordAudit(trx, clock, actor, personEntry('link.revoked', deal, s));
 }
 
 export const extendInput = z.object({ days: z.coerce.number().int().min(1).max(365).optional() });
 
-/** Links not revoked (expired ones included) work at least `days` more from now; none is shortened. */
-export async function extendLinks(db: Executor, clock: Clock, vendorId: string, dealId: string, stakeholderId: string, days: number) {
-  const s = await getStakeholder(db, vendorId, dealId, stakeholderId);
-  if ((await repo.extendLinks(db, vendorId, s.id, new Date(clock.now().getTime() + days * DAY))) === 0) {
+/** Links not revoked (expired ones included) work at least `days` more from now; none is shortened (audited: run it in the caller's transaction). */
+export async function extendLinks(trx: Executor, clock: Clock, actor: Actor, dealId: string, stakeholderId: string, days: number) {
+  const { deal, person: s } = await personOnDeal(trx, actor.vendorId, dealId, stakeholderId);
+  const until = new Date(clock.now().getTime() + days * DAY);
+  if ((await repo.extendLinks(trx, actor.vendorId, s.id, until)) === 0) {
     throw new DomainError('no_link', 'This person has no link to extend. Send them a new one instead.');
   }
+  await recordAudit(trx, clock, actor, personEntry('link.extended', deal, s, { days, expires_at: until.toISOString() }));
 }
 
 /**
  * The vendor confirms that a delegate's answers count (rules.answersCount).
  * Confirming someone already counted changes nothing; the first confirmation
- * is recorded as a signal.
+ * is recorded as a signal, and on the audit trail.
  */
-export async function confirmStakeholder(trx: Executor, clock: Clock, vendorId: string, dealId: string, stakeholderId: string, userId: string | null) {
-  const s = await getStakeholder(trx, vendorId, dealId, stakeholderId);
+export async function confirmStakeholder(trx: Executor, clock: Clock, actor: Actor, dealId: string, stakeholderId: string) {
+  const { vendorId } = actor;
+  const { deal, person: s } = await personOnDeal(trx, vendorId, dealId, stakeholderId);
   const at = await repo.confirmStakeholder(trx, vendorId, s.id, clock.now());
   if (at) {
-    const deal = await getDeal(trx, vendorId, dealId);
-    await recordSignals(trx, clock, { vendorId, dealId, startedOn: deal.started_on }, [{ type: 'stakeholder_confirmed', actorUserId: userId, targetStakeholderId: s.id }]);
+    await recordSignals(trx, clock, { vendorId, dealId, startedOn: deal.started_on }, [{ type: 'stakeholder_confirmed', actorUserId: memberOf(actor), targetStakeholderId: s.id }]);
+    await recordAudit(trx, clock, actor, personEntry('stakeholder.confirmed', deal, s, { role: s.role }));
   }
   return { id: s.id, confirmedAt: at ?? s.confirmed_at!, changed: Boolean(at) };
 }
 
-export async function setStakeholderReminders(db: Executor, vendorId: string, dealId: string, stakeholderId: string, paused: boolean) {
-  const s = await getStakeholder(db, vendorId, dealId, stakeholderId);
-  await repo.setRemindersPaused(db, vendorId, s.id, paused);
+/** Pauses or resumes a person's reminders (audited when it changes: run it in the caller's transaction). */
+export async function setStakeholderReminders(trx: Executor, clock: Clock, actor: Actor, dealId: string, stakeholderId: string, paused: boolean) {
+  const { deal, person: s } = await personOnDeal(trx, actor.vendorId, dealId, stakeholderId);
+  await repo.setRemindersPaused(trx, actor.vendorId, s.id, paused);
+  if (s.reminders_paused !== paused) {
+    await recordAudit(trx, clock, actor, personEntry(paused ? 'stakeholder.reminders_paused' : 'stakeholder.reminders_resumed', deal, s));
+  }
 }
 
-/** The vendor corrects a person's role (never to or from champion: the champion's page is another kind of page). */
-export async function changeStakeholderRole(trx: Executor, vendorId: string, dealId: string, stakeholderId: string, role: StakeholderRole) {
-  const s = await getStakeholder(trx, vendorId, dealId, stakeholderId);
+/** The vendor corrects a person's role (never to or from champion: the champion's page is another kind of page). Audited: pass the transaction. */
+export async function changeStakeholderRole(trx: Executor, clock: Clock, actor: Actor, dealId: string, stakeholderId: string, role: StakeholderRole) {
+  const { vendorId } = actor;
+  const { deal, person: s } = await personOnDeal(trx, vendorId, dealId, stakeholderId);
   if (s.role === role) return;
   if (isChampion(s.role) || isChampion(role)) {
     throw invalid('A champion stays a champion: add the person again in the role they should have.', [{ field: 'role', message: 'cannot change to or from champion' }]);
   }
   await repo.setRole(trx, vendorId, s.id, role);
   await touchDeal(trx, vendorId, dealId);
+  await recordAudit(trx, clock, actor, personEntry('stakeholder.role_changed', deal, s, { role: { before: s.role, after: role } }));
 }
 
 export const dealStakeholders = repo.dealStakeholders;

@@ -192,7 +192,7 @@ export async function copyDelivery(db: Executor, vendorId: string, endpointId: s
         .where('endpoint_id', '=', endpointId)
         .where('id', '=', id),
     )
-    .returning(['id', 'message_id'])
+    .returning(['id', 'message_id', 'event_type'])
     .executeTakeFirst();
 }
 

@@ -6,6 +6,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { transaction } from '../db/index.js';
 import { requireSession, sessionOf } from '../auth/session.js';
+import { actorOf } from '../audit/service.js';
 import { idParam, timestamp } from '../lib/api-schema.js';
 import { isInvalidInput } from '../lib/errors.js';
 import { byField, fieldErrors } from '../lib/validate.js';
@@ -15,6 +16,7 @@ import {
   KINDS,
   MAX_ENDPOINTS,
   checkWebhookInput,
+  checkWebhookPatch,
   createEndpoint,
   deleteEndpoint,
   deliveryListQuery,
@@ -100,9 +102,8 @@ export async function webhookApi(fastify: FastifyInstance) {
   const adminOnly = { role: 'admin' as const };
 
   app.post('/webhooks', { config: adminOnly, schema: { tags, summary: 'Add a webhook endpoint', body: webhookInput, response: { 201: WebhookCreated } } }, async (req, reply) => {
-    const { vendorId } = sessionOf(req);
     const input = await checkWebhookInput(config, req.body);
-    const { endpoint, secret } = await transaction(db, (trx) => createEndpoint(trx, clock, sealer, vendorId, input));
+    const { endpoint, secret } = await transaction(db, (trx) => createEndpoint(trx, clock, sealer, actorOf(req), input));
     return reply.code(201).send({ ...webhookJson(endpoint), secret });
   });
 
@@ -126,14 +127,17 @@ export async function webhookApi(fastify: FastifyInstance) {
         response: { 200: Webhook },
       },
     },
-    async (req) => webhookJson(await updateEndpoint(db, clock, config, sessionOf(req).vendorId, req.params.id, req.body)),
+    async (req) => {
+      const patch = await checkWebhookPatch(config, req.body);
+      return webhookJson(await transaction(db, (trx) => updateEndpoint(trx, clock, actorOf(req), req.params.id, patch)));
+    },
   );
 
   app.delete(
     '/webhooks/:id',
     { config: adminOnly, schema: { tags, summary: 'Delete an endpoint and its deliveries', params: webhookParams, response: { 204: z.null().describe('Deleted') } } },
     async (req, reply) => {
-      await deleteEndpoint(db, sessionOf(req).vendorId, req.params.id);
+      await transaction(db, (trx) => deleteEndpoint(trx, clock, actorOf(req), req.params.id));
       // No body: a 204 carries none (undefined is not serialised).
       return reply.code(204).send(undefined as never);
     },
@@ -145,14 +149,14 @@ export async function webhookApi(fastify: FastifyInstance) {
       config: adminOnly,
       schema: { tags, summary: 'A new signing secret; the previous one keeps signing too for 24 hours', params: webhookParams, response: { 200: SecretRotated } },
     },
-    async (req) => rotateSecret(db, clock, sealer, sessionOf(req).vendorId, req.params.id),
+    async (req) => transaction(db, (trx) => rotateSecret(trx, clock, sealer, actorOf(req), req.params.id)),
   );
 
   app.post(
     '/webhooks/:id/test',
     { config: adminOnly, schema: { tags, summary: 'Send an endpoint.test event to this endpoint only', params: webhookParams, response: { 202: TestQueued } } },
     async (req, reply) => {
-      const deliveryId = await sendTest(db, clock, sessionOf(req).vendorId, req.params.id);
+      const deliveryId = await transaction(db, (trx) => sendTest(trx, clock, actorOf(req), req.params.id));
       app.services.webhooks.nudge();
       return reply.code(202).send({ delivery_id: deliveryId });
     },
@@ -174,7 +178,7 @@ export async function webhookApi(fastify: FastifyInstance) {
     '/webhooks/:id/deliveries/:delivery_id/resend',
     { config: adminOnly, schema: { tags, summary: 'Queue a delivery again now, with the same webhook-id', params: deliveryParams, response: { 202: Resent } } },
     async (req, reply) => {
-      const copy = await resendDelivery(db, clock, sessionOf(req).vendorId, req.params.id, req.params.delivery_id);
+      const copy = await transaction(db, (trx) => resendDelivery(trx, clock, actorOf(req), req.params.id, req.params.delivery_id));
       app.services.webhooks.nudge();
       return reply.code(202).send({ id: copy.id, webhook_id_header: copy.message_id });
     },
@@ -221,7 +225,7 @@ export async function webhookPages(app: FastifyInstance) {
     if (!r.success) return render(req, reply, { errors: fieldErrors(r.error), values }, 400);
     try {
       const input = await checkWebhookInput(config, r.data);
-      const { endpoint, secret } = await transaction(db, (trx) => createEndpoint(trx, clock, sealer, sessionOf(req).vendorId, input));
+      const { endpoint, secret } = await transaction(db, (trx) => createEndpoint(trx, clock, sealer, actorOf(req), input));
       // Shown once, on this response only; never stored in plain or logged.
       return await render(req, reply, { secret: { endpointId: endpoint.id, value: secret, rotated: false } });
     } catch (err) {
@@ -231,12 +235,12 @@ export async function webhookPages(app: FastifyInstance) {
   });
 
   app.post<{ Params: { id: string } }>(`${PAGE}/:id/rotate`, form, async (req, reply) => {
-    const r = await rotateSecret(db, clock, sealer, sessionOf(req).vendorId, req.params.id);
+    const r = await transaction(db, (trx) => rotateSecret(trx, clock, sealer, actorOf(req), req.params.id));
     return render(req, reply, { secret: { endpointId: r.id, value: r.secret, rotated: true, previousUntil: r.previous_secret_expires_at } });
   });
 
   app.post<{ Params: { id: string } }>(`${PAGE}/:id/test`, form, async (req, reply) => {
-    await sendTest(db, clock, sessionOf(req).vendorId, req.params.id);
+    await transaction(db, (trx) => sendTest(trx, clock, actorOf(req), req.params.id));
     app.services.webhooks.nudge();
     return seeOther(reply, `${PAGE}?done=tested#wh-${req.params.id}`);
   });
@@ -246,18 +250,19 @@ export async function webhookPages(app: FastifyInstance) {
     ['disable', false],
   ] as const) {
     app.post<{ Params: { id: string } }>(`${PAGE}/:id/${action}`, form, async (req, reply) => {
-      await updateEndpoint(db, clock, config, sessionOf(req).vendorId, req.params.id, { enabled });
+      const patch = await checkWebhookPatch(config, { enabled });
+      await transaction(db, (trx) => updateEndpoint(trx, clock, actorOf(req), req.params.id, patch));
       return seeOther(reply, `${PAGE}?done=${enabled ? 'enabled' : 'disabled'}#wh-${req.params.id}`);
     });
   }
 
   app.post<{ Params: { id: string } }>(`${PAGE}/:id/delete`, form, async (req, reply) => {
-    await deleteEndpoint(db, sessionOf(req).vendorId, req.params.id);
+    await transaction(db, (trx) => deleteEndpoint(trx, clock, actorOf(req), req.params.id));
     return seeOther(reply, `${PAGE}?done=deleted`);
   });
 
   app.post<{ Params: { id: string; delivery: string } }>(`${PAGE}/:id/deliveries/:delivery/resend`, form, async (req, reply) => {
-    await resendDelivery(db, clock, sessionOf(req).vendorId, req.params.id, req.params.delivery);
+    await transaction(db, (trx) => resendDelivery(trx, clock, actorOf(req), req.params.id, req.params.delivery));
     app.services.webhooks.nudge();
     return seeOther(reply, `${PAGE}?done=resent#wh-${req.params.id}`);
   });

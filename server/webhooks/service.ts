@@ -14,6 +14,7 @@ import { DAY } from '../lib/clock.js';
 import type { Sealer } from '../lib/crypto.js';
 import { DomainError, invalid, notFound } from '../lib/errors.js';
 import { paragraph, uuid } from '../lib/validate.js';
+import { beforeAfter, recordAudit, type Actor } from '../audit/service.js';
 import { checkWebhookUrl, RefusedUrl } from './ssrf.js';
 import * as repo from './repository.js';
 
@@ -235,8 +236,25 @@ export async function checkWebhookInput(config: UrlConfig, input: WebhookInput):
   return { ...input, url: await allowedUrl(input.url, config) } as CheckedWebhookInput;
 }
 
-/** Adds an endpoint; resolves to it and its secret (shown this once). Call in a transaction. */
-export async function createEndpoint(trx: Executor, clock: Clock, sealer: Sealer, vendorId: string, input: CheckedWebhookInput) {
+/**
+ * The address as the audit trail keeps it: no query, fragment or user info (where a token would be), and of a
+ * Slack incoming webhook (whose path is itself the credential) only the host. The trail is kept for good, so
+ * no secret goes in it.
+ */
+export function auditedUrl(raw: string, kind: WebhookKind): string {
+  try {
+    const u = new URL(raw);
+    return kind === 'slack' ? `${u.protocol}//${u.host}/…` : `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return '(not a URL)';
+  }
+}
+
+const webhookTarget = (e: { id: string; url: string; kind: WebhookKind }) => ({ type: 'webhook', id: e.id, name: auditedUrl(e.url, e.kind) });
+
+/** Adds an endpoint; resolves to it and its secret (shown this once). Call in a transaction (it is audited, without the secret). */
+export async function createEndpoint(trx: Executor, clock: Clock, sealer: Sealer, actor: Actor, input: CheckedWebhookInput) {
+  const { vendorId } = actor;
   const checked = input.url;
   await repo.lockEndpoints(trx, vendorId);
   // A second endpoint for one address would get every event twice (a reloaded form, a retried request).
@@ -262,13 +280,29 @@ export async function createEndpoint(trx: Executor, clock: Clock, sealer: Sealer
     created_at: now,
     updated_at: now,
   });
-  return { endpoint: await getEndpoint(trx, vendorId, id), secret };
+  const endpoint = await getEndpoint(trx, vendorId, id);
+  await recordAudit(trx, clock, actor, {
+    action: 'webhook.created',
+    target: webhookTarget(endpoint),
+    changes: { url: auditedUrl(endpoint.url, endpoint.kind), kind: endpoint.kind, events: endpoint.events, description: endpoint.description },
+  });
+  return { endpoint, secret };
 }
 
-export async function updateEndpoint(db: Executor, clock: Clock, config: UrlConfig, vendorId: string, id: string, patch: WebhookPatch): Promise<Endpoint> {
-  await getEndpoint(db, vendorId, id);
+declare const checkedPatch: unique symbol;
+/** A change of an endpoint whose new URL, if any, passed the address check (done before any transaction opens: it resolves names). */
+export type CheckedWebhookPatch = WebhookPatch & { [checkedPatch]: true };
+
+export async function checkWebhookPatch(config: UrlConfig, patch: WebhookPatch): Promise<CheckedWebhookPatch> {
+  return { ...patch, ...(patch.url !== undefined ? { url: await allowedUrl(patch.url, config) } : {}) } as CheckedWebhookPatch;
+}
+
+/** Changes an endpoint, or switches it off or on; the trail records each value before and after. Call in a transaction. */
+export async function updateEndpoint(trx: Executor, clock: Clock, actor: Actor, id: string, patch: CheckedWebhookPatch): Promise<Endpoint> {
+  const { vendorId } = actor;
+  const before = await getEndpoint(trx, vendorId, id);
   const changes: Parameters<typeof repo.updateEndpoint>[3] = { updated_at: clock.now() };
-  if (patch.url !== undefined) changes.url = await allowedUrl(patch.url, config);
+  if (patch.url !== undefined) changes.url = patch.url;
   if (patch.events !== undefined) changes.events = patch.events;
   if (patch.description !== undefined) changes.description = patch.description;
   if (patch.enabled !== undefined) {
@@ -276,28 +310,43 @@ export async function updateEndpoint(db: Executor, clock: Clock, config: UrlConf
     // Switched on again: whatever switched it off is over. Switched off by a person: say so.
     changes.disabled_reason = patch.enabled ? null : 'Switched off in the portal';
   }
-  const row = await repo.updateEndpoint(db, vendorId, id, changes);
+  const row = await repo.updateEndpoint(trx, vendorId, id, changes);
   if (!row) throw notFound('That webhook');
-  return endpointOf(row);
+  const after = endpointOf(row);
+  const view = (e: Endpoint) => ({ url: auditedUrl(e.url, e.kind), events: e.events, description: e.description, enabled: e.enabled });
+  const changed = beforeAfter(view(before), view(after));
+  if (Object.keys(changed).length > 0) await recordAudit(trx, clock, actor, { action: 'webhook.updated', target: webhookTarget(after), changes: changed });
+  return after;
 }
 
-export async function deleteEndpoint(db: Executor, vendorId: string, id: string): Promise<void> {
-  if (!uuid.safeParse(id).success || !(await repo.deleteEndpoint(db, vendorId, id))) throw notFound('That webhook');
+/** Deletes an endpoint and its deliveries (audited: call in a transaction). */
+export async function deleteEndpoint(trx: Executor, clock: Clock, actor: Actor, id: string): Promise<void> {
+  const endpoint = await getEndpoint(trx, actor.vendorId, id);
+  if (!(await repo.deleteEndpoint(trx, actor.vendorId, id))) throw notFound('That webhook');
+  await recordAudit(trx, clock, actor, {
+    action: 'webhook.deleted',
+    target: webhookTarget(endpoint),
+    changes: { url: auditedUrl(endpoint.url, endpoint.kind), kind: endpoint.kind, events: endpoint.events },
+  });
 }
 
-/** A new secret; the old one still signs (next to it) for ROTATION_OVERLAP_MS. Resolves to the new secret, shown this once. */
-export async function rotateSecret(db: Executor, clock: Clock, sealer: Sealer, vendorId: string, id: string) {
-  await getEndpoint(db, vendorId, id);
+/**
+ * A new secret; the old one still signs (next to it) for ROTATION_OVERLAP_MS. Resolves to the new secret, shown
+ * this once (the trail records that it was rotated, never a secret). Call in a transaction.
+ */
+export async function rotateSecret(trx: Executor, clock: Clock, sealer: Sealer, actor: Actor, id: string) {
+  const endpoint = await getEndpoint(trx, actor.vendorId, id);
   const secret = newSecret();
   const until = new Date(clock.now().getTime() + ROTATION_OVERLAP_MS);
-  if (!(await repo.rotateSecret(db, vendorId, id, sealer.seal(secret), until, clock.now()))) throw notFound('That webhook');
+  if (!(await repo.rotateSecret(trx, actor.vendorId, id, sealer.seal(secret), until, clock.now()))) throw notFound('That webhook');
+  await recordAudit(trx, clock, actor, { action: 'webhook.secret_rotated', target: webhookTarget(endpoint), changes: { previous_secret_expires_at: until.toISOString() } });
   return { id, secret, previous_secret_expires_at: until };
 }
 
-/** Queues an endpoint.test to this endpoint only; resolves to the delivery's id. */
-export async function sendTest(db: Executor, clock: Clock, vendorId: string, id: string): Promise<string> {
-  await getEndpoint(db, vendorId, id);
-  const [deliveryId] = await repo.insertEvents(db, vendorId, clock.now(), [
+/** Queues an endpoint.test to this endpoint only; resolves to the delivery's id. Call in a transaction (it is audited). */
+export async function sendTest(trx: Executor, clock: Clock, actor: Actor, id: string): Promise<string> {
+  const endpoint = await getEndpoint(trx, actor.vendorId, id);
+  const [deliveryId] = await repo.insertEvents(trx, actor.vendorId, clock.now(), [
     {
       type: 'endpoint.test',
       messageId: newMessageId(),
@@ -306,6 +355,7 @@ export async function sendTest(db: Executor, clock: Clock, vendorId: string, id:
       data: { webhook_id: id, message: 'A test from Posture Portal: this endpoint is set up to receive webhooks.' },
     },
   ]);
+  await recordAudit(trx, clock, actor, { action: 'webhook.test_sent', target: webhookTarget(endpoint), changes: { delivery_id: deliveryId } });
   return deliveryId;
 }
 
@@ -363,10 +413,15 @@ export async function listDeliveries(db: Executor, vendorId: string, endpointId:
   return { deliveries: page.map(deliveryOf), nextCursor: rows.length > query.limit ? String(page.at(-1)!.seq) : null };
 }
 
-/** The same message (its webhook-id and payload) queued again, due now, as a new delivery with its own attempts. */
-export async function resendDelivery(db: Executor, clock: Clock, vendorId: string, endpointId: string, deliveryId: string) {
-  await getEndpoint(db, vendorId, endpointId);
-  const copy = uuid.safeParse(deliveryId).success ? await repo.copyDelivery(db, vendorId, endpointId, deliveryId, randomUUID(), clock.now()) : undefined;
+/** The same message (its webhook-id and payload) queued again, due now, as a new delivery with its own attempts. Call in a transaction (it is audited). */
+export async function resendDelivery(trx: Executor, clock: Clock, actor: Actor, endpointId: string, deliveryId: string) {
+  const endpoint = await getEndpoint(trx, actor.vendorId, endpointId);
+  const copy = uuid.safeParse(deliveryId).success ? await repo.copyDelivery(trx, actor.vendorId, endpointId, deliveryId, randomUUID(), clock.now()) : undefined;
   if (!copy) throw notFound('That delivery');
+  await recordAudit(trx, clock, actor, {
+    action: 'webhook.delivery_resent',
+    target: webhookTarget(endpoint),
+    changes: { delivery_id: deliveryId, new_delivery_id: copy.id, event_type: copy.event_type },
+  });
   return { id: copy.id, message_id: copy.message_id };
 }
