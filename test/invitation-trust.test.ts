@@ -154,16 +154,14 @@ t.test('the invitation, its reminder and a hand-over come from the deal owner, n
   t.match(signin.html, 'please do not forward this email', 'and the layout’s own footer');
 });
 
-t.test('a deal without an owner: from the vendor, no Reply-To, and the note from the JSON API', async (t) => {
+t.test('a deal opened through the JSON API: its key’s creator owns it and is named, and the note comes from the JSON API', async (t) => {
   const ctx = await testApp(t);
   const vendor = await signUpVendor(ctx, { workspace: 'Acme AI', name: 'Dana Lee', email: 'dana@acme.example' });
   t.equal((await vendor.api('POST', '/api/v1/profile/publish')).statusCode, 200);
   // Opened through the API, it belongs to whoever created the key: Dana.
   const dealId = (await vendor.api('POST', '/api/v1/deals', { buyer_name: 'Big Bank' })).json().id;
-  const owner = await ctx.db.selectFrom('deals').innerJoin('users', 'users.id', 'deals.created_by').select('users.email').where('deals.id', '=', dealId).executeTakeFirst();
+  const owner = await ctx.db.selectFrom('deals').innerJoin('users', 'users.id', 'deals.owner_id').select('users.email').where('deals.id', '=', dealId).executeTakeFirst();
   t.equal(owner?.email, 'dana@acme.example', 'a deal opened through an API key is owned by the key’s creator');
-  // Without an owner (say the key's creator was removed), nobody is named.
-  await ctx.db.updateTable('deals').set({ created_by: null }).where('id', '=', dealId).execute();
 
   const added = await vendor.api('POST', `/api/v1/deals/${dealId}/stakeholders`, { name: 'Carla Ciso', email: 'carla@bank.example', role: 'ciso', note: NOTE });
   t.equal(added.statusCode, 201, added.body);
@@ -187,20 +185,18 @@ t.test('a deal without an owner: from the vendor, no Reply-To, and the note from
 
   await ctx.drainMail();
   const carla = await ctx.smtp.waitFor((m) => m.to === 'carla@bank.example');
-  t.same(addressOf(carla, 'from'), { name: 'Acme AI via Posture Portal', address: PORTAL_ADDRESS }, 'From: the vendor alone');
-  t.equal(addressOf(carla, 'reply-to'), undefined, 'no Reply-To');
-  t.match(carla.text, 'Acme AI asked you to check', 'no owner named');
+  t.same(addressOf(carla, 'from'), { name: 'Dana Lee at Acme AI via Posture Portal', address: PORTAL_ADDRESS }, 'From: the key’s creator at the vendor');
+  t.same(addressOf(carla, 'reply-to'), { name: '', address: 'dana@acme.example' }, 'Reply-To: her');
+  t.match(carla.text, 'Dana Lee at Acme AI asked you to check', 'the owner named');
   t.notMatch(carla.text, 'Acme AI (', 'no web domain while none is set');
-  t.match(carla.text, 'To check, ask your contact at Acme AI directly');
-  t.notMatch(carla.text, 'reply to this email', 'no promise that a reply reaches anyone');
-  t.match(carla.text, 'A note from Acme AI:');
+  t.match(carla.text, 'A note from Dana Lee:');
   t.match(carla.html, NOTE_HTML);
   const sam = await ctx.smtp.waitFor((m) => m.to === 'sam@bank.example');
   t.match(sam.text, '> Line one\n> Line two', 'a note of several lines is quoted line by line');
   t.match(sam.html, 'Line one<br>Line two', 'and keeps its lines in HTML');
 
   const link = await resolveLink(ctx.db, ctx.clock, pathOf(carla).slice('/r/'.length));
-  t.equal(link?.contact, null, 'the link has no contact');
+  t.same(link?.contact, { name: 'Dana Lee', email: 'dana@acme.example' }, 'the link names the owner as its contact');
   t.equal(link?.vendorDomain, null, 'nor a web domain');
 
   const handed = await ctx.app.inject({
@@ -211,11 +207,9 @@ t.test('a deal without an owner: from the vendor, no Reply-To, and the note from
   t.equal(handed.statusCode, 303);
   await ctx.drainMail();
   const lee = await ctx.smtp.waitFor((m) => m.to === 'lee@bank.example');
-  t.same(addressOf(lee, 'from'), { name: 'Acme AI via Posture Portal', address: PORTAL_ADDRESS }, 'a hand-over on such a deal: from the vendor');
-  t.equal(addressOf(lee, 'reply-to'), undefined, 'with no Reply-To');
-  t.match(lee.text, 'To check, ask Carla Ciso, who handed these concerns to you.\n', 'the colleague is whom to ask');
-  t.notMatch(lee.text, 'reply to this email');
-  t.notMatch(lee.text, 'A note from');
+  t.same(addressOf(lee, 'from'), { name: 'Dana Lee at Acme AI via Posture Portal', address: PORTAL_ADDRESS }, 'a hand-over: from the owner too');
+  t.same(addressOf(lee, 'reply-to'), { name: '', address: 'dana@acme.example' }, 'with her Reply-To');
+  t.notMatch(lee.text, 'A note from', 'the note was for Carla only');
 
   // An over-long note refuses the person, with the field named, and writes nothing.
   const before = { people: await count(ctx, 'stakeholders'), mail: await count(ctx, 'outbox') };

@@ -4,8 +4,10 @@
 // later is covered without anyone remembering to add it here; a route with a
 // parameter this walk does not know fails the test until it is taught.
 import t from 'tap';
+import { randomUUID } from 'node:crypto';
 import { testApp } from './helpers/app.js';
 import { inviteStakeholder, openDeal, signUpVendor, type TestVendor } from './helpers/vendor.js';
+import { inviteMember, sendInvitation, sessionClaims } from './helpers/team.js';
 
 t.test('every vendor route refuses another vendor’s ids with a 404', async (t) => {
   const ctx = await testApp(t);
@@ -29,9 +31,37 @@ t.test('every vendor route refuses another vendor’s ids with a 404', async (t)
   };
   const [hookApi, hookPage] = [await hook('api'), await hook('page')];
   const hookOf = (url: string) => (url.startsWith('/api/') ? hookApi : hookPage);
+  // A's team: a member and a pending invitation for each of the API's routes and the page's (each set removes its
+  // own), and a second session of A's owner (ending it leaves the walk signed in).
+  const ownerA = sessionClaims(app, a.jar).sub;
+  const [mateApi, matePage] = [
+    await inviteMember(ctx, a, { email: 'mate-api@alpha.test', name: 'Mate Api', role: 'member' }),
+    await inviteMember(ctx, a, { email: 'mate-page@alpha.test', name: 'Mate Page', role: 'member' }),
+  ];
+  const [invApi, invPage] = [
+    (await sendInvitation(a, { email: 'inv-api@alpha.test', name: 'Inv Api', role: 'viewer' })).json().id as string,
+    (await sendInvitation(a, { email: 'inv-page@alpha.test', name: 'Inv Page', role: 'viewer' })).json().id as string,
+  ];
+  const otherSession = randomUUID();
+  await db
+    .insertInto('user_sessions')
+    .values({
+      vendor_id: sessionClaims(app, a.jar).vid,
+      id: otherSession,
+      user_id: ownerA,
+      method: 'link',
+      ip: null,
+      user_agent: null,
+      created_at: ctx.clock.now(),
+      last_seen_at: ctx.clock.now(),
+    })
+    .execute();
+  const teamIds = [mateApi.userId, matePage.userId, invApi, invPage, otherSession];
+  const teamId = (url: string) => (url.includes('/invitations/') ? (url.startsWith('/api/') ? invApi : invPage) : url.startsWith('/api/') ? mateApi.userId : matePage.userId);
 
   const ids: Record<string, (url: string) => string> = {
-    id: (url) => (url.startsWith('/app/settings/api-keys') ? keyA.id : url.includes('/webhooks/') ? hookOf(url).id : dealId),
+    id: (url) => (url.startsWith('/app/settings/api-keys') ? keyA.id : url.includes('/webhooks/') ? hookOf(url).id : /\/(members|invitations)\//.test(url) ? teamId(url) : dealId),
+    session: () => otherSession,
     sid: () => person.id,
     concern: () => 'data_residency',
     delivery: (url) => hookOf(url).delivery,
@@ -41,6 +71,7 @@ t.test('every vendor route refuses another vendor’s ids with a 404', async (t)
   const bodies: Record<string, Record<string, unknown>> = {
     'POST /app/deals/:id/stakeholders': { name: 'Mallory', email: 'm@evil.example', role: 'ciso', invite: 'yes' },
     'POST /app/deals/:id/stage': { stage: 'evaluation' },
+    'POST /app/deals/:id/owner': { owner_id: ownerA },
     'POST /app/deals/:id/settings': { reminder_days: '3, 7' },
     'POST /app/deals/:id/segment': { industry: 'insurance', region: 'EU_EEA' },
     'POST /app/deals/:id/stakeholders/:sid/reminders': { paused: 'yes' },
@@ -52,6 +83,10 @@ t.test('every vendor route refuses another vendor’s ids with a 404', async (t)
     'PATCH /api/v1/deals/:id': { reminders_paused: false },
     'PATCH /api/v1/deals/:id/stakeholders/:sid': { reminders_paused: true },
     'PUT /api/v1/deals/:id/claims/:concern': { inference_scope: 'global_routing' },
+    'POST /app/members/:id/role': { role: 'viewer' },
+    'POST /app/members/:id/remove': { new_owner_id: ownerA },
+    'PATCH /api/v1/members/:id': { role: 'viewer' },
+    'DELETE /api/v1/members/:id': { new_owner_id: ownerA },
   };
 
   const call = (v: TestVendor, method: string, pattern: string, url: string) => {
@@ -79,7 +114,8 @@ t.test('every vendor route refuses another vendor’s ids with a 404', async (t)
       url
         .replace(dealId, '00000000-0000-4000-8000-000000000000')
         .replace(person.id, '00000000-0000-4000-8000-000000000001')
-        .replace(keyA.id, '00000000-0000-4000-8000-000000000002'),
+        .replace(keyA.id, '00000000-0000-4000-8000-000000000002')
+        .replace(new RegExp(teamIds.join('|')), '00000000-0000-4000-8000-000000000003'),
     );
     t.equal(missing.statusCode, 404, `${r.method} ${r.url} answers 404 for a missing id too`);
     if (url.startsWith('/api/')) t.same(theirs.json(), missing.json(), `${r.method} ${r.url}: the same body as for a missing id`);
@@ -92,7 +128,15 @@ t.test('every vendor route refuses another vendor’s ids with a 404', async (t)
   // The walk is not vacuous: the owner succeeds on every one of these routes
   // (revocations last, so they do not lock the owner out of the rest).
   const weight = (url: string, method: string) =>
-    url.includes('api-keys') ? 2 : url.includes('revoke') || url.endsWith('/webhooks/:id/delete') || (method === 'DELETE' && url.includes('/webhooks/')) ? 1 : 0;
+    url.includes('api-keys')
+      ? 2
+      : url.includes('revoke') ||
+          url.endsWith('/webhooks/:id/delete') ||
+          (method === 'DELETE' && url.includes('/webhooks/')) ||
+          url.endsWith('/members/:id/remove') ||
+          (method === 'DELETE' && url.endsWith('/members/:id'))
+        ? 1
+        : 0;
   const ownerOrder = [...scoped].sort((x, y) => weight(x.url, x.method) - weight(y.url, y.method));
   for (const r of ownerOrder) {
     const url = r.url.replace(/:([a-z_]+)/g, (_m, p: string) => ids[p](r.url));

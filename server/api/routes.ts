@@ -5,7 +5,8 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { transaction } from '../db/index.js';
-import { sessionOf } from '../auth/session.js';
+import { actingUserId, sessionOf } from '../auth/session.js';
+import { actorOf } from '../audit/service.js';
 import { idParam } from '../lib/api-schema.js';
 import { getDraft, listVersions, mergeIntoDraft, publishProfile, saveDraft, warningsFor } from '../profiles/service.js';
 import { changeClaim, changeStage, createDeal, dealPatchInput, dealInput, getDeal, dealListParams, listDealPage, stageInput, updateDealSettings } from '../deals/service.js';
@@ -80,7 +81,7 @@ export default async function apiRoutes(fastify: FastifyInstance) {
       const { vendorId } = sessionOf(req);
       const merged = await transaction(db, async (trx) => {
         const next = mergeIntoDraft(await getDraft(trx, vendorId), req.body.concerns);
-        await saveDraft(trx, clock, vendorId, null, next);
+        await saveDraft(trx, clock, actorOf(req), next);
         return next;
       });
       return profileJson(merged, warningsFor(merged));
@@ -88,13 +89,12 @@ export default async function apiRoutes(fastify: FastifyInstance) {
   );
 
   app.post('/profile/publish', { config: admin, schema: { tags: ['profile'], summary: 'Publish the draft as the next version', response: { 200: Published } } }, async (req) => {
-    const { vendorId } = sessionOf(req);
-    return { version: await transaction(db, (trx) => publishProfile(trx, clock, vendorId, null)) };
+    return { version: await transaction(db, (trx) => publishProfile(trx, clock, actorOf(req))) };
   });
 
   app.get('/deals', { schema: { tags: ['deals'], summary: 'A page of deals, sorted and filtered', querystring: dealListParams, response: { 200: DealList } } }, async (req) => {
     const { vendorId } = sessionOf(req);
-    const page = await listDealPage(db, vendorId, req.query);
+    const page = await listDealPage(db, vendorId, req.query, actingUserId(sessionOf(req)));
     const now = clock.now();
     return { deals: page.deals.map((d) => dealListItemJson(d, now)), next_cursor: page.nextCursor };
   });
@@ -105,7 +105,7 @@ export default async function apiRoutes(fastify: FastifyInstance) {
     async (req, reply) => {
       const { vendorId, keyOwnerId } = sessionOf(req);
       // The deal's owner (named in its invitations, sent its digests) is whoever created the API key.
-      const deal = await transaction(db, async (trx) => getDeal(trx, vendorId, await createDeal(trx, clock, vendorId, keyOwnerId ?? null, req.body)));
+      const deal = await transaction(db, async (trx) => getDeal(trx, vendorId, await createDeal(trx, clock, actorOf(req), keyOwnerId ?? null, req.body)));
       return reply.code(201).send(dealJson(deal, clock.now()));
     },
   );
@@ -124,7 +124,7 @@ export default async function apiRoutes(fastify: FastifyInstance) {
     },
     async (req) => {
       const { vendorId } = sessionOf(req);
-      await transaction(db, (trx) => updateDealSettings(trx, vendorId, req.params.id, req.body));
+      await transaction(db, (trx) => updateDealSettings(trx, clock, actorOf(req), req.params.id, req.body));
       return dealJson(await getDeal(db, vendorId, req.params.id), clock.now());
     },
   );
@@ -143,7 +143,7 @@ export default async function apiRoutes(fastify: FastifyInstance) {
     },
     async (req) => {
       const { vendorId } = sessionOf(req);
-      const result = await transaction(db, (trx) => changeStage(trx, clock, vendorId, req.params.id, null, req.body));
+      const result = await transaction(db, (trx) => changeStage(trx, clock, actorOf(req), req.params.id, req.body));
       return { ...dealJson(await getDeal(db, vendorId, req.params.id), clock.now()), overridden: result.overridden };
     },
   );
@@ -161,8 +161,7 @@ export default async function apiRoutes(fastify: FastifyInstance) {
       },
     },
     async (req) => {
-      const { vendorId } = sessionOf(req);
-      const { revision, changes } = await transaction(db, (trx) => changeClaim(trx, clock, vendorId, req.params.id, null, req.params.concern, req.body));
+      const { revision, changes } = await transaction(db, (trx) => changeClaim(trx, clock, actorOf(req), req.params.id, req.params.concern, req.body));
       return { concern: req.params.concern, claim_revision: revision, changes };
     },
   );
@@ -180,9 +179,8 @@ export default async function apiRoutes(fastify: FastifyInstance) {
       },
     },
     async (req, reply) => {
-      const { vendorId } = sessionOf(req);
       const input = req.body;
-      const id = await transaction(db, (trx) => addStakeholder(trx, clock, config.LINK_TTL_DAYS, vendorId, req.params.id, input));
+      const id = await transaction(db, (trx) => addStakeholder(trx, clock, config.LINK_TTL_DAYS, actorOf(req), req.params.id, input));
       app.services.worker.nudge();
       return reply.code(201).send({ id, deal_id: req.params.id, name: input.name, email: input.email, role: input.role, invited: input.invite });
     },
@@ -203,8 +201,7 @@ export default async function apiRoutes(fastify: FastifyInstance) {
       },
     },
     async (req, reply) => {
-      const { vendorId } = sessionOf(req);
-      const result = await transaction(db, (trx) => addStakeholders(trx, clock, config.LINK_TTL_DAYS, vendorId, req.params.id, req.body.stakeholders));
+      const result = await transaction(db, (trx) => addStakeholders(trx, clock, config.LINK_TTL_DAYS, actorOf(req), req.params.id, req.body.stakeholders));
       if (result.invited) app.services.worker.nudge();
       return reply.code(201).send(result);
     },
@@ -217,11 +214,11 @@ export default async function apiRoutes(fastify: FastifyInstance) {
       schema: { tags: ['stakeholders'], summary: "Pause a person's reminders or change their role", params: personParams, body: personPatch, response: { 200: PersonChanged } },
     },
     async (req) => {
-      const { vendorId } = sessionOf(req);
+      const actor = actorOf(req);
       const { reminders_paused, role } = req.body;
       await transaction(db, async (trx) => {
-        if (role !== undefined) await changeStakeholderRole(trx, vendorId, req.params.id, req.params.sid, role);
-        if (reminders_paused !== undefined) await setStakeholderReminders(trx, vendorId, req.params.id, req.params.sid, reminders_paused);
+        if (role !== undefined) await changeStakeholderRole(trx, clock, actor, req.params.id, req.params.sid, role);
+        if (reminders_paused !== undefined) await setStakeholderReminders(trx, clock, actor, req.params.id, req.params.sid, reminders_paused);
       });
       return { id: req.params.sid, ...(reminders_paused !== undefined ? { reminders_paused } : {}), ...(role !== undefined ? { role } : {}) };
     },
@@ -231,8 +228,7 @@ export default async function apiRoutes(fastify: FastifyInstance) {
     '/deals/:id/stakeholders/:sid/resend',
     { config: ownDeal, schema: { tags: ['stakeholders'], summary: 'Send a person a new link (their other links stop working)', params: personParams, response: { 200: Resent } } },
     async (req) => {
-      const { vendorId } = sessionOf(req);
-      await transaction(db, (trx) => resendLink(trx, clock, config.LINK_TTL_DAYS, vendorId, req.params.id, req.params.sid));
+      await transaction(db, (trx) => resendLink(trx, clock, config.LINK_TTL_DAYS, actorOf(req), req.params.id, req.params.sid));
       app.services.worker.nudge();
       return { id: req.params.sid, resent: true as const };
     },
@@ -242,7 +238,7 @@ export default async function apiRoutes(fastify: FastifyInstance) {
     '/deals/:id/stakeholders/:sid/revoke',
     { config: ownDeal, schema: { tags: ['stakeholders'], summary: "Revoke every link of a person's", params: personParams, response: { 200: Revoked } } },
     async (req) => {
-      await revokeLinks(db, clock, sessionOf(req).vendorId, req.params.id, req.params.sid);
+      await transaction(db, (trx) => revokeLinks(trx, clock, actorOf(req), req.params.id, req.params.sid));
       return { id: req.params.sid, revoked: true as const };
     },
   );
@@ -261,7 +257,7 @@ export default async function apiRoutes(fastify: FastifyInstance) {
     },
     async (req) => {
       const days = req.body?.days ?? config.LINK_TTL_DAYS;
-      await extendLinks(db, clock, sessionOf(req).vendorId, req.params.id, req.params.sid, days);
+      await transaction(db, (trx) => extendLinks(trx, clock, actorOf(req), req.params.id, req.params.sid, days));
       return { id: req.params.sid, extended_days: days };
     },
   );
@@ -273,8 +269,7 @@ export default async function apiRoutes(fastify: FastifyInstance) {
       schema: { tags: ['stakeholders'], summary: "Confirm that a delegate's answers count from now on (idempotent)", params: personParams, response: { 200: Confirmed } },
     },
     async (req) => {
-      const { vendorId } = sessionOf(req);
-      const result = await transaction(db, (trx) => confirmStakeholder(trx, clock, vendorId, req.params.id, req.params.sid, null));
+      const result = await transaction(db, (trx) => confirmStakeholder(trx, clock, actorOf(req), req.params.id, req.params.sid));
       return { id: result.id, confirmed_at: result.confirmedAt };
     },
   );

@@ -107,6 +107,17 @@ export async function dealOwner(db: Executor, vendorId: string, dealId: string) 
     .executeTakeFirst();
 }
 
+/** A member's role in the workspace; undefined when they are no member of it. */
+export async function memberRole(db: Executor, vendorId: string, userId: string) {
+  const row = await db.selectFrom('users').select('role').where('vendor_id', '=', vendorId).where('id', '=', userId).executeTakeFirst();
+  return row?.role;
+}
+
+/** The workspace's members, by name. */
+export async function workspaceMembers(db: Executor, vendorId: string) {
+  return db.selectFrom('users').select(['id', 'name', 'role']).where('vendor_id', '=', vendorId).orderBy('name').orderBy('id').execute();
+}
+
 /** The workspace's first owner: owns deals opened by no one in particular (a key whose creator is gone). */
 export async function firstOwnerId(db: Executor, vendorId: string): Promise<string> {
   const row = await db

@@ -9,6 +9,7 @@ import { DomainError, invalid, isInvalidInput, notFound } from '../lib/errors.js
 import { seeOther, sendPage } from '../lib/render.js';
 import { byField, fieldErrors, zodDetails } from '../lib/validate.js';
 import { requireSession, sessionOf } from '../auth/session.js';
+import { actorOf } from '../audit/service.js';
 import { getVersion, listVersions } from '../profiles/service.js';
 import { addStakeholder, confirmStakeholder, extendLinks, getStakeholder, resendLink, revokeLinks, setStakeholderReminders, stakeholderInput } from '../stakeholders/service.js';
 import { loadDealDetail } from './detail.js';
@@ -26,6 +27,9 @@ import {
   stageCounts,
   stageInput,
   updateDealSettings,
+  workspaceMembers,
+  possibleOwners,
+  dealOwnerInput,
 } from './service.js';
 import { PEOPLE_PAGE, claimEditView, dealListView, dealPageView, newDealView, revokeConfirmView, type DealPageForm } from './views.js';
 
@@ -50,9 +54,10 @@ export default async function dealRoutes(app: FastifyInstance) {
       throw invalid(`This list address has parameters we cannot use: ${problems.join('; ')}.`, zodDetails(params.error));
     }
     // The page first: it brings the deals answers changed up to date, which the stage counts then include.
-    const page = await listDealPage(db, vendorId, params.data);
-    const [counts, versions] = await Promise.all([stageCounts(db, vendorId), listVersions(db, vendorId)]);
-    return sendPage(req, reply, 'dashboard', dealListView({ page, params: params.data, counts, published: versions.length > 0, now: clock.now() }));
+    const page = await listDealPage(db, vendorId, params.data, sessionOf(req).userId);
+    const [counts, versions, members] = await Promise.all([stageCounts(db, vendorId), listVersions(db, vendorId), workspaceMembers(db, vendorId)]);
+    const me = sessionOf(req).userId;
+    return sendPage(req, reply, 'dashboard', dealListView({ page, params: params.data, counts, published: versions.length > 0, now: clock.now(), members, me }));
   });
 
   // /app/deals is where people guess the deal list is: send them to it, filters and all.
@@ -77,7 +82,7 @@ export default async function dealRoutes(app: FastifyInstance) {
     return sendPage(req, reply, 'deal-new', newDealView({ versions, chosen, values, errors, tailorErrors, now: clock.now() }), status);
   }
 
-  app.get('/app/deals/new', { preHandler: requireSession }, (req, reply) => renderNew(req, reply, {}));
+  app.get('/app/deals/new', { preHandler: requireSession, config: newDealForm.config }, (req, reply) => renderNew(req, reply, {}));
 
   app.post('/app/deals', newDealForm, async (req, reply) => {
     const session = sessionOf(req);
@@ -96,7 +101,7 @@ export default async function dealRoutes(app: FastifyInstance) {
     });
     if (!parsed.success) return renderNew(req, reply, { ...body, tailoring: overrides }, fieldErrors(parsed.error), {}, 400);
     try {
-      const id = await transaction(db, (trx) => createDeal(trx, clock, session.vendorId, session.userId, parsed.data));
+      const id = await transaction(db, (trx) => createDeal(trx, clock, actorOf(req), session.userId, parsed.data));
       return seeOther(reply, `/app/deals/${id}?created=1`);
     } catch (err) {
       if (!isInvalidInput(err)) throw err;
@@ -120,19 +125,32 @@ export default async function dealRoutes(app: FastifyInstance) {
       signalsBefore: Number.isSafeInteger(before) && before > 0 ? before : undefined,
       people: { offset: Number.isSafeInteger(people) && people > 0 ? people - (people % PEOPLE_PAGE) : 0, limit: PEOPLE_PAGE },
     });
-    return sendPage(req, reply, 'deal', dealPageView(d, clock.now(), req.query as Record<string, string | undefined>, pageForm), status);
+    const owners = await possibleOwners(db, sessionOf(req).vendorId);
+    return sendPage(req, reply, 'deal', dealPageView(d, clock.now(), req.query as Record<string, string | undefined>, pageForm, owners), status);
   }
   const back = (reply: FastifyReply, id: string, flag: string, anchor = '') => seeOther(reply, `/app/deals/${id}?${flag}=1${anchor}`);
 
   app.get<DealParams>('/app/deals/:id', { preHandler: requireSession }, (req, reply) => renderDeal(req, reply, req.params.id));
 
+  // Hands the deal to another member (its owner, or an admin, may).
+  app.post<DealParams>('/app/deals/:id/owner', dealForm, async (req, reply) => {
+    const parsed = dealOwnerInput.safeParse({ owner_id: (req.body as Body | undefined)?.owner_id });
+    if (!parsed.success) return renderDeal(req, reply, req.params.id, { ownerError: 'Choose a member of the workspace to own this deal.' }, 400);
+    try {
+      await transaction(db, (trx) => updateDealSettings(trx, clock, actorOf(req), req.params.id, parsed.data));
+    } catch (err) {
+      if (isInvalidInput(err)) return renderDeal(req, reply, req.params.id, { ownerError: err.message }, 400);
+      throw err;
+    }
+    return back(reply, req.params.id, 'owner', '#owner');
+  });
+
   app.post<DealParams>('/app/deals/:id/stakeholders', dealForm, async (req, reply) => {
-    const { vendorId } = sessionOf(req);
     const body = (req.body ?? {}) as Body;
     const parsed = stakeholderInput.safeParse({ name: body.name, email: body.email, role: body.role, invite: body.invite === 'yes', note: body.note });
     if (!parsed.success) return renderDeal(req, reply, req.params.id, { values: body, errors: fieldErrors(parsed.error) }, 400);
     try {
-      await transaction(db, (trx) => addStakeholder(trx, clock, config.LINK_TTL_DAYS, vendorId, req.params.id, parsed.data));
+      await transaction(db, (trx) => addStakeholder(trx, clock, config.LINK_TTL_DAYS, actorOf(req), req.params.id, parsed.data));
     } catch (err) {
       if (err instanceof DomainError && err.code === 'duplicate_stakeholder') {
         return renderDeal(req, reply, req.params.id, { values: body, errors: { email: err.message } }, err.statusCode);
@@ -144,8 +162,7 @@ export default async function dealRoutes(app: FastifyInstance) {
   });
 
   app.post<PersonParams>('/app/deals/:id/stakeholders/:sid/invite', dealForm, async (req, reply) => {
-    const { vendorId } = sessionOf(req);
-    await transaction(db, (trx) => resendLink(trx, clock, config.LINK_TTL_DAYS, vendorId, req.params.id, req.params.sid));
+    await transaction(db, (trx) => resendLink(trx, clock, config.LINK_TTL_DAYS, actorOf(req), req.params.id, req.params.sid));
     app.services.worker.nudge();
     return back(reply, req.params.id, 'invited', '#stakeholders');
   });
@@ -159,25 +176,24 @@ export default async function dealRoutes(app: FastifyInstance) {
   });
 
   app.post<PersonParams>('/app/deals/:id/stakeholders/:sid/revoke', dealForm, async (req, reply) => {
-    await revokeLinks(db, clock, sessionOf(req).vendorId, req.params.id, req.params.sid);
+    await transaction(db, (trx) => revokeLinks(trx, clock, actorOf(req), req.params.id, req.params.sid));
     return back(reply, req.params.id, 'revoked', '#stakeholders');
   });
 
   app.post<PersonParams>('/app/deals/:id/stakeholders/:sid/extend', dealForm, async (req, reply) => {
-    await extendLinks(db, clock, sessionOf(req).vendorId, req.params.id, req.params.sid, config.LINK_TTL_DAYS);
+    await transaction(db, (trx) => extendLinks(trx, clock, actorOf(req), req.params.id, req.params.sid, config.LINK_TTL_DAYS));
     return back(reply, req.params.id, 'extended', '#stakeholders');
   });
 
   // One click counts a delegate's answers (rules.answersCount); again, it changes nothing.
   app.post<PersonParams>('/app/deals/:id/stakeholders/:sid/confirm', dealForm, async (req, reply) => {
-    const session = sessionOf(req);
-    await transaction(db, (trx) => confirmStakeholder(trx, clock, session.vendorId, req.params.id, req.params.sid, session.userId));
+    await transaction(db, (trx) => confirmStakeholder(trx, clock, actorOf(req), req.params.id, req.params.sid));
     return back(reply, req.params.id, 'confirmed', '#stakeholders');
   });
 
   app.post<PersonParams>('/app/deals/:id/stakeholders/:sid/reminders', dealForm, async (req, reply) => {
     const paused = (req.body as Body | undefined)?.paused === 'yes';
-    await setStakeholderReminders(db, sessionOf(req).vendorId, req.params.id, req.params.sid, paused);
+    await transaction(db, (trx) => setStakeholderReminders(trx, clock, actorOf(req), req.params.id, req.params.sid, paused));
     return back(reply, req.params.id, 'reminders', '#stakeholders');
   });
 
@@ -191,22 +207,20 @@ export default async function dealRoutes(app: FastifyInstance) {
       .map(Number);
     const parsed = dealSettingsInput.safeParse({ reminders_paused: body.reminders_paused === 'yes', share_corrections: body.share_corrections === 'yes', reminder_days: days });
     if (!parsed.success) return renderDeal(req, reply, req.params.id, { settingsError: `Reminder days ${parsed.error.issues[0].message}.` }, 400);
-    await updateDealSettings(db, sessionOf(req).vendorId, req.params.id, parsed.data);
+    await transaction(db, (trx) => updateDealSettings(trx, clock, actorOf(req), req.params.id, parsed.data));
     return back(reply, req.params.id, 'settings', '#settings');
   });
 
   // The buyer segment; "Not set" (an empty value) clears it.
   app.post<DealParams>('/app/deals/:id/segment', dealForm, async (req, reply) => {
-    const { vendorId } = sessionOf(req);
     const body = (req.body ?? {}) as Body;
     const parsed = dealSegmentInput.safeParse({ industry: body.industry || null, region: body.region || null });
     if (!parsed.success) return renderDeal(req, reply, req.params.id, { segment: { values: body, errors: fieldErrors(parsed.error) } }, 400);
-    await transaction(db, (trx) => updateDealSettings(trx, vendorId, req.params.id, parsed.data));
+    await transaction(db, (trx) => updateDealSettings(trx, clock, actorOf(req), req.params.id, parsed.data));
     return back(reply, req.params.id, 'segment', '#segment');
   });
 
   app.post<DealParams>('/app/deals/:id/stage', dealForm, async (req, reply) => {
-    const session = sessionOf(req);
     const body = (req.body ?? {}) as Body;
     const parsed = stageInput.safeParse({
       stage: body.stage,
@@ -214,7 +228,7 @@ export default async function dealRoutes(app: FastifyInstance) {
     });
     if (!parsed.success) return renderDeal(req, reply, req.params.id, { stageError: parsed.error.issues[0].message }, 400);
     try {
-      await transaction(db, (trx) => changeStage(trx, clock, session.vendorId, req.params.id, session.userId, parsed.data));
+      await transaction(db, (trx) => changeStage(trx, clock, actorOf(req), req.params.id, parsed.data));
     } catch (err) {
       if (err instanceof DomainError && (err.code === 'checkpoint_open' || err.code === 'stage_changed')) {
         return renderDeal(req, reply, req.params.id, { stageError: err.message, askedStage: parsed.data.stage }, err.statusCode);
@@ -240,17 +254,16 @@ export default async function dealRoutes(app: FastifyInstance) {
     return sendPage(req, reply, 'deal-claim', claimEditView(deal, claim, form), status);
   }
 
-  app.get<{ Params: { id: string; concern: string } }>('/app/deals/:id/claims/:concern', { preHandler: requireSession }, (req, reply) =>
+  app.get<{ Params: { id: string; concern: string } }>('/app/deals/:id/claims/:concern', { preHandler: requireSession, config: dealForm.config }, (req, reply) =>
     renderClaim(req, reply, req.params.id, req.params.concern),
   );
 
   app.post<{ Params: { id: string; concern: string } }>('/app/deals/:id/claims/:concern', dealForm, async (req, reply) => {
-    const session = sessionOf(req);
     const concern = getConcern(req.params.concern);
     if (!concern) throw notFound('That concern');
     const values = readConcernForm(concern, (req.body ?? {}) as Body, 'c');
     try {
-      await transaction(db, (trx) => changeClaim(trx, clock, session.vendorId, req.params.id, session.userId, concern.key, values));
+      await transaction(db, (trx) => changeClaim(trx, clock, actorOf(req), req.params.id, concern.key, values));
     } catch (err) {
       if (!isInvalidInput(err)) throw err;
       return renderClaim(req, reply, req.params.id, concern.key, { values, errors: byField(err.fieldProblems) }, 400);

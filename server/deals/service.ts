@@ -22,12 +22,13 @@ import {
   type ClaimValues,
   type FieldChange,
 } from '../concerns/index.js';
-import { DEAL_STAGES, INDUSTRIES, STAKEHOLDER_ROLES, isChampion, isClosed, isGated } from '../rules.js';
+import { atLeast, DEAL_STAGES, INDUSTRIES, STAKEHOLDER_ROLES, isChampion, isClosed, isGated } from '../rules.js';
 import { getVersion, listVersions } from '../profiles/service.js';
 import { enqueueDigest } from '../mail/outbox.js';
 import { recordSignals } from '../signals/service.js';
 import { enqueueWebhooks } from '../webhooks/service.js';
 import { computeDealState, DEAL_SORTS, freshenDeals, pageDeals, stageCounts, touchDeal, type DealFilter, type DealSort } from '../readmodel/service.js';
+import { beforeAfter, memberOf, recordAudit, type Actor } from '../audit/service.js';
 import * as repo from './repository.js';
 
 // A deal's buyer segment: the buyer's industry (rules.INDUSTRIES) and region (the catalogue's REGIONS).
@@ -72,8 +73,11 @@ export const dealSegmentInput = z.object({
 });
 export type DealSegment = z.infer<typeof dealSegmentInput>;
 
-/** What PATCH /api/v1/deals/{id} takes: the settings and the segment. */
-export const dealPatchInput = dealSettingsInput.extend(dealSegmentInput.shape).strict();
+/** Hands a deal to another member: its digests, renewal requests and invitation replies go to them. */
+export const dealOwnerInput = z.object({ owner_id: z.uuid({ message: 'must be the id of a member of the workspace' }) });
+
+/** What PATCH /api/v1/deals/{id} takes: the settings, the segment and the owner. */
+export const dealPatchInput = dealSettingsInput.extend(dealSegmentInput.shape).extend({ owner_id: dealOwnerInput.shape.owner_id.optional() }).strict();
 
 export const stageInput = z.object({
   stage: z.enum(DEAL_STAGES, { message: `must be one of ${DEAL_STAGES.join(', ')}` }),
@@ -102,7 +106,15 @@ function validateOverrides(base: ProfileClaims, overrides: Record<string, Record
   return clean;
 }
 
-export async function createDeal(trx: Executor, clock: Clock, vendorId: string, userId: string | null, input: DealInput) {
+/** The trail's name for a deal: its buyer, as named at the time. */
+const dealTarget = (deal: { id: string; buyer_name: string }) => ({ type: 'deal', id: deal.id, name: deal.buyer_name });
+
+/**
+ * Opens a deal for the actor's workspace, created and owned by `userId` (the member who acts; through an API
+ * key, the key's creator); the audit trail records it with what it was opened with.
+ */
+export async function createDeal(trx: Executor, clock: Clock, actor: Actor, userId: string | null, input: DealInput) {
+  const { vendorId } = actor;
   const versions = await listVersions(trx, vendorId);
   if (versions.length === 0) {
     throw new DomainError('no_published_profile', 'Publish your posture profile before opening a deal: a deal puts a published version in front of the buyer.');
@@ -145,6 +157,19 @@ export async function createDeal(trx: Executor, clock: Clock, vendorId: string, 
     })),
   );
   await touchDeal(trx, vendorId, id);
+  await recordAudit(trx, clock, actor, {
+    action: 'deal.created',
+    target: dealTarget({ id, buyer_name: input.buyer_name }),
+    changes: {
+      buyer_name: input.buyer_name,
+      buyer_domain: input.buyer_domain ?? null,
+      started_on: input.started_on ?? todayIso(now),
+      profile_version: versionNumber,
+      industry: input.industry ?? null,
+      region: input.region ?? null,
+      tailored: Object.keys(overrides),
+    },
+  });
   return id;
 }
 
@@ -173,16 +198,52 @@ export const listDeals = repo.listDeals;
 export const dealOwner = repo.dealOwner;
 
 /**
- * Changes a deal's settings and buyer segment (keys left out stay as they
- * are). The read model keeps a copy of the segment, so a segment change
- * refreshes the deal: pass the transaction.
+ * Changes a deal's settings, buyer segment or owner (keys left out stay as
+ * they are). The read model keeps a copy of the segment, so a segment change
+ * refreshes the deal; the audit trail records each value before and after
+ * (deal.updated; a new owner, deal.reassigned): pass the transaction.
  */
-export async function updateDealSettings(db: Executor, vendorId: string, dealId: string, settings: DealSettings & DealSegment) {
-  await getDeal(db, vendorId, dealId);
-  const changes = Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined)) as DealSettings & DealSegment;
+export async function updateDealSettings(trx: Executor, clock: Clock, actor: Actor, dealId: string, settings: DealSettings & DealSegment & { owner_id?: string }) {
+  const { vendorId } = actor;
+  await getDeal(trx, vendorId, dealId);
+  // Locked, so what the trail records as before is what this change replaced.
+  await repo.lockDeal(trx, vendorId, dealId);
+  const deal = await getDeal(trx, vendorId, dealId);
+  const changes = Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined)) as DealSettings & DealSegment & { owner_id?: string };
   if (Object.keys(changes).length === 0) return;
-  await repo.updateDeal(db, vendorId, dealId, changes);
-  if ('industry' in changes || 'region' in changes) await touchDeal(db, vendorId, dealId);
+  if (changes.owner_id !== undefined) await checkDealOwner(trx, vendorId, changes.owner_id);
+  await repo.updateDeal(trx, vendorId, dealId, changes);
+  if ('industry' in changes || 'region' in changes) await touchDeal(trx, vendorId, dealId);
+  const { owner_id: owner, ...rest } = beforeAfter(deal, changes);
+  if (Object.keys(rest).length > 0) await recordAudit(trx, clock, actor, { action: 'deal.updated', target: dealTarget(deal), changes: rest });
+  if (owner) {
+    const names = new Map((await repo.workspaceMembers(trx, vendorId)).map((m) => [m.id, m.name]));
+    await recordAudit(trx, clock, actor, {
+      action: 'deal.reassigned',
+      target: dealTarget(deal),
+      changes: { owner: { before: names.get(deal.owner_id) ?? null, after: names.get(changes.owner_id!) ?? null }, owner_id: owner },
+    });
+  }
+}
+
+/** A deal's owner must be a member of its workspace who may change deals (not a viewer). */
+async function checkDealOwner(db: Executor, vendorId: string, userId: string): Promise<void> {
+  const role = await repo.memberRole(db, vendorId, userId);
+  if (!role || !atLeast(role, 'member')) {
+    throw invalid('A deal’s owner must be a member of this workspace who can run deals (a viewer cannot own one).', [
+      { field: 'owner_id', message: 'must be a member of the workspace who is not a viewer' },
+    ]);
+  }
+}
+
+/** Who may own a deal: the workspace's members who are not viewers, by name. */
+export async function possibleOwners(db: Executor, vendorId: string) {
+  return (await repo.workspaceMembers(db, vendorId)).filter((m) => atLeast(m.role, 'member'));
+}
+
+/** Every member of the workspace (for the owner filter: a viewer may once have owned deals). */
+export async function workspaceMembers(db: Executor, vendorId: string) {
+  return repo.workspaceMembers(db, vendorId);
 }
 
 /**
@@ -190,7 +251,9 @@ export async function updateDealSettings(db: Executor, vendorId: string, dealId:
  * substantively answered every concern, or with a written override, which is
  * recorded as a signal.
  */
-export async function changeStage(trx: Executor, clock: Clock, vendorId: string, dealId: string, userId: string | null, input: z.infer<typeof stageInput>) {
+export async function changeStage(trx: Executor, clock: Clock, actor: Actor, dealId: string, input: z.infer<typeof stageInput>) {
+  const { vendorId } = actor;
+  const userId = memberOf(actor);
   const deal = await getDeal(trx, vendorId, dealId);
   if (deal.stage === input.stage) return { stage: deal.stage, overridden: false };
   // Computed afresh from the source tables inside this transaction: the gate must not trust a read of the read model.
@@ -217,6 +280,11 @@ export async function changeStage(trx: Executor, clock: Clock, vendorId: string,
   await enqueueWebhooks(trx, clock, vendorId, [
     { type: 'deal.stage_changed', dealId, stage: { from: deal.stage, to: input.stage, overridden: needsOverride, override_reason: needsOverride ? reason! : null } },
   ]);
+  await recordAudit(trx, clock, actor, {
+    action: 'deal.stage_changed',
+    target: dealTarget(deal),
+    changes: { stage: { before: deal.stage, after: input.stage }, overridden: needsOverride, ...(needsOverride ? { override_reason: reason! } : {}) },
+  });
   return { stage: input.stage, overridden: needsOverride };
 }
 
@@ -228,12 +296,13 @@ export async function changeStage(trx: Executor, clock: Clock, vendorId: string,
 export async function changeClaim(
   trx: Executor,
   clock: Clock,
-  vendorId: string,
+  actor: Actor,
   dealId: string,
-  userId: string | null,
   concernKey: string,
   fields: unknown,
 ): Promise<{ revision: number; changes: FieldChange[] }> {
+  const { vendorId } = actor;
+  const userId = memberOf(actor);
   const concern = getConcern(concernKey);
   if (!concern) throw notFound('That concern');
   const deal = await getDeal(trx, vendorId, dealId);
@@ -254,6 +323,11 @@ export async function changeClaim(
     { type: 'claim_change', actorUserId: userId, concern: concern.key, claimRevision: revision, changes },
   ]);
   await askAgain(trx, clock, deal, concern.key, revision);
+  await recordAudit(trx, clock, actor, {
+    action: 'claim.changed',
+    target: dealTarget(deal),
+    changes: { concern: concern.key, revision, fields: Object.fromEntries(changes.map((c) => [c.field, { before: c.claimed, after: c.corrected }])) },
+  });
   return { revision, changes };
 }
 
@@ -352,6 +426,7 @@ export const dealListParams = z
     risk: z.enum(['no_security_stakeholder'], { message: 'must be no_security_stakeholder' }).optional(),
     corrected: z.enum(['true', 'false'], { message: 'must be true or false' }).optional(),
     q: z.string().trim().max(120, 'must be at most 120 characters').optional(),
+    owner: z.union([z.literal('me'), z.uuid()], { message: 'must be me or the id of a member' }).optional(),
     industry: industry.optional(),
     region: region.optional(),
     // Deals whose buyer's security team corrects this concern's current claim, or this field of it: what insight links to.
@@ -395,9 +470,16 @@ function decodeCursor(raw: string, sort: string): Cursor {
 /** The list's filter parameters (everything but the page and its order). */
 export type DealFilterParams = Omit<DealListParams, 'limit' | 'sort' | 'cursor'>;
 
-/** The list's filter parameters as the read model's filter (shared by the list and the exports). */
-export function dealFilterOf(params: DealFilterParams): DealFilter {
+/** No member has this id: "my deals" for a caller who is no member (a key whose creator is gone) matches nothing. */
+const NOBODY = '00000000-0000-0000-0000-000000000000';
+
+/**
+ * The list's filter parameters as the read model's filter (shared by the list and the exports). `me` is the
+ * member asking (the signed-in member, or the API key's creator), for `owner=me`.
+ */
+export function dealFilterOf(params: DealFilterParams, me: string | null): DealFilter {
   return {
+    ownerId: params.owner === 'me' ? (me ?? NOBODY) : params.owner,
     stage: params.stage,
     checkpoint: params.checkpoint,
     noSecurityStakeholder: params.risk === 'no_security_stakeholder' ? true : undefined,
@@ -414,13 +496,13 @@ export function dealFilterOf(params: DealFilterParams): DealFilter {
 export const isFiltered = (f: DealFilter) => Object.values(f).some((v) => v !== undefined);
 
 /** One page of the vendor's deals and the cursor of the next page (null on the last). */
-export async function listDealPage(db: DB, vendorId: string, params: DealListParams) {
+export async function listDealPage(db: DB, vendorId: string, params: DealListParams, me: string | null) {
   // Deals that answers have changed since their last refresh are brought up to date first.
   await freshenDeals(db, vendorId);
   const descending = params.sort.startsWith('-');
   const sort = params.sort.replace(/^-/, '') as DealSort;
   const after = params.cursor ? decodeCursor(params.cursor, params.sort) : undefined;
-  const rows = await pageDeals(db, vendorId, { limit: params.limit, sort, descending, after: after && { value: after.v, id: after.id }, ...dealFilterOf(params) });
+  const rows = await pageDeals(db, vendorId, { limit: params.limit, sort, descending, after: after && { value: after.v, id: after.id }, ...dealFilterOf(params, me) });
   const page = rows.slice(0, params.limit);
   const last = page.at(-1);
   const value = (r: (typeof rows)[number]) => {

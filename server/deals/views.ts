@@ -64,6 +64,7 @@ export function dealRow(d: DealListRow, now: Date) {
     checkpointLabel: CHECKPOINT_LABELS[d.checkpoint],
     risk: d.no_security_stakeholder,
     lastActivity: day(d.last_activity_at),
+    ownerName: d.owner_name,
   };
 }
 
@@ -86,6 +87,9 @@ export function dealListView(input: {
   counts: { stage: DealStage; n: number }[];
   published: boolean;
   now: Date;
+  /** The workspace's members, for the owner filter; `me` is the signed-in member. */
+  members: { id: string; name: string }[];
+  me: string | null;
 }) {
   const { params } = input;
   const n = new Map(input.counts.map((c) => [c.stage, c.n]));
@@ -105,7 +109,16 @@ export function dealListView(input: {
     return qs ? `/app?${qs}` : '/app';
   };
   const filtered = Boolean(
-    params.stage || params.checkpoint || params.risk || params.corrected || params.q || params.industry || params.region || params.corrected_concern || params.corrected_field,
+    params.stage ||
+    params.checkpoint ||
+    params.risk ||
+    params.corrected ||
+    params.q ||
+    params.industry ||
+    params.region ||
+    params.owner ||
+    params.corrected_concern ||
+    params.corrected_field,
   );
   // Links from insight narrow the list to the deals behind a row: each is shown as a note with a link that drops it.
   const corrections = (['corrected_concern', 'corrected_field'] as const).flatMap((key) => {
@@ -129,8 +142,14 @@ export function dealListView(input: {
       corrected: params.corrected === 'true',
       industries: industryOptions(params.industry),
       regions: regionOptions(params.region),
+      owners: [
+        { value: 'me', label: 'My deals', selected: params.owner === 'me' || (params.owner !== undefined && params.owner === input.me) },
+        ...input.members.filter((m) => m.id !== input.me).map((m) => ({ value: m.id, label: m.name, selected: params.owner === m.id })),
+      ],
       corrections,
     },
+    myDealsHref: link({ owner: 'me', cursor: undefined }),
+    mine: params.owner === 'me',
     filtered,
     deals: input.page.deals.map((d) => dealRow(d, input.now)),
     nextHref: input.page.nextCursor ? link({ cursor: input.page.nextCursor }) : undefined,
@@ -273,6 +292,8 @@ function confirmationNote(s: { email: string; role: DealDetail['stakeholders'][n
 
 /** What a form on the deal page sends back when it failed: its values and problems, shown in place. */
 export interface DealPageForm {
+  /** The owner form's problem. */
+  ownerError?: string;
   values?: Record<string, unknown>;
   errors?: Record<string, string>;
   settingsError?: string;
@@ -286,7 +307,14 @@ export interface DealPageForm {
 /** How many people the deal page shows at once, in its grid and its list of people. */
 export const PEOPLE_PAGE = 25;
 
-export function dealPageView(d: DealDetail, now: Date, query: Record<string, string | undefined>, form: DealPageForm = {}) {
+export function dealPageView(
+  d: DealDetail,
+  now: Date,
+  query: Record<string, string | undefined>,
+  form: DealPageForm = {},
+  /** Who may own the deal (the workspace's members who are not viewers). */
+  owners: { id: string; name: string }[] = [],
+) {
   const names = new Map(d.stakeholders.map((s) => [s.id, s.name]));
   // A deal with many people shows them a page at a time (?people=<offset>, loaded so); counts and the checkpoint cover everyone.
   const from = d.people.offset;
@@ -308,7 +336,11 @@ export function dealPageView(d: DealDetail, now: Date, query: Record<string, str
       week: weekOfDeal(d.deal.started_on, now),
       reminderDays: d.deal.reminder_days.join(', '),
       segment: segmentLabel(d.deal),
+      ownerName: owners.find((o) => o.id === d.deal.owner_id)?.name ?? 'a former member',
     },
+    owners: owners.map((o) => ({ value: o.id, label: o.name, selected: o.id === d.deal.owner_id })),
+    ownerSaved: query.owner === '1',
+    ownerError: form.ownerError,
     segment: {
       industries: industryOptions(form.segment ? form.segment.values.industry : d.deal.industry),
       regions: regionOptions(form.segment ? form.segment.values.region : d.deal.region),

@@ -1,12 +1,13 @@
 // Exports as files: GET /api/v1/signals/export, /api/v1/deals/export and
 // /api/v1/deals/{id}/grid/export (an API key), and the same files for the
 // signed-in vendor's pages under /app. HTTP only: parse, call, stream.
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { csvText, idParam, ndjsonText } from '../lib/api-schema.js';
 import { isoDate, parse } from '../lib/validate.js';
-import { requireSession, sessionOf } from '../auth/session.js';
+import { actingUserId, requireSession, sessionOf } from '../auth/session.js';
+import { actorOf, recordAudit } from '../audit/service.js';
 import { dealListParams } from '../deals/service.js';
 import { EXPORT_FORMATS, exportDeals, exportGrid, exportSignals, type ExportFile, type ExportFormat } from './service.js';
 
@@ -41,7 +42,24 @@ const fileResponse = (what: string) => ({
   },
 });
 
-function sendFile(reply: FastifyReply, file: ExportFile) {
+/**
+ * Records the export on the audit trail as it starts (who exported what, with which filters: the file's first
+ * batch has been read, so a refused export records nothing), then streams it.
+ */
+async function sendFile(req: FastifyRequest, reply: FastifyReply, file: ExportFile, what: { export: 'signals' | 'deals' | 'grid'; format: ExportFormat; filters?: object }) {
+  const { db, clock } = req.server.services;
+  const filters = Object.fromEntries(Object.entries(what.filters ?? {}).filter(([, v]) => v !== undefined));
+  try {
+    await recordAudit(db, clock, actorOf(req), {
+      action: 'export.downloaded',
+      target: file.deal ? { type: 'deal', id: file.deal.id, name: file.deal.buyer_name } : { type: 'workspace' },
+      changes: { export: what.export, format: what.format, filters },
+    });
+  } catch (err) {
+    // Nothing is sent: the export's reads stop here.
+    file.body.destroy();
+    throw err;
+  }
   return reply.header('content-disposition', file.disposition).header('cache-control', 'no-store').type(file.contentType).send(file.body);
 }
 
@@ -68,7 +86,8 @@ export async function exportApi(app: FastifyInstance) {
     },
     async (req, reply) => {
       const { format: as, ...params } = req.query;
-      return sendFile(reply, await exportSignals(db, clock, sessionOf(req).vendorId, params, as));
+      const file = await exportSignals(db, clock, sessionOf(req).vendorId, params, as, { me: actingUserId(sessionOf(req)) });
+      return sendFile(req, reply, file, { export: 'signals', format: as, filters: params });
     },
   );
 
@@ -87,7 +106,8 @@ export async function exportApi(app: FastifyInstance) {
     },
     async (req, reply) => {
       const { format: as, ...params } = req.query;
-      return sendFile(reply, await exportDeals(db, clock, sessionOf(req).vendorId, params, as));
+      const file = await exportDeals(db, clock, sessionOf(req).vendorId, params, as, { me: actingUserId(sessionOf(req)) });
+      return sendFile(req, reply, file, { export: 'deals', format: as, filters: params });
     },
   );
 
@@ -105,7 +125,7 @@ export async function exportApi(app: FastifyInstance) {
         response: fileResponse('The grid'),
       },
     },
-    async (req, reply) => sendFile(reply, await exportGrid(db, clock, sessionOf(req).vendorId, req.params.id, req.query.format)),
+    async (req, reply) => sendFile(req, reply, await exportGrid(db, clock, sessionOf(req).vendorId, req.params.id, req.query.format), { export: 'grid', format: req.query.format }),
   );
 }
 
@@ -123,15 +143,19 @@ export async function exportPages(app: FastifyInstance) {
   for (const as of EXPORT_FORMATS as readonly ExportFormat[]) {
     app.get(`/app/deals/export.${as}`, { preHandler: requireSession, exposeHeadRoute: false }, async (req, reply) => {
       const params = parse(PageDealQuery, withoutEmpty(req.query), 'query');
-      return sendFile(reply, await exportDeals(db, clock, sessionOf(req).vendorId, params, as));
+      const file = await exportDeals(db, clock, sessionOf(req).vendorId, params, as, { me: actingUserId(sessionOf(req)) });
+      return sendFile(req, reply, file, { export: 'deals', format: as, filters: params });
     });
     app.get<DealParams>(`/app/deals/:id/signals.${as}`, { preHandler: requireSession, exposeHeadRoute: false }, async (req, reply) => {
       const params = parse(PageSignalQuery, withoutEmpty(req.query), 'query');
-      return sendFile(reply, await exportSignals(db, clock, sessionOf(req).vendorId, { ...params, deal_id: req.params.id }, as));
+      const filters = { ...params, deal_id: req.params.id };
+      const file = await exportSignals(db, clock, sessionOf(req).vendorId, filters, as, { me: actingUserId(sessionOf(req)) });
+      return sendFile(req, reply, file, { export: 'signals', format: as, filters });
     });
     app.get<DealParams>(`/app/deals/:id/grid.${as}`, { preHandler: requireSession, exposeHeadRoute: false }, async (req, reply) => {
       parse(PageGridQuery, req.query, 'query');
-      return sendFile(reply, await exportGrid(db, clock, sessionOf(req).vendorId, req.params.id, as));
+      const file = await exportGrid(db, clock, sessionOf(req).vendorId, req.params.id, as);
+      return sendFile(req, reply, file, { export: 'grid', format: as });
     });
   }
 }

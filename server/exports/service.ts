@@ -43,6 +43,8 @@ export interface ExportOptions {
   batch?: number;
   /** Called after each database batch with its row count (tests count queries). */
   onBatch?: (rows: number) => void;
+  /** The member asking (for owner=me): the signed-in member, or the API key's creator. */
+  me?: string | null;
 }
 
 export interface ExportFile {
@@ -50,6 +52,8 @@ export interface ExportFile {
   disposition: string;
   contentType: string;
   body: Readable;
+  /** The one deal it is of, if it is (the audit trail names it). */
+  deal?: { id: string; buyer_name: string };
 }
 
 type Row = Record<string, unknown>;
@@ -202,7 +206,7 @@ export async function exportSignals(db: DB, clock: Clock, vendorId: string, para
   const { deal_id, from, to, ...list } = params;
   // A deal of another workspace, or none, is a 404 (as its page and API are), not an empty file.
   const deal = deal_id === undefined ? undefined : await getDeal(db, vendorId, deal_id);
-  const deals = dealFilterOf(list);
+  const deals = dealFilterOf(list, opts.me ?? null);
   const filtered = isFiltered(deals);
   // The deal filters read the read model: deals that answers changed are brought up to date first, as the list does.
   if (filtered) await freshenDeals(db, vendorId);
@@ -222,7 +226,7 @@ export async function exportSignals(db: DB, clock: Clock, vendorId: string, para
   );
   const rows = await primed(mapped(batches, signalExportJson));
   const name = deal ? `${slug(deal.buyer_name)}-signals-${todayIso(clock.now())}` : `signals-${todayIso(clock.now())}`;
-  return fileOf(format, name, SIGNAL_LAYOUT, rows);
+  return { ...fileOf(format, name, SIGNAL_LAYOUT, rows), ...(deal ? { deal: { id: deal.id, buyer_name: deal.buyer_name } } : {}) };
 }
 
 // --- Deals --------------------------------------------------------------------------------------
@@ -240,6 +244,7 @@ const DEAL_LAYOUT: Layout = {
     'industry',
     'region',
     'profile_version',
+    'owner_id',
     'created_at',
     'last_activity_at',
     'stakeholders',
@@ -266,7 +271,7 @@ export async function exportDeals(db: DB, clock: Clock, vendorId: string, params
   async function* pages(): AsyncGenerator<Row[]> {
     let cursor: string | undefined;
     for (;;) {
-      const page = await listDealPage(db, vendorId, { ...params, limit: size, cursor });
+      const page = await listDealPage(db, vendorId, { ...params, limit: size, cursor }, opts.me ?? null);
       opts.onBatch?.(page.deals.length);
       if (page.deals.length > 0) yield page.deals.map((d) => dealListItemJson(d, now));
       if (!page.nextCursor) return;
@@ -339,7 +344,8 @@ export async function exportGrid(db: DB, clock: Clock, vendorId: string, dealId:
       opts.onBatch?.(detail.stakeholders.length);
     }
   }
-  return fileOf(format, `${slug(first.deal.buyer_name)}-grid-${todayIso(clock.now())}`, GRID_LAYOUT, pages());
+  const deal = { id: first.deal.id, buyer_name: first.deal.buyer_name };
+  return { ...fileOf(format, `${slug(first.deal.buyer_name)}-grid-${todayIso(clock.now())}`, GRID_LAYOUT, pages()), deal };
 }
 
 /** The CSV header of each export (for the README and the tests). */

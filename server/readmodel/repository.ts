@@ -329,6 +329,8 @@ export interface DealFilter {
   correctedConcern?: string;
   /** Deals where the security team's current corrections change this field. */
   correctedField?: { concern: string; field: string };
+  /** Deals owned by this member. */
+  ownerId?: string;
 }
 
 /**
@@ -346,6 +348,11 @@ export function dealsMatching(db: Executor, vendorId: string, query: DealFilter)
   if (query.region) q = q.where('ds.region', '=', query.region);
   // The security team corrects that concern's current claim: its bit in team_corrected (concerns: CONCERN_BIT).
   if (query.correctedConcern) q = q.where(sql<boolean>`ds.team_corrected & ${CONCERN_BIT[query.correctedConcern] ?? 0} <> 0`);
+  const ownerId = query.ownerId;
+  if (ownerId) {
+    // An index range on deals (vendor_id, owner_id).
+    q = q.where('ds.deal_id', 'in', db.selectFrom('deals as o').select('o.id').where('o.vendor_id', '=', vendorId).where('o.owner_id', '=', ownerId));
+  }
   const correctedField = query.correctedField;
   if (correctedField) {
     q = q.where(({ exists, selectFrom }) =>
@@ -370,8 +377,9 @@ export async function pageDeals(db: Executor, vendorId: string, query: DealListQ
   const direction = descending ? 'desc' : 'asc';
   let q = dealsMatching(db, vendorId, query)
     .innerJoin('deals as d', (j) => j.onRef('d.vendor_id', '=', 'ds.vendor_id').onRef('d.id', '=', 'ds.deal_id'))
+    .innerJoin('users as owner', (j) => j.onRef('owner.vendor_id', '=', 'd.vendor_id').onRef('owner.id', '=', 'd.owner_id'))
     .selectAll('ds')
-    .select(['d.buyer_domain', 'd.profile_version', 'd.created_at']);
+    .select(['d.buyer_domain', 'd.profile_version', 'd.created_at', 'd.owner_id', 'owner.name as owner_name']);
   if (query.after) {
     const type = { last_activity_at: 'timestamptz', started_on: 'date', concerns_open: 'integer', corrections: 'integer', buyer_name: 'text' }[column];
     const value = sql`cast(${query.after.value} as ${sql.raw(type)})`;
