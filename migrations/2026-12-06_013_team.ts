@@ -63,7 +63,10 @@ const statements = [
      allowed_domains text[] NOT NULL DEFAULT '{}',
      require_sso boolean NOT NULL DEFAULT false,
      updated_at timestamptz NOT NULL,
-     updated_by uuid
+     updated_by uuid,
+     -- The role of whoever last saved these settings: SSO signs in nobody of a higher role, so an admin
+     -- who points the workspace at a provider of their own cannot sign in as an owner through it.
+     saved_by_role text NOT NULL CHECK (saved_by_role IN ('owner', 'admin', 'member', 'viewer'))
    )`,
   `CREATE INDEX sso_configs_domains_idx ON sso_configs USING gin (allowed_domains)`,
   // One row per SSO sign-in under way: used once, within ten minutes.

@@ -45,6 +45,16 @@ t.test('a deal is its creator’s; the list filters by owner; members change onl
   t.notMatch(page.body, 'Olga Bank', 'the page’s My deals lists only hers');
   t.match((await mia.page('/app')).body, /<td>Olga Owner<\/td>/, 'the list names each deal’s owner');
 
+  // The deal page offers its controls only to those who may use them.
+  const controls = /Change stage|Add stakeholder|Save segment|Save settings|Hand over|Change this claim/g;
+  t.equal(((await mia.page(`/app/deals/${mias}`)).body.match(controls) ?? []).length >= 6, true, 'her own deal: every control');
+  const others = (await mia.page(`/app/deals/${olgas}`)).body;
+  t.same(others.match(controls), null, 'someone else’s deal: none');
+  t.match(others, 'Only Olga Owner (its owner) and admins change this deal');
+  t.same((await vic.page(`/app/deals/${mias}`)).body.match(controls), null, 'a viewer: none');
+  t.equal(((await ada.page(`/app/deals/${olgas}`)).body.match(controls) ?? []).length >= 6, true, 'an admin: every control on any deal');
+  t.notMatch((await vic.page('/app/profile')).body, /Save draft|Publish version/, 'a viewer is offered no profile change');
+
   // Changing: a member only their own deals; admins any.
   t.equal((await mia.api('POST', `/api/v1/deals/${mias}/stage`, { stage: 'evaluation' })).statusCode, 200, 'a member moves her own deal');
   const refused = await mia.api('POST', `/api/v1/deals/${olgas}/stage`, { stage: 'evaluation' });
@@ -77,6 +87,16 @@ t.test('a deal is its creator’s; the list filters by owner; members change onl
   t.equal(wrong.statusCode, 400);
   t.match(wrong.body, 'a viewer cannot own one');
   t.equal((await ctx.db.selectFrom('deals').select('owner_id').where('id', '=', mias).executeTakeFirstOrThrow()).owner_id, mia.userId, 'the refused hand-over changed nothing');
+
+  // Someone who owns deals is not made a viewer until they are handed on.
+  const demote = await owner.api('PATCH', `/api/v1/members/${mia.userId}`, { role: 'viewer' });
+  t.equal(demote.statusCode, 400);
+  t.match(demote.json().error.message, 'Mia Member owns a deal');
+  t.equal((await owner.api('PATCH', `/api/v1/members/${max.userId}`, { role: 'viewer' })).statusCode, 400, 'Max owns his too');
+  t.equal((await owner.api('PATCH', `/api/v1/deals/${maxs}`, { owner_id: owner.userId })).statusCode, 200);
+  t.equal((await owner.api('PATCH', `/api/v1/members/${max.userId}`, { role: 'viewer' })).statusCode, 200, 'once handed on, he can be');
+  const mine = await mia.page('/app?owner=me');
+  t.match(mine.body, /<span class="count">1<\/span>/, 'My deals counts only hers by stage');
 });
 
 t.test('digests, renewal requests and invitation replies go to the deal’s owner', async (t) => {

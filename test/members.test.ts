@@ -490,6 +490,9 @@ t.test('one person, two workspaces: switching needs a session that proved the ad
   const markSession = (method: 'sso' | 'link') => ctx.db.updateTable('user_sessions').set({ method }).where('id', '=', sid).execute();
   await markSession('sso');
   t.match((await one.page('/app')).body, /Pat Person · One Corp/, 'the SSO session works in its own workspace');
+  const ssoAccount = await one.page('/app/account');
+  t.match(ssoAccount.body, /One Corp/);
+  t.notMatch(ssoAccount.body, /Two Corp/, 'an SSO session is not shown the address’s other workspaces');
   const refused = await one.post('/app/account/switch', { vendor_id: twoOwner.vendorId });
   t.equal(refused.statusCode, 303);
   t.equal(refused.headers.location, '/signin', 'but a switch from it goes to the sign-in page');
@@ -510,6 +513,7 @@ t.test('one person, two workspaces: switching needs a session that proved the ad
       issuer: 'https://idp.example',
       client_id: 'portal',
       client_secret: 'sealed',
+      saved_by_role: 'owner',
       allowed_domains: ['person.test'],
       require_sso: true,
       updated_at: now,
@@ -549,4 +553,35 @@ t.test('the new forms need their CSRF token', async (t) => {
   t.equal((await usersOf(ctx, owner.vendorId)).length, 4, 'nobody was removed');
   t.equal((await member.page('/app')).statusCode, 200, 'the member is still signed in');
   t.equal((await ctx.db.selectFrom('member_invitations').select('id').where('email', '=', 'csrf@acme.test').execute()).length, 0);
+});
+
+t.test('an invitation is only as good as its sender is now; an admin cannot replace an owner’s invitation', async (t) => {
+  const ctx = await testApp(t);
+  const { owner, admin } = await team(ctx);
+  const joins = async (email: string) => (await spendSignInLink(ctx.app, await invitationPath(ctx, email))).statusCode;
+
+  // A departing admin invites a private address, then is removed: the invitation dies with their membership.
+  await sendInvitation(admin, { email: 'back@door.test', name: 'Back Door', role: 'member' });
+  const path = await invitationPath(ctx, 'back@door.test');
+  const removed = await owner.api('DELETE', `/api/v1/members/${admin.userId}`, { new_owner_id: owner.userId });
+  t.equal(removed.statusCode, 200);
+  t.equal(removed.json().keys_revoked >= 1, true);
+  t.equal((await ctx.app.inject({ method: 'GET', url: path })).statusCode, 404, 'the removed admin’s invitation no longer works');
+  await spendSignInLink(ctx.app, path);
+  t.notOk(await ctx.db.selectFrom('users').select('id').where('email', '=', 'back@door.test').executeTakeFirst(), 'and nobody joined');
+
+  // An owner who invites an admin, then is demoted to member: the invitation to be admin no longer works.
+  const second = await inviteMember(ctx, owner, { email: 'sol@acme.test', name: 'Sol Second', role: 'owner' });
+  await sendInvitation(second, { email: 'newadmin@acme.test', name: 'New Admin', role: 'admin' });
+  t.equal((await owner.api('PATCH', `/api/v1/members/${second.userId}`, { role: 'member' })).statusCode, 200);
+  t.equal(await joins('newadmin@acme.test'), 404, 'an invitation its sender may no longer give is dead');
+
+  // An owner invites someone to be admin; an admin cannot quietly replace that invitation with another.
+  const ada = await inviteMember(ctx, owner, { email: 'ada@acme.test', name: 'Ada Admin', role: 'admin' });
+  await sendInvitation(owner, { email: 'boss@acme.test', name: 'Boss', role: 'admin' });
+  const replaced = await ada.api('POST', '/api/v1/members', { email: 'boss@acme.test', name: 'Boss', role: 'viewer' });
+  t.equal(replaced.statusCode, 403, 'an admin cannot replace an invitation to be admin');
+  const pending = await ctx.db.selectFrom('member_invitations').select(['role', 'revoked_at']).where('email', '=', 'boss@acme.test').execute();
+  t.same(pending, [{ role: 'admin', revoked_at: null }], 'the owner’s invitation stands, alone');
+  t.equal(await joins('boss@acme.test'), 303, 'and works');
 });

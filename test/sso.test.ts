@@ -70,9 +70,15 @@ const withKey = (ctx: TestApp, key: string, method: 'GET' | 'PUT' | 'DELETE', ur
     payload: body === undefined ? undefined : JSON.stringify(body),
   });
 
-/** GET /auth/sso for the workspace in this browser; resolves to the portal's answer. */
+/**
+ * Starts a sign-in to the workspace in this browser as a person does: GET /auth/sso shows a button (and starts
+ * nothing), whose POST starts it. Resolves to the POST's answer (the redirect to the provider).
+ */
 async function start(ctx: TestApp, vendorId: string, jar: CookieJar): Promise<LightMyRequestResponse> {
-  return jar.collect(await ctx.app.inject({ method: 'GET', url: `/auth/sso?workspace=${vendorId}`, headers: jar.headers() }));
+  const page = jar.collect(await ctx.app.inject({ method: 'GET', url: `/auth/sso?workspace=${vendorId}`, headers: jar.headers() }));
+  if (page.statusCode !== 200) return page;
+  const workspace = /<input type="hidden" name="workspace" value="([^"]+)">/.exec(page.body)?.[1] ?? '';
+  return jar.collect(await ctx.app.inject({ method: 'POST', url: '/auth/sso', ...form({ workspace }, jar.headers()) }));
 }
 
 /** Delivers the provider's redirect to the portal's callback with this browser's cookies. */
@@ -588,4 +594,60 @@ t.test('require_sso: a member’s emailed link gives way to SSO; the owner keeps
   // Optional again: the old link (left unspent) works.
   await configure(s, { require_sso: false });
   t.equal((await spendSignInLink(ctx.app, new URL(oldLink!).pathname)).statusCode, 303);
+});
+
+t.test('SSO set up by an admin signs in nobody above an admin; the stored secret goes only to its own provider; opening the start address starts nothing', async (t) => {
+  const s = await setup(t);
+  const { ctx, idp, owner, vendorId } = s;
+  const adminKey = await keyWithRole(owner, 'admin');
+  const adminId = await addMember(ctx, vendorId, 'ada@acme.example', 'admin', 'Ada Admin');
+  // The key belongs to the owner; as an admin key it saves as an admin would.
+  const saved = await withKey(ctx, adminKey, 'PUT', '/api/v1/sso', {
+    issuer: idp.issuer,
+    client_id: idp.clientId,
+    client_secret: idp.clientSecret,
+    allowed_domains: ['acme.example'],
+  });
+  t.equal(saved.statusCode, 200);
+  idp.accounts.set('olga', { email: 'olga@acme.example', email_verified: true, name: 'Olga Owner' });
+  idp.accounts.set('ada', { email: 'ada@acme.example', email_verified: true, name: 'Ada Admin' });
+  const asOwner = await ssoSignIn(s, 'olga');
+  t.equal(asOwner.res.statusCode, 401, 'the provider an admin set up cannot sign in the owner');
+  t.match(decodeEntities(asOwner.res.body), 'you sign in with an emailed link');
+  t.notOk(/pp_session=[^;]/.test(String(asOwner.res.headers['set-cookie'] ?? '')), 'no session');
+  const asAdmin = await ssoSignIn(s, 'ada');
+  t.equal(asAdmin.res.statusCode, 303, 'an admin it may sign in');
+  const session = await ctx.db.selectFrom('user_sessions').select('user_id').where('method', '=', 'sso').execute();
+  t.same(
+    session.map((r) => r.user_id),
+    [adminId],
+    'only the admin got a session',
+  );
+  await configure(s);
+  t.equal((await ssoSignIn(s, 'olga')).res.statusCode, 303, 'saved again by the owner, it signs the owner in');
+
+  // Another issuer or client id needs the secret typed again: the stored one never goes elsewhere.
+  const elsewhere = await owner.api('PUT', '/api/v1/sso', { issuer: idp.issuer, client_id: 'another-client', allowed_domains: ['acme.example'] });
+  t.equal(elsewhere.statusCode, 400);
+  t.equal(elsewhere.json().error.details[0].field, 'client_secret');
+  const same = await owner.api('PUT', '/api/v1/sso', { issuer: idp.issuer, client_id: idp.clientId, allowed_domains: ['acme.example', 'acme-labs.example'] });
+  t.equal(same.statusCode, 200, 'the same provider keeps its stored secret');
+
+  // An address the provider does not say it verified is refused, even of an allowed domain.
+  idp.accounts.set('silent', { email: 'sil@acme.example', name: 'Sil' });
+  t.equal((await ssoSignIn(s, 'silent')).res.statusCode, 401, 'no email_verified: refused');
+  t.equal(await ctx.db.selectFrom('users').select('id').where('email', '=', 'sil@acme.example').executeTakeFirst(), undefined, 'and nobody joined');
+
+  // Opening the start address asks first: no state, no cookie, no redirect.
+  const jar = cookieJar();
+  const states = async () => (await ctx.db.selectFrom('sso_states').select('state_hash').execute()).length;
+  const before = await states();
+  const page = jar.collect(await ctx.app.inject({ method: 'GET', url: `/auth/sso?workspace=${vendorId}`, headers: jar.headers() }));
+  t.equal(page.statusCode, 200);
+  t.match(page.body, `Continue to ${new URL(idp.issuer).host}`, 'the button names where it goes');
+  t.equal(await states(), before, 'opening it starts nothing');
+  t.notOk(jar.get(STATE_COOKIE), 'and sets no cookie');
+  const crossSite = await ctx.app.inject({ method: 'POST', url: '/auth/sso', ...form({ workspace: vendorId }, { 'sec-fetch-site': 'cross-site' }) });
+  t.equal(crossSite.statusCode, 403, 'a form on another site cannot start it');
+  t.equal(await states(), before);
 });

@@ -35,6 +35,17 @@ export const ACTION_WORDS: Record<string, string> = {
   'link.revoked': 'revoked the links of the person',
   'link.extended': 'extended the links of the person',
   'export.downloaded': 'exported',
+  'deal.reassigned': 'handed the deal to another owner',
+  'member.invited': 'invited someone to the workspace',
+  'invitation.revoked': 'revoked an invitation',
+  'member.joined': 'joined the workspace',
+  'member.role_changed': 'changed the role of the member',
+  'member.removed': 'removed the member',
+  'member.left': 'left the workspace',
+  'session.ended': 'ended sessions of the member',
+  'sso.created': 'set up single sign-on',
+  'sso.updated': 'changed the single sign-on settings',
+  'sso.removed': 'removed single sign-on',
 };
 
 const humanise = (key: string) => {
@@ -161,7 +172,7 @@ export function changeLines(e: Pick<AuditRecord, 'action' | 'changes'>): string[
   }
 }
 
-const KIND_WORDS: Record<string, string> = { user: 'Member', api_key: 'API key', system: 'System' };
+const KIND_WORDS: Record<string, string> = { user: 'Person', api_key: 'API key', system: 'System' };
 
 export interface AuditPageInput {
   entries: AuditRecord[];

@@ -13,7 +13,7 @@ import { lowerRole, type MemberRole } from '../rules.js';
 import { enqueueMail } from '../mail/outbox.js';
 import { startProfile } from '../profiles/service.js';
 import { memberOf, recordAudit, type Actor } from '../audit/service.js';
-import { ssoOnlyAccounts, ssoRequired, ssoRequiredFor, ssoStartPath } from '../sso/service.js';
+import { ssoOnly, ssoOnlyAccounts, ssoRequired, ssoRequiredFor, ssoStartPath } from '../sso/service.js';
 import * as repo from './repository.js';
 
 /** How long a sign-in or sign-up link works once its mail is composed. */
@@ -156,7 +156,10 @@ export async function spendLoginToken(trx: Executor, clock: Clock, token: string
 /** The session a cookie's claims stand for, if it is still live: same workspace, same epoch, its session row not ended. */
 export async function findSessionUser(db: Executor, claims: { userId: string; vendorId: string; epoch: number; sessionId: string }) {
   if (!uuid.safeParse(claims.sessionId).success) return undefined;
-  return repo.findSessionUser(db, claims);
+  const row = await repo.findSessionUser(db, claims);
+  // Where the workspace requires SSO, only an SSO session of a non-owner lives on (a demoted owner's link session ends).
+  if (row && row.method !== 'sso' && ssoOnly(row.role, row.require_sso ?? false)) return undefined;
+  return row;
 }
 
 /** A session's last activity is recorded at most this often. */

@@ -415,6 +415,8 @@ export interface SsoConfigsTable {
   require_sso: ColumnType<boolean, boolean | undefined, boolean>;
   updated_at: Timestamp;
   updated_by: string | null;
+  /** The role of whoever last saved the settings: SSO signs in nobody of a higher role. */
+  saved_by_role: MemberRole;
 }
 
 /** An SSO sign-in under way. code_verifier is sealed. */

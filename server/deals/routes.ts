@@ -6,6 +6,7 @@ import { transaction } from '../db/index.js';
 import { CONCERNS, getConcern } from '../concerns/index.js';
 import { readConcernForm } from '../lib/concern-form.js';
 import { DomainError, invalid, isInvalidInput, notFound } from '../lib/errors.js';
+import { atLeast, mayChangeDeal } from '../rules.js';
 import { seeOther, sendPage } from '../lib/render.js';
 import { byField, fieldErrors, zodDetails } from '../lib/validate.js';
 import { requireSession, sessionOf } from '../auth/session.js';
@@ -28,7 +29,6 @@ import {
   stageInput,
   updateDealSettings,
   workspaceMembers,
-  possibleOwners,
   dealOwnerInput,
 } from './service.js';
 import { PEOPLE_PAGE, claimEditView, dealListView, dealPageView, newDealView, revokeConfirmView, type DealPageForm } from './views.js';
@@ -55,8 +55,9 @@ export default async function dealRoutes(app: FastifyInstance) {
     }
     // The page first: it brings the deals answers changed up to date, which the stage counts then include.
     const page = await listDealPage(db, vendorId, params.data, sessionOf(req).userId);
-    const [counts, versions, members] = await Promise.all([stageCounts(db, vendorId), listVersions(db, vendorId), workspaceMembers(db, vendorId)]);
     const me = sessionOf(req).userId;
+    const ownerId = params.data.owner === 'me' ? (me ?? undefined) : params.data.owner;
+    const [counts, versions, members] = await Promise.all([stageCounts(db, vendorId, ownerId), listVersions(db, vendorId), workspaceMembers(db, vendorId)]);
     return sendPage(req, reply, 'dashboard', dealListView({ page, params: params.data, counts, published: versions.length > 0, now: clock.now(), members, me }));
   });
 
@@ -125,8 +126,12 @@ export default async function dealRoutes(app: FastifyInstance) {
       signalsBefore: Number.isSafeInteger(before) && before > 0 ? before : undefined,
       people: { offset: Number.isSafeInteger(people) && people > 0 ? people - (people % PEOPLE_PAGE) : 0, limit: PEOPLE_PAGE },
     });
-    const owners = await possibleOwners(db, sessionOf(req).vendorId);
-    return sendPage(req, reply, 'deal', dealPageView(d, clock.now(), req.query as Record<string, string | undefined>, pageForm, owners), status);
+    const session = sessionOf(req);
+    // Who may own it (members who are not viewers), and its owner whatever their role now.
+    const owners = (await workspaceMembers(db, session.vendorId)).filter((m) => atLeast(m.role, 'member') || m.id === d.deal.owner_id);
+    const view = dealPageView(d, clock.now(), req.query as Record<string, string | undefined>, pageForm, owners);
+    // Controls only for those who may use them: the deal's owner, and admins and owners.
+    return sendPage(req, reply, 'deal', { ...view, canChange: mayChangeDeal(session.role, session.userId, d.deal.owner_id) }, status);
   }
   const back = (reply: FastifyReply, id: string, flag: string, anchor = '') => seeOther(reply, `/app/deals/${id}?${flag}=1${anchor}`);
 

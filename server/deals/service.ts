@@ -236,11 +236,6 @@ async function checkDealOwner(db: Executor, vendorId: string, userId: string): P
   }
 }
 
-/** Who may own a deal: the workspace's members who are not viewers, by name. */
-export async function possibleOwners(db: Executor, vendorId: string) {
-  return (await repo.workspaceMembers(db, vendorId)).filter((m) => atLeast(m.role, 'member'));
-}
-
 /** Every member of the workspace (for the owner filter: a viewer may once have owned deals). */
 export async function workspaceMembers(db: Executor, vendorId: string) {
   return repo.workspaceMembers(db, vendorId);

@@ -22,6 +22,16 @@ const MESSAGES: Partial<Record<ErrorCode, string>> = {
   unsupported_media_type: 'Send JSON (application/json) or a form.',
 };
 
+/** Headings of error pages that say more than "Something went wrong". */
+const PAGE_TITLES: Partial<Record<ErrorCode, string>> = {
+  forbidden: 'Your role does not allow this',
+  last_owner: 'The workspace needs an owner',
+  already_member: 'Already a member',
+  sso_required: 'Sign in with single sign-on',
+  sso_failed: 'Single sign-on did not sign you in',
+  rate_limited: 'Too many requests',
+};
+
 /** Paths whose last segment is a credential: a mangled address there is a dead link, not a bad request. */
 const LINK_PATH = /^\/(r|auth\/link|invite)\//;
 
@@ -76,7 +86,7 @@ export async function handleError(err: unknown, req: FastifyRequest, reply: Fast
   }
   if (entry.page === 'link-invalid') return sendPage(req, reply, entry.page, linkPageData(req), status);
   await knowSession(req, status);
-  return sendPage(req, reply, 'error', { title: status === 404 ? 'Not found' : 'Something went wrong', status, message: domain.message }, status);
+  return sendPage(req, reply, 'error', { title: PAGE_TITLES[domain.code] ?? (status === 404 ? 'Not found' : 'Something went wrong'), status, message: domain.message }, status);
 }
 
 /** The dead-link page: a respondent may ask for a new link, but only a token of the right form is ever echoed. */

@@ -134,7 +134,7 @@ export async function insertInvitation(
 }
 
 /** Revokes the address's pending invitation, if any (a new one replaces it); returns its id. */
-export async function revokePendingFor(db: Executor, vendorId: string, email: string, now: Date): Promise<string | undefined> {
+export async function revokePendingFor(db: Executor, vendorId: string, email: string, now: Date) {
   const row = await db
     .updateTable('member_invitations')
     .set({ revoked_at: now })
@@ -142,9 +142,22 @@ export async function revokePendingFor(db: Executor, vendorId: string, email: st
     .where('email', '=', email)
     .where('accepted_at', 'is', null)
     .where('revoked_at', 'is', null)
-    .returning('id')
+    .returning(['id', 'role'])
     .executeTakeFirst();
-  return row?.id;
+  return row;
+}
+
+/** Revokes every pending invitation the member sent; how many. */
+export async function revokeInvitationsBy(db: Executor, vendorId: string, userId: string, now: Date): Promise<number> {
+  const r = await db
+    .updateTable('member_invitations')
+    .set({ revoked_at: now })
+    .where('vendor_id', '=', vendorId)
+    .where('invited_by', '=', userId)
+    .where('accepted_at', 'is', null)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows);
 }
 
 /** Invitations created since `since`, whatever became of them (the per-workspace cap). */
@@ -260,7 +273,7 @@ export async function markInvitationAccepted(db: Executor, tokenHash: string, no
     .where('accepted_at', 'is', null)
     .where('revoked_at', 'is', null)
     .where('expires_at', '>', now)
-    .returning(['vendor_id', 'id', 'email', 'name', 'role'])
+    .returning(['vendor_id', 'id', 'email', 'name', 'role', 'invited_by'])
     .executeTakeFirst();
 }
 
@@ -293,4 +306,15 @@ export async function endSession(db: Executor, vendorId: string, userId: string,
     .where('ended_at', 'is', null)
     .executeTakeFirst();
   return Number(r.numUpdatedRows) > 0;
+}
+
+/** How many deals the member owns. */
+export async function countOwnedDeals(db: Executor, vendorId: string, userId: string): Promise<number> {
+  const row = await db
+    .selectFrom('deals')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('vendor_id', '=', vendorId)
+    .where('owner_id', '=', userId)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
 }

@@ -8,7 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { transaction } from '../db/index.js';
-import { actingUserId, requireSession, sessionOf, SESSION_COOKIE, startSession } from '../auth/session.js';
+import { actingUserId, optionalSession, requireSession, sessionOf, SESSION_COOKIE, startSession } from '../auth/session.js';
 import { actorOf } from '../audit/service.js';
 import { idParam, timestamp } from '../lib/api-schema.js';
 import { MINUTE } from '../lib/clock.js';
@@ -297,7 +297,13 @@ export async function memberPages(app: FastifyInstance) {
 
   app.get('/app/account', { preHandler: requireSession }, async (req, reply) => {
     const s = sessionOf(req);
-    const [workspaces, sessions] = await Promise.all([workspacesOf(db, s.email ?? ''), liveSessions(db, clock, s.vendorId, s.userId ?? '')]);
+    // Other workspaces of the address only to a session that proved the address (an emailed link): a workspace's own
+    // identity provider can assert any address, and must not learn where else it belongs.
+    const proved = s.method === 'link' || s.method === 'invite' || s.method === 'switch';
+    const [workspaces, sessions] = await Promise.all([
+      proved ? workspacesOf(db, s.email ?? '') : workspacesOf(db, s.email ?? '').then((all) => all.filter((w) => w.vendor_id === s.vendorId)),
+      liveSessions(db, clock, s.vendorId, s.userId ?? ''),
+    ]);
     const done = text((req.query as { done?: unknown }).done);
     const viewer = { name: s.userName, email: s.email ?? '', role: s.role, vendorId: s.vendorId, vendorName: s.vendorName, sessionId: s.sessionId };
     return sendPage(req, reply, 'account', accountPage(viewer, workspaces, sessions, { done: done || undefined }));
@@ -342,7 +348,10 @@ export async function memberPages(app: FastifyInstance) {
       failures.fail('invite', req);
       throw deadLink();
     }
-    return sendPage(req, reply, 'invite-accept', invitePage(invitation, inviteNonce(req, reply)));
+    // Someone already signed in on this browser is told that joining signs them in as the invited person instead.
+    await optionalSession(req);
+    const signedIn = req.session && req.session.email !== invitation.email ? { name: req.session.userName, email: req.session.email ?? '' } : undefined;
+    return sendPage(req, reply, 'invite-accept', { ...invitePage(invitation, inviteNonce(req, reply)), signedIn });
   });
 
   app.post<{ Params: { token: string } }>('/invite/:token', { config: linkLimit }, async (req, reply) => {

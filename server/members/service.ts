@@ -95,6 +95,10 @@ export async function inviteMember(trx: Executor, clock: Clock, actor: Actor, by
     throw new DomainError('rate_limited', `This workspace has sent ${INVITATIONS_PER_WINDOW} invitations in the last 24 hours, the most it may. Please try again tomorrow.`);
   }
   const replaced = await repo.revokePendingFor(trx, vendorId, input.email, now);
+  // Replacing an invitation takes it back: only someone who may give its role may (the transaction then rolls back).
+  if (replaced && !mayManageRole(by.role, replaced.role)) {
+    throw refused(`${input.email} has a pending invitation to be ${replaced.role}, which only an owner may replace or revoke.`);
+  }
   const [members, pending] = await Promise.all([repo.countMembers(trx, vendorId), repo.listPendingInvitations(trx, vendorId, now, MAX_MEMBERS)]);
   if (members + pending.length >= MAX_MEMBERS) {
     throw new DomainError('too_many_members', `A workspace can have at most ${MAX_MEMBERS} members, pending invitations included. Remove someone or revoke an invitation first.`);
@@ -113,7 +117,7 @@ export async function inviteMember(trx: Executor, clock: Clock, actor: Actor, by
   await recordAudit(trx, clock, actor, {
     action: 'member.invited',
     target: { type: 'invitation', id: invitation.id, name: input.email },
-    changes: { email: input.email, name: input.name, role: input.role, ...(replaced ? { replaced_invitation_id: replaced } : {}) },
+    changes: { email: input.email, name: input.name, role: input.role, ...(replaced ? { replaced_invitation_id: replaced.id } : {}) },
   });
   return invitation;
 }
@@ -158,6 +162,9 @@ export async function acceptInvitation(trx: Executor, clock: Clock, token: strin
   if (!invitation) return undefined;
   const vendorId = invitation.vendor_id;
   await repo.lockWorkspace(trx, vendorId);
+  // An invitation is only as good as its sender is now: one from someone since removed, or no longer allowed to give its role, is dead.
+  const inviter = invitation.invited_by ? await repo.findMember(trx, vendorId, invitation.invited_by) : undefined;
+  if (!mayManageRole(inviter?.role ?? 'admin', invitation.role) || (invitation.invited_by && !inviter)) return undefined;
   const existing = await repo.findMemberByEmail(trx, vendorId, invitation.email);
   if (existing) return { vendorId, userId: existing.id, role: existing.role, joined: false };
   const userId = randomUUID();
@@ -183,6 +190,9 @@ export function needsSso(db: Executor, vendorId: string, role: MemberRole): Prom
 // ---------------------------------------------------------------------------
 // Roles
 
+/** "an owner", "a member". */
+const article = (role: MemberRole) => `${/^[aeiou]/.test(role) ? 'an' : 'a'} ${role}`;
+
 /**
  * Changes a member's role. Only someone who may manage both the member's role
  * and the new one may (admins: members and viewers; owners: everyone). Nobody
@@ -197,10 +207,18 @@ export async function changeRole(trx: Executor, clock: Clock, actor: Actor, by: 
     if (member.role === role) return member;
     if (by.role !== 'owner' || atLeast(role, member.role)) throw refused('You cannot change your own role. Ask an owner of the workspace.');
   } else if (!mayManageRole(by.role, member.role) || !mayManageRole(by.role, role)) {
-    throw refused(`Your role in this workspace (${by.role}) cannot make a ${member.role} into a ${role}: only owners give or take the admin and owner roles.`);
+    throw refused(`Your role in this workspace (${by.role}) cannot make ${article(member.role)} into ${article(role)}: only owners give or take the admin and owner roles.`);
   }
   if (member.role === role) return member;
   if (member.role === 'owner') await keepAnOwner(trx, vendorId, member.id, 'demote');
+  // A viewer changes nothing, so owns nothing: their deals go to someone first.
+  const owned = role === 'viewer' ? await repo.countOwnedDeals(trx, vendorId, member.id) : 0;
+  if (owned > 0) {
+    throw invalid(
+      `${member.name} owns ${owned === 1 ? 'a deal' : `${owned} deals`}: hand ${owned === 1 ? 'it' : 'them'} to someone else (the deal page’s Owner section) before making them a viewer.`,
+      [{ field: 'role', message: 'a viewer cannot own deals' }],
+    );
+  }
   const updated = await repo.setRole(trx, vendorId, member.id, role);
   await recordAudit(trx, clock, actor, { action: 'member.role_changed', target: memberTarget(member), changes: { role: { before: member.role, after: role } } });
   return updated;
@@ -229,11 +247,13 @@ async function dropMember(trx: Executor, clock: Clock, actor: Actor, member: Mem
   const vendorId = actor.vendorId;
   const deals = await repo.reassignDeals(trx, vendorId, member.id, newOwnerId);
   const keys = await repo.revokeKeysCreatedBy(trx, vendorId, member.id, clock.now());
+  // Nobody comes back in through an invitation they sent themselves on the way out.
+  const invitations = await repo.revokeInvitationsBy(trx, vendorId, member.id, clock.now());
   await repo.deleteMember(trx, vendorId, member.id);
   await recordAudit(trx, clock, actor, {
     action,
     target: memberTarget(member),
-    changes: { email: member.email, role: member.role, new_owner_id: newOwnerId, deals_reassigned: deals, keys_revoked: keys },
+    changes: { email: member.email, role: member.role, new_owner_id: newOwnerId, deals_reassigned: deals, keys_revoked: keys, invitations_revoked: invitations },
   });
   return { deals_reassigned: deals, keys_revoked: keys };
 }

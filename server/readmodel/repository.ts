@@ -393,13 +393,14 @@ export async function pageDeals(db: Executor, vendorId: string, query: DealListQ
 }
 
 /** How many deals the vendor has in each stage (an index-only count over deal_state). */
-export async function stageCounts(db: Executor, vendorId: string) {
-  return db
+export async function stageCounts(db: Executor, vendorId: string, ownerId?: string) {
+  let q = db
     .selectFrom('deal_state')
     .select((eb) => ['stage', eb.fn.countAll<number>().as('n')])
-    .where('vendor_id', '=', vendorId)
-    .groupBy('stage')
-    .execute();
+    .where('vendor_id', '=', vendorId);
+  // "My deals" counts only the member's own.
+  if (ownerId) q = q.where('deal_id', 'in', db.selectFrom('deals as o').select('o.id').where('o.vendor_id', '=', vendorId).where('o.owner_id', '=', ownerId));
+  return q.groupBy('stage').execute();
 }
 
 /** A workspace's read-model version: the highest refresh_seq of its deals (an index lookup). */

@@ -116,7 +116,7 @@ export async function discover(rp: RelyingParty, net: NetConfig): Promise<client
 /** Why a request to the identity provider failed, in words an admin can act on (never a token). */
 export function describeOidcError(err: unknown): string {
   for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    if (e instanceof RefusedUrl) return `the address is not allowed: ${e.reason}`;
+    if (e instanceof RefusedUrl) return /^must /.test(e.reason) ? `the address ${e.reason}` : e.reason;
     const { code, message } = e as { code?: unknown; message?: unknown };
     if (code === 'ECONNREFUSED') return 'nothing answers at that address (connection refused)';
     if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'that host name could not be resolved';

@@ -23,6 +23,7 @@ export interface SsoConfigRow {
   allowed_domains: string[];
   require_sso: boolean;
   updated_at: Date;
+  saved_by_role: MemberRole;
 }
 
 /** The workspace's settings, with its name; undefined when it has none. */
@@ -30,7 +31,7 @@ export async function findConfig(db: Executor, vendorId: string): Promise<SsoCon
   return db
     .selectFrom('sso_configs as c')
     .innerJoin('vendors as v', 'v.id', 'c.vendor_id')
-    .select(['c.vendor_id', 'v.name as vendor_name', 'c.issuer', 'c.client_id', 'c.client_secret', 'c.allowed_domains', 'c.require_sso', 'c.updated_at'])
+    .select(['c.vendor_id', 'v.name as vendor_name', 'c.issuer', 'c.client_id', 'c.client_secret', 'c.allowed_domains', 'c.require_sso', 'c.updated_at', 'c.saved_by_role'])
     .where('c.vendor_id', '=', vendorId)
     .executeTakeFirst();
 }
@@ -47,7 +48,17 @@ export async function lockConfig(db: Executor, vendorId: string) {
 
 export async function upsertConfig(
   db: Executor,
-  row: { vendorId: string; issuer: string; clientId: string; clientSecret: string; allowedDomains: string[]; requireSso: boolean; updatedAt: Date; updatedBy: string | null },
+  row: {
+    vendorId: string;
+    issuer: string;
+    clientId: string;
+    clientSecret: string;
+    allowedDomains: string[];
+    requireSso: boolean;
+    updatedAt: Date;
+    updatedBy: string | null;
+    savedByRole: MemberRole;
+  },
 ): Promise<void> {
   const values = {
     issuer: row.issuer,
@@ -57,6 +68,7 @@ export async function upsertConfig(
     require_sso: row.requireSso,
     updated_at: row.updatedAt,
     updated_by: row.updatedBy,
+    saved_by_role: row.savedByRole,
   };
   await db
     .insertInto('sso_configs')
@@ -77,7 +89,7 @@ export async function findWorkspacesByDomain(db: Executor, domain: string) {
   return db
     .selectFrom('sso_configs as c')
     .innerJoin('vendors as v', 'v.id', 'c.vendor_id')
-    .select(['c.vendor_id', 'v.name'])
+    .select(['c.vendor_id', 'v.name', 'c.issuer'])
     .where(sql<boolean>`c.allowed_domains @> ARRAY[${domain}]::text[]`)
     .orderBy('v.name')
     .orderBy('c.vendor_id')

@@ -23,6 +23,7 @@ import {
   redirectUri,
   removeSso,
   saveSso,
+  ssoStartInfo,
   splitDomains,
   ssoInput,
   ssoStartPath,
@@ -52,7 +53,7 @@ const ssoJson = (s: SsoSettings) => ({ ...s });
 /** Saves checked settings, in one transaction with their audit entry. */
 function save(app: FastifyInstance, req: FastifyRequest, input: CheckedSsoInput): Promise<SsoSettings> {
   const { db, clock, config } = app.services;
-  return transaction(db, (trx) => saveSso(trx, clock, actorOf(req), config.PUBLIC_URL, input));
+  return transaction(db, (trx) => saveSso(trx, clock, actorOf(req), sessionOf(req).role, config.PUBLIC_URL, input));
 }
 
 function remove(app: FastifyInstance, req: FastifyRequest): Promise<void> {
@@ -160,8 +161,15 @@ export async function ssoPages(app: FastifyInstance) {
   // Public: a person signing in. Each start writes a row, so it is rate-limited like the other sign-in forms.
   const signInLimit = { rateLimit: { max: 30, timeWindow: '1 minute' } };
 
+  // Opening the address only asks; the button's POST (same-origin only, as every form) starts the sign-in,
+  // so a link planted on another site cannot sign someone in to a workspace of the planter's choosing.
   app.get('/auth/sso', { config: signInLimit }, async (req, reply) => {
-    const started = await startSignIn(deps, (req.query as { workspace?: unknown }).workspace);
+    const start = await ssoStartInfo(db, (req.query as { workspace?: unknown }).workspace);
+    return sendPage(req, reply, 'sso-start', { title: `Sign in to ${start.vendorName}`, ...start });
+  });
+
+  app.post('/auth/sso', { config: signInLimit }, async (req, reply) => {
+    const started = await startSignIn(deps, (req.body as { workspace?: unknown } | undefined)?.workspace);
     reply.setCookie(STATE_COOKIE, started.state, { path: COOKIE_PATH, httpOnly: true, sameSite: 'lax', secure: config.secureCookies, maxAge: STATE_TTL_MS / 1000 });
     return reply.code(303).header('cache-control', 'no-store').header('location', started.url).send();
   });

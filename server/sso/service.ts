@@ -16,7 +16,7 @@ import type { Sealer } from '../lib/crypto.js';
 import { DomainError, invalid, notFound } from '../lib/errors.js';
 import { hashToken, TOKEN_PATTERN } from '../lib/tokens.js';
 import { domain, email as emailSchema, line, name as nameSchema, uuid } from '../lib/validate.js';
-import type { MemberRole } from '../rules.js';
+import { atLeast, type MemberRole } from '../rules.js';
 import { memberOf, recordAudit, type Actor } from '../audit/service.js';
 import { beginAuthorization, completeAuthorization, describeOidcError, discover, type NetConfig, type RelyingParties } from './oidc.js';
 import * as repo from './repository.js';
@@ -67,10 +67,22 @@ export async function ssoOnlyAccounts(db: Executor, email: string): Promise<Map<
  * The workspaces that sign in addresses of this one's domain through SSO, for the sign-in page. It depends
  * on the domain only, so it tells nothing about whether the address itself has an account.
  */
-export async function ssoChoices(db: Executor, address: string): Promise<{ name: string; url: string }[]> {
+export async function ssoChoices(db: Executor, address: string): Promise<{ name: string; host: string; url: string }[]> {
   const d = domain.safeParse(address.split('@')[1] ?? '');
   if (!d.success) return [];
-  return (await repo.findWorkspacesByDomain(db, d.data)).map((w) => ({ name: w.name, url: ssoStartPath(w.vendor_id) }));
+  // Each choice names the provider's host too: a workspace may list any domain, so the person sees where they would go.
+  return (await repo.findWorkspacesByDomain(db, d.data)).map((w) => ({ name: w.name, host: new URL(w.issuer).host, url: ssoStartPath(w.vendor_id) }));
+}
+
+/**
+ * The workspace a sign-in would start for, and its provider's host, for the page that asks before
+ * anything starts (a sign-in started by merely opening a link could be a stranger's, planted in a page).
+ */
+export async function ssoStartInfo(db: Executor, workspace: unknown): Promise<{ vendorId: string; vendorName: string; host: string }> {
+  const vendorId = typeof workspace === 'string' && uuid.safeParse(workspace).success ? workspace : undefined;
+  const row = vendorId ? await repo.findConfig(db, vendorId) : undefined;
+  if (!row) throw noSso();
+  return { vendorId: row.vendor_id, vendorName: row.vendor_name, host: new URL(row.issuer).host };
 }
 
 // ---------------------------------------------------------------------------
@@ -173,6 +185,12 @@ export async function checkSsoInput(db: Executor, sealer: Sealer, net: NetConfig
   const secret = input.client_secret || undefined;
   const stored = secret ? undefined : await repo.findConfig(db, vendorId);
   if (!secret && !stored) throw invalid('Enter the client secret your identity provider gave the portal.', [{ field: 'client_secret', message: 'is required' }]);
+  // The stored secret goes only to the provider it was given for: another issuer or client needs it typed again.
+  if (stored && (stored.issuer !== input.issuer || stored.client_id !== input.client_id)) {
+    throw invalid('Enter the client secret again: the issuer or client id changed, and the stored secret is only ever sent to the provider it was given for.', [
+      { field: 'client_secret', message: 'is required when the issuer or client id changes' },
+    ]);
+  }
   const clientSecret = secret ?? sealer.open(stored!.client_secret);
   try {
     await discover({ issuer: input.issuer, clientId: input.client_id, clientSecret }, net);
@@ -185,7 +203,7 @@ export async function checkSsoInput(db: Executor, sealer: Sealer, net: NetConfig
 }
 
 /** Saves the settings, and audits what changed (the secret only as "replaced"). Call in a transaction. */
-export async function saveSso(trx: Executor, clock: Clock, actor: Actor, publicUrl: string, input: CheckedSsoInput): Promise<SsoSettings> {
+export async function saveSso(trx: Executor, clock: Clock, actor: Actor, savedByRole: MemberRole, publicUrl: string, input: CheckedSsoInput): Promise<SsoSettings> {
   const { vendorId } = actor;
   const before = await repo.lockConfig(trx, vendorId);
   const sealedSecret = input.sealedSecret ?? before?.client_secret;
@@ -200,6 +218,7 @@ export async function saveSso(trx: Executor, clock: Clock, actor: Actor, publicU
     requireSso: input.require_sso,
     updatedAt: clock.now(),
     updatedBy: memberOf(actor),
+    savedByRole,
   });
   const changes: Record<string, unknown> = {};
   const after = { issuer: input.issuer, client_id: input.client_id, allowed_domains: input.allowed_domains, require_sso: input.require_sso };
@@ -284,8 +303,11 @@ function sameState(a: string, b: string): boolean {
 /** Who the provider says signed in, once every check passed. */
 export interface SsoIdentity {
   vendorId: string;
+  vendorName: string;
   email: string;
   name: string;
+  /** The highest role this sign-in may reach: that of whoever last saved the settings. */
+  highestRole: MemberRole;
 }
 
 /** The state of a callback, when it is the one this browser's cookie holds (else sso_failed, and nothing is spent). */
@@ -331,7 +353,8 @@ export async function finishSignIn(deps: SignInDeps, state: string, search: stri
     );
   }
   const address = emailSchema.safeParse(claims.email);
-  if (!address.success || claims.email_verified === false) {
+  // Only an address the provider says it verified: a provider that lets people type any address must not sign them in as its owner.
+  if (!address.success || (claims.email_verified !== true && claims.email_verified !== 'true')) {
     throw failed(`The identity provider did not give a verified email address, which ${row.vendor_name} needs to know who you are. Ask an admin of the workspace.`);
   }
   const addressDomain = address.data.split('@')[1];
@@ -341,7 +364,13 @@ export async function finishSignIn(deps: SignInDeps, state: string, search: stri
     );
   }
   const given = nameSchema(120).safeParse(claims.name);
-  return { vendorId: row.vendor_id, email: address.data, name: given.success ? given.data : address.data.split('@')[0].slice(0, 120) };
+  return {
+    vendorId: row.vendor_id,
+    vendorName: row.vendor_name,
+    email: address.data,
+    name: given.success ? given.data : address.data.split('@')[0].slice(0, 120),
+    highestRole: row.saved_by_role,
+  };
 }
 
 /**
@@ -351,6 +380,12 @@ export async function finishSignIn(deps: SignInDeps, state: string, search: stri
  */
 export async function memberFor(trx: Executor, clock: Clock, identity: SsoIdentity, ip: string | null): Promise<{ userId: string; name: string; joined: boolean }> {
   const existing = await repo.findMember(trx, identity.vendorId, identity.email);
+  if (existing && !atLeast(identity.highestRole, existing.role)) {
+    // Whoever set the provider up could make it say anything: it signs in nobody above their own role.
+    throw failed(
+      `As ${existing.role} of ${identity.vendorName} you sign in with an emailed link: its single sign-on was set up by someone whose role is below yours. An owner can save the single sign-on settings again to change that.`,
+    );
+  }
   if (existing) return { userId: existing.id, name: existing.name, joined: false };
   const id = randomUUID();
   if (await repo.insertMember(trx, { id, vendorId: identity.vendorId, email: identity.email, name: identity.name, role: JOIN_ROLE, createdAt: clock.now() })) {
