@@ -129,15 +129,19 @@ export async function createDeal(trx: Executor, clock: Clock, actor: Actor, user
   const claims = Object.fromEntries(CONCERNS.map((c) => [c.key, claimSchema(c).parse({ ...version.claims[c.key].values, ...overrides[c.key] })]));
   const now = clock.now();
   const id = randomUUID();
-  await repo.insertDeal(trx, {
-    id,
-    vendor_id: vendorId,
+  // What the deal is opened with, as stored and as audited.
+  const opened = {
     buyer_name: input.buyer_name,
     buyer_domain: input.buyer_domain ?? null,
     started_on: input.started_on ?? todayIso(now),
     profile_version: versionNumber,
     industry: input.industry ?? null,
     region: input.region ?? null,
+  };
+  await repo.insertDeal(trx, {
+    id,
+    vendor_id: vendorId,
+    ...opened,
     created_by: userId,
     // Its creator owns it; a deal opened through a key whose creator is gone goes to the workspace's first owner.
     owner_id: userId ?? (await repo.firstOwnerId(trx, vendorId)),
@@ -160,15 +164,7 @@ export async function createDeal(trx: Executor, clock: Clock, actor: Actor, user
   await recordAudit(trx, clock, actor, {
     action: 'deal.created',
     target: dealTarget({ id, buyer_name: input.buyer_name }),
-    changes: {
-      buyer_name: input.buyer_name,
-      buyer_domain: input.buyer_domain ?? null,
-      started_on: input.started_on ?? todayIso(now),
-      profile_version: versionNumber,
-      industry: input.industry ?? null,
-      region: input.region ?? null,
-      tailored: Object.keys(overrides),
-    },
+    changes: { ...opened, tailored: Object.keys(overrides) },
   });
   return id;
 }

@@ -133,30 +133,20 @@ export async function insertInvitation(
     .executeTakeFirstOrThrow();
 }
 
+/** Revokes the workspace's invitations still pending (neither accepted nor revoked); the caller narrows which. */
+function revokePending(db: Executor, vendorId: string, now: Date) {
+  return db.updateTable('member_invitations').set({ revoked_at: now }).where('vendor_id', '=', vendorId).where('accepted_at', 'is', null).where('revoked_at', 'is', null);
+}
+
 /** Revokes the address's pending invitation, if any (a new one replaces it); returns its id. */
 export async function revokePendingFor(db: Executor, vendorId: string, email: string, now: Date) {
-  const row = await db
-    .updateTable('member_invitations')
-    .set({ revoked_at: now })
-    .where('vendor_id', '=', vendorId)
-    .where('email', '=', email)
-    .where('accepted_at', 'is', null)
-    .where('revoked_at', 'is', null)
-    .returning(['id', 'role'])
-    .executeTakeFirst();
+  const row = await revokePending(db, vendorId, now).where('email', '=', email).returning(['id', 'role']).executeTakeFirst();
   return row;
 }
 
 /** Revokes every pending invitation the member sent; how many. */
 export async function revokeInvitationsBy(db: Executor, vendorId: string, userId: string, now: Date): Promise<number> {
-  const r = await db
-    .updateTable('member_invitations')
-    .set({ revoked_at: now })
-    .where('vendor_id', '=', vendorId)
-    .where('invited_by', '=', userId)
-    .where('accepted_at', 'is', null)
-    .where('revoked_at', 'is', null)
-    .executeTakeFirst();
+  const r = await revokePending(db, vendorId, now).where('invited_by', '=', userId).executeTakeFirst();
   return Number(r.numUpdatedRows);
 }
 
@@ -200,14 +190,7 @@ export async function findPendingInvitation(db: Executor, vendorId: string, id: 
 }
 
 export async function revokeInvitation(db: Executor, vendorId: string, id: string, now: Date): Promise<boolean> {
-  const r = await db
-    .updateTable('member_invitations')
-    .set({ revoked_at: now })
-    .where('vendor_id', '=', vendorId)
-    .where('id', '=', id)
-    .where('accepted_at', 'is', null)
-    .where('revoked_at', 'is', null)
-    .executeTakeFirst();
+  const r = await revokePending(db, vendorId, now).where('id', '=', id).executeTakeFirst();
   return Number(r.numUpdatedRows) > 0;
 }
 

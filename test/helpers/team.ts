@@ -17,9 +17,11 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { createApiKey } from '../../server/auth/service.js';
 import type { MemberRole } from '../../server/rules.js';
 import type { TestApp } from './app.js';
-import { cookieJar, csrfFrom, form, type CookieJar, type FormValue } from './http.js';
+import { cookieJar, type CookieJar } from './http.js';
 import { linksIn } from './smtp.js';
-import { spendSignInLink, type TestVendor } from './vendor.js';
+import { clientFor, spendSignInLink, type TestVendor } from './vendor.js';
+
+export { clientFor };
 
 export interface TeamMember extends TestVendor {
   /** The member's users row (their membership of this workspace). */
@@ -41,24 +43,6 @@ export function sessionClaims(app: FastifyInstance, jar: CookieJar): { sub: stri
   const cookie = jar.get('pp_session');
   if (!cookie) throw new Error('the jar holds no session cookie');
   return app.jwt.decode<{ sub: string; vid: string; sid: string }>(cookie)!;
-}
-
-/** page/post/api for a browser session (the jar) and, when given, an API key: the TestVendor shape. */
-export function clientFor(app: FastifyInstance, jar: CookieJar, apiKey: string, email: string): TestVendor {
-  const page = (url: string) => app.inject({ method: 'GET', url, headers: jar.headers() }).then((r) => jar.collect(r));
-  let csrf: string | undefined;
-  const post = async (url: string, values: Record<string, FormValue> = {}): Promise<LightMyRequestResponse> => {
-    csrf ??= csrfFrom((await page('/app')).body);
-    return jar.collect(await app.inject({ method: 'POST', url, ...form({ _csrf: csrf, ...values }, jar.headers()) }));
-  };
-  const api = (method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, body?: unknown) =>
-    app.inject({
-      method,
-      url,
-      headers: { authorization: `Bearer ${apiKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      payload: body === undefined ? undefined : JSON.stringify(body),
-    });
-  return { jar, apiKey, email, page, post, api };
 }
 
 /** The path of the newest invitation link mailed to the address (after draining the outbox). */

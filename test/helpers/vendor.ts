@@ -45,15 +45,20 @@ export async function signUpVendor(ctx: TestApp, who: { workspace?: string; name
   const spent = await spendSignInLink(app, path, jar);
   if (spent.statusCode !== 303) throw new Error(`spending the sign-up link answered ${spent.statusCode}`);
 
+  const created = await clientFor(app, jar, '', email).post('/app/settings/api-keys', { name: 'tests', role: 'owner' });
+  const apiKey = /<code class="secret">([^<]+)<\/code>/.exec(created.body)?.[1];
+  if (!apiKey) throw new Error('no API key on the settings page');
+  return clientFor(app, jar, apiKey, email);
+}
+
+/** page/post/api for a browser session (the jar) and an API key: the TestVendor shape. */
+export function clientFor(app: FastifyInstance, jar: CookieJar, apiKey: string, email: string): TestVendor {
   const page = (url: string) => app.inject({ method: 'GET', url, headers: jar.headers() }).then((r) => jar.collect(r));
   let csrf: string | undefined;
-  const post = async (url: string, values: Record<string, FormValue> = {}) => {
+  const post = async (url: string, values: Record<string, FormValue> = {}): Promise<LightMyRequestResponse> => {
     csrf ??= csrfFrom((await page('/app')).body);
     return jar.collect(await app.inject({ method: 'POST', url, ...form({ _csrf: csrf, ...values }, jar.headers()) }));
   };
-  const created = await post('/app/settings/api-keys', { name: 'tests', role: 'owner' });
-  const apiKey = /<code class="secret">([^<]+)<\/code>/.exec(created.body)?.[1];
-  if (!apiKey) throw new Error('no API key on the settings page');
   const api = (method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, body?: unknown) =>
     app.inject({
       method,
