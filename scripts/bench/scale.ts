@@ -71,8 +71,8 @@ const template = await transaction(db, (trx) => createDeal(trx, systemClock, act
 const v = ws.vendorId;
 log(`seeding ${DEALS} deals for vendor ${v}`);
 await sql`
-  insert into deals (id, vendor_id, buyer_name, started_on, profile_version, stage, created_at, industry, region, gate_checkpoint)
-  select gen_random_uuid(), ${v}, 'Buyer ' || g || ' ' || (array['Bank','Insurance','Credit','Fund','Trust'])[1 + g % 5],
+  insert into deals (id, vendor_id, owner_id, buyer_name, started_on, profile_version, stage, created_at, industry, region, gate_checkpoint)
+  select gen_random_uuid(), ${v}, ${ws.userId}, 'Buyer ' || g || ' ' || (array['Bank','Insurance','Credit','Fund','Trust'])[1 + g % 5],
          date '2026-01-05' + (g % 300), 1,
          (array['discovery','evaluation','business_case','negotiation','closed_won','closed_lost'])[1 + g % 6],
          now() - make_interval(mins => g),

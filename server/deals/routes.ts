@@ -122,13 +122,16 @@ export default async function dealRoutes(app: FastifyInstance) {
     const before = Number((req.query as { before?: string }).before);
     // ?people=<offset> pages through a deal's people, PEOPLE_PAGE at a time.
     const people = Number((req.query as { people?: string }).people);
-    const d = await loadDealDetail(db, clock, sessionOf(req).vendorId, dealId, {
-      signalsBefore: Number.isSafeInteger(before) && before > 0 ? before : undefined,
-      people: { offset: Number.isSafeInteger(people) && people > 0 ? people - (people % PEOPLE_PAGE) : 0, limit: PEOPLE_PAGE },
-    });
     const session = sessionOf(req);
+    const [d, members] = await Promise.all([
+      loadDealDetail(db, clock, session.vendorId, dealId, {
+        signalsBefore: Number.isSafeInteger(before) && before > 0 ? before : undefined,
+        people: { offset: Number.isSafeInteger(people) && people > 0 ? people - (people % PEOPLE_PAGE) : 0, limit: PEOPLE_PAGE },
+      }),
+      workspaceMembers(db, session.vendorId),
+    ]);
     // Who may own it (members who are not viewers), and its owner whatever their role now.
-    const owners = (await workspaceMembers(db, session.vendorId)).filter((m) => atLeast(m.role, 'member') || m.id === d.deal.owner_id);
+    const owners = members.filter((m) => atLeast(m.role, 'member') || m.id === d.deal.owner_id);
     const view = dealPageView(d, clock.now(), req.query as Record<string, string | undefined>, pageForm, owners);
     // Controls only for those who may use them: the deal's owner, and admins and owners.
     return sendPage(req, reply, 'deal', { ...view, canChange: mayChangeDeal(session.role, session.userId, d.deal.owner_id) }, status);

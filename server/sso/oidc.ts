@@ -11,7 +11,10 @@
 //   settings is used at once.
 import http from 'node:http';
 import https from 'node:https';
-import * as client from 'openid-client';
+import type * as client from 'openid-client';
+
+/** openid-client, loaded on the first SSO request: most workspaces never use it, so the portal does not carry it until then. */
+const oidcClient = () => import('openid-client');
 import type { Config } from '../config.js';
 import type { Clock } from '../lib/clock.js';
 import { checkWebhookUrl, guardedLookup, RefusedUrl } from '../webhooks/ssrf.js';
@@ -95,6 +98,7 @@ export interface RelyingParty {
  */
 export async function discover(rp: RelyingParty, net: NetConfig): Promise<client.Configuration> {
   const issuer = new URL(rp.issuer);
+  const client = await oidcClient();
   const fetcher = guardedFetch(net) as client.CustomFetch;
   const insecure = issuer.protocol === 'http:';
   const found = await client.discovery(issuer, rp.clientId, rp.clientSecret, undefined, {
@@ -178,6 +182,7 @@ const SCOPE = 'openid email profile';
 
 /** A new authorization request: its URL at the provider, and the secrets the callback must match (state, nonce, PKCE verifier). */
 export async function beginAuthorization(configuration: client.Configuration, redirectUri: string) {
+  const client = await oidcClient();
   const state = client.randomState();
   const nonce = client.randomNonce();
   const codeVerifier = client.randomPKCECodeVerifier();
@@ -203,6 +208,7 @@ export async function completeAuthorization(
   callbackUrl: URL,
   checks: { state: string; nonce: string; codeVerifier: string },
 ): Promise<Record<string, unknown>> {
+  const client = await oidcClient();
   const tokens = await client.authorizationCodeGrant(configuration, callbackUrl, {
     pkceCodeVerifier: checks.codeVerifier,
     expectedState: checks.state,
