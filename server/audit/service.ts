@@ -14,7 +14,7 @@ import type { Clock } from '../lib/clock.js';
 import type { DB, Executor } from '../db/index.js';
 import type { AuditActorKind } from '../db/schema.js';
 import { csvAttachment, csvChunks, type CsvCell } from '../lib/csv.js';
-import { DomainError, invalid } from '../lib/errors.js';
+import { invalid, signedOut } from '../lib/errors.js';
 import { pageLimit, todayIso } from '../lib/validate.js';
 import * as repo from './repository.js';
 
@@ -32,7 +32,7 @@ export interface Actor {
 /** The actor of a request that passed the session or API key check (a request without one is refused, 401). */
 export function actorOf(req: FastifyRequest): Actor {
   const s = req.session;
-  if (!s) throw new DomainError('signed_out', 'Your session has ended. Sign in again, then repeat what you were doing.');
+  if (!s) throw signedOut();
   return s.via === 'api_key'
     ? { vendorId: s.vendorId, id: s.apiKeyId ?? null, name: `API key “${s.userName}”`, kind: 'api_key', ip: req.ip }
     : { vendorId: s.vendorId, id: s.userId, name: s.userName, kind: 'user', ip: req.ip };

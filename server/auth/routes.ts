@@ -1,14 +1,14 @@
 // Sign-up and sign-in by emailed link. The link's page is a GET that only
 // shows a button; the POST behind the button spends the link. Mail scanners
 // that open every link therefore never use one up.
-import { timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { transaction } from '../db/index.js';
 import type { SignupPayload } from '../db/schema.js';
 import { DomainError } from '../lib/errors.js';
 import { email, fieldErrors, name } from '../lib/validate.js';
-import { TOKEN_PATTERN, newToken } from '../lib/tokens.js';
+import { TOKEN_PATTERN } from '../lib/tokens.js';
+import { browserNonce } from '../lib/browser-nonce.js';
 import { seeOther, sendPage } from '../lib/render.js';
 import { endSession, optionalSession, requireSession, startSession } from './session.js';
 import { peekLoginToken, requestSignin, requestSignup, spendLoginToken } from './service.js';
@@ -27,26 +27,10 @@ function safeNext(next: unknown): string {
 const deadLink = () => new DomainError('link_invalid', 'This sign-in link is unknown, spent or expired.');
 
 /**
- * The sign-in POST is bound to the browser that opened the link: the GET page
- * sets a nonce cookie and its form echoes it. A form planted elsewhere (even
- * one served from our own origin, such as a crafted error page) has no nonce,
- * so it cannot sign a victim into someone else's workspace (login CSRF).
+ * The sign-in POST is bound to the browser that opened the link (lib/browser-nonce.ts), so a form planted
+ * elsewhere cannot sign a victim into someone else's workspace (login CSRF).
  */
-const NONCE_COOKIE = 'pp_link_nonce';
-
-function linkNonce(req: FastifyRequest, reply: FastifyReply): string {
-  const existing = req.cookies[NONCE_COOKIE];
-  // One nonce per browser, reused across tabs, so two open sign-in pages both work.
-  const nonce = existing && TOKEN_PATTERN.test(existing) ? existing : newToken();
-  reply.setCookie(NONCE_COOKIE, nonce, { path: '/auth/link', httpOnly: true, sameSite: 'strict', secure: reply.server.services.config.secureCookies, maxAge: 15 * 60 });
-  return nonce;
-}
-
-function sameNonce(req: FastifyRequest): boolean {
-  const cookie = Buffer.from(req.cookies[NONCE_COOKIE] ?? '');
-  const field = Buffer.from(String((req.body as { nonce?: unknown } | undefined)?.nonce ?? ''));
-  return cookie.length > 0 && cookie.length === field.length && timingSafeEqual(cookie, field);
-}
+const linkNonce = browserNonce({ cookie: 'pp_link_nonce', path: '/auth/link', maxAgeSeconds: 15 * 60 });
 
 const publicFormLimit = { rateLimit: { max: 10, timeWindow: '10 minutes' } };
 
@@ -95,7 +79,7 @@ export default async function authRoutes(app: FastifyInstance) {
       failures.fail('link', req);
       throw deadLink();
     }
-    const nonce = linkNonce(req, reply);
+    const nonce = linkNonce.issue(req, reply);
     // The workspace name a stranger chose is shown here, where the person who asked for it expects it, never in the mail.
     const workspace = link.purpose === 'signup' ? (link.payload as SignupPayload | null)?.workspace : undefined;
     return sendPage(req, reply, 'link-confirm', { title: link.purpose === 'signup' ? 'Create your workspace' : 'Sign in', purpose: link.purpose, workspace, nonce });
@@ -103,7 +87,7 @@ export default async function authRoutes(app: FastifyInstance) {
 
   app.post<{ Params: { token: string } }>('/auth/link/:token', { config: linkLimit }, async (req, reply) => {
     const { token } = req.params;
-    if (!sameNonce(req)) {
+    if (!linkNonce.matches(req)) {
       throw new DomainError('cross_site', 'Open the link from your email again and press the button on the page it shows.');
     }
     failures.check('link', req, reply);
@@ -112,7 +96,7 @@ export default async function authRoutes(app: FastifyInstance) {
       failures.fail('link', req);
       throw deadLink();
     }
-    reply.clearCookie(NONCE_COOKIE, { path: '/auth/link' });
+    linkNonce.clear(reply);
     await startSession(req, reply, spent.userId, spent.vendorId, 'link');
     return seeOther(reply, '/app');
   });

@@ -7,7 +7,7 @@
 // role stops the app from starting (assertRouteRoles).
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import type { SessionMethod } from '../db/schema.js';
-import { DomainError } from '../lib/errors.js';
+import { DomainError, signedOut } from '../lib/errors.js';
 import { atLeast, mayChangeDeal, MEMBER_ROLES, type MemberRole } from '../rules.js';
 import { dealOwnerId, endAllSessions, findSessionUser, openSession, touchSession } from './service.js';
 
@@ -81,8 +81,6 @@ async function readCookieSession(req: FastifyRequest): Promise<VendorSession | u
     method: row.method,
   };
 }
-
-const signedOut = () => new DomainError('signed_out', 'Your session has ended. Sign in again, then repeat what you were doing.');
 
 export const forbidden = (role: MemberRole) =>
   new DomainError('forbidden', `Your role in this workspace (${role}) does not allow this. Ask an admin of the workspace if you need it.`);

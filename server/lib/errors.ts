@@ -77,6 +77,9 @@ export class DomainError extends Error {
   }
 }
 
+/** A request that needs a session or key arrived without one that still works. */
+export const signedOut = () => new DomainError('signed_out', 'Your session has ended. Sign in again, then repeat what you were doing.');
+
 export const notFound = (what = 'That page') => new DomainError('not_found', `${what} does not exist, or you do not have access to it.`);
 
 export const invalid = (message: string, details?: FieldProblem[]) => new DomainError('invalid_input', message, details);

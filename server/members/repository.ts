@@ -4,9 +4,9 @@
 // a person's memberships by their address (for switching workspaces, the
 // caller passes the address the session proved). Removing a member also moves
 // their deals and revokes their API keys here, in the caller's transaction.
-import { sql } from 'kysely';
+import { sql, type ExpressionBuilder } from 'kysely';
 import type { Executor } from '../db/index.js';
-import type { MemberRole } from '../db/schema.js';
+import type { Database, MemberRole } from '../db/schema.js';
 
 // ---------------------------------------------------------------------------
 // The workspace
@@ -200,36 +200,19 @@ export async function invitationMailData(db: Executor, vendorId: string, id: str
     .selectFrom('member_invitations as i')
     .innerJoin('vendors as v', 'v.id', 'i.vendor_id')
     .leftJoin('users as u', (j) => j.onRef('u.vendor_id', '=', 'i.vendor_id').onRef('u.id', '=', 'i.invited_by'))
-    .select([
-      'i.id',
-      'i.vendor_id',
-      'i.email',
-      'i.name',
-      'i.role',
-      'i.expires_at',
-      'i.accepted_at',
-      'i.revoked_at',
-      'v.name as workspace',
-      'v.web_domain',
-      'u.name as inviter_name',
-      'u.email as inviter_email',
-    ])
+    .select(['i.id', 'i.vendor_id', 'i.email', 'i.name', 'i.role', 'i.expires_at', 'v.name as workspace', 'v.web_domain', 'u.name as inviter_name', 'u.email as inviter_email'])
     .where('i.vendor_id', '=', vendorId)
     .where('i.id', '=', id)
     .executeTakeFirst();
 }
 
+/** An invitation that still works at `now`: neither accepted nor revoked, and not expired. */
+const liveAt = (now: Date) => (eb: ExpressionBuilder<Database, 'member_invitations'>) =>
+  eb.and([eb('accepted_at', 'is', null), eb('revoked_at', 'is', null), eb('expires_at', '>', now)]);
+
 /** Gives a pending invitation its secret (by hash) when its mail is composed; false when it is no longer pending. */
 export async function setInvitationSecret(db: Executor, vendorId: string, id: string, tokenHash: string, now: Date): Promise<boolean> {
-  const r = await db
-    .updateTable('member_invitations')
-    .set({ token_hash: tokenHash })
-    .where('vendor_id', '=', vendorId)
-    .where('id', '=', id)
-    .where('accepted_at', 'is', null)
-    .where('revoked_at', 'is', null)
-    .where('expires_at', '>', now)
-    .executeTakeFirst();
+  const r = await db.updateTable('member_invitations').set({ token_hash: tokenHash }).where('vendor_id', '=', vendorId).where('id', '=', id).where(liveAt(now)).executeTakeFirst();
   return Number(r.numUpdatedRows) > 0;
 }
 
@@ -253,9 +236,7 @@ export async function markInvitationAccepted(db: Executor, tokenHash: string, no
     .updateTable('member_invitations')
     .set({ accepted_at: now })
     .where('token_hash', '=', tokenHash)
-    .where('accepted_at', 'is', null)
-    .where('revoked_at', 'is', null)
-    .where('expires_at', '>', now)
+    .where(liveAt(now))
     .returning(['vendor_id', 'id', 'email', 'name', 'role', 'invited_by'])
     .executeTakeFirst();
 }

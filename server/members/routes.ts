@@ -3,7 +3,6 @@
 // (/invite/:token), and the JSON API under /api/v1/members and
 // /api/v1/invitations. HTTP only: parse, open the transaction, call the
 // service, respond.
-import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -16,7 +15,9 @@ import { DomainError, type ErrorCode } from '../lib/errors.js';
 import { FailureLimit } from '../lib/failure-limit.js';
 import { fieldErrors, parse } from '../lib/validate.js';
 import { seeOther, sendPage } from '../lib/render.js';
-import { newToken, TOKEN_PATTERN } from '../lib/tokens.js';
+import { TOKEN_PATTERN } from '../lib/tokens.js';
+import { browserNonce } from '../lib/browser-nonce.js';
+import { mustUseSso, ssoStartPath } from '../sso/service.js';
 import { MEMBER_ROLES } from '../rules.js';
 import {
   acceptInvitation,
@@ -28,7 +29,6 @@ import {
   leaveWorkspace,
   listTeam,
   liveSessions,
-  needsSso,
   peekInvitation,
   removeInput,
   removeMember,
@@ -46,9 +46,6 @@ function managerOf(req: FastifyRequest): Manager {
   const s = sessionOf(req);
   return { role: s.role, userId: actingUserId(s) };
 }
-
-/** Where a member who must use the workspace's identity provider signs in. */
-const ssoStart = (vendorId: string) => `/auth/sso?workspace=${encodeURIComponent(vendorId)}`;
 
 // --- The contract -------------------------------------------------------------------------------
 
@@ -194,24 +191,9 @@ const SHOWN_ON_PAGE: readonly ErrorCode[] = ['invalid_input', 'already_member', 
 
 /**
  * The invitation's POST is bound to the browser that opened the link, as the
- * sign-in link's is (auth/routes.ts): the GET page sets a nonce cookie and its
- * form echoes it, so a form planted elsewhere cannot make a victim join.
+ * sign-in link's is (lib/browser-nonce.ts), so a form planted elsewhere cannot make a victim join.
  */
-const NONCE_COOKIE = 'pp_invite_nonce';
-const NONCE_PATH = '/invite';
-
-function inviteNonce(req: FastifyRequest, reply: FastifyReply): string {
-  const existing = req.cookies[NONCE_COOKIE];
-  const nonce = existing && TOKEN_PATTERN.test(existing) ? existing : newToken();
-  reply.setCookie(NONCE_COOKIE, nonce, { path: NONCE_PATH, httpOnly: true, sameSite: 'strict', secure: reply.server.services.config.secureCookies, maxAge: 30 * 60 });
-  return nonce;
-}
-
-function sameNonce(req: FastifyRequest): boolean {
-  const cookie = Buffer.from(req.cookies[NONCE_COOKIE] ?? '');
-  const field = Buffer.from(String((req.body as { nonce?: unknown } | undefined)?.nonce ?? ''));
-  return cookie.length > 0 && cookie.length === field.length && timingSafeEqual(cookie, field);
-}
+const inviteNonce = browserNonce({ cookie: 'pp_invite_nonce', path: '/invite', maxAgeSeconds: 30 * 60 });
 
 /** An unknown, used, revoked or expired invitation: the "This link no longer works" page. */
 const deadLink = () => new DomainError('link_invalid', 'This invitation link is unknown, used, revoked or expired.');
@@ -322,7 +304,7 @@ export async function memberPages(app: FastifyInstance) {
     const s = sessionOf(req);
     const target = text((req.body as { vendor_id?: unknown } | undefined)?.vendor_id);
     const outcome = await switchWorkspace(db, { email: s.email, method: s.method }, target);
-    if (outcome.to === 'sso') return seeOther(reply, ssoStart(outcome.vendorId));
+    if (outcome.to === 'sso') return seeOther(reply, ssoStartPath(outcome.vendorId));
     if (outcome.to === 'signin') return seeOther(reply, '/signin');
     if (outcome.vendorId === s.vendorId) return seeOther(reply, '/app');
     if (s.userId && s.sessionId) await retireSession(db, clock, s.vendorId, s.userId, s.sessionId);
@@ -351,21 +333,21 @@ export async function memberPages(app: FastifyInstance) {
     // Someone already signed in on this browser is told that joining signs them in as the invited person instead.
     await optionalSession(req);
     const signedIn = req.session && req.session.email !== invitation.email ? { name: req.session.userName, email: req.session.email ?? '' } : undefined;
-    return sendPage(req, reply, 'invite-accept', { ...invitePage(invitation, inviteNonce(req, reply)), signedIn });
+    return sendPage(req, reply, 'invite-accept', { ...invitePage(invitation, inviteNonce.issue(req, reply)), signedIn });
   });
 
   app.post<{ Params: { token: string } }>('/invite/:token', { config: linkLimit }, async (req, reply) => {
     const { token } = req.params;
-    if (!sameNonce(req)) throw new DomainError('cross_site', 'Open the link from your invitation email again and press the button on the page it shows.');
+    if (!inviteNonce.matches(req)) throw new DomainError('cross_site', 'Open the link from your invitation email again and press the button on the page it shows.');
     failures.check('invite', req, reply);
     const joined = TOKEN_PATTERN.test(token) ? await transaction(db, (trx) => acceptInvitation(trx, clock, token, req.ip)) : undefined;
     if (!joined) {
       failures.fail('invite', req);
       throw deadLink();
     }
-    reply.clearCookie(NONCE_COOKIE, { path: NONCE_PATH });
+    inviteNonce.clear(reply);
     // A workspace that requires its identity provider of this member: the invitation made them a member, SSO signs them in.
-    if (await needsSso(db, joined.vendorId, joined.role)) return seeOther(reply, ssoStart(joined.vendorId));
+    if (await mustUseSso(db, joined.vendorId, joined.role)) return seeOther(reply, ssoStartPath(joined.vendorId));
     await startSession(req, reply, joined.userId, joined.vendorId, 'invite');
     return seeOther(reply, '/app');
   });

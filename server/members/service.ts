@@ -137,12 +137,11 @@ export async function revokeInvitation(trx: Executor, clock: Clock, actor: Actor
  * invitation was accepted, revoked or expired meanwhile (the mail is dropped).
  */
 export async function mintInvitationLink(db: Executor, clock: Clock, vendorId: string, invitationId: string) {
-  const data = await repo.invitationMailData(db, vendorId, invitationId);
-  const now = clock.now();
-  if (!data || data.accepted_at || data.revoked_at || data.expires_at <= now) return undefined;
+  // The secret is set only on an invitation still pending (the statement checks); then the mail's data is read.
   const token = newToken();
-  if (!(await repo.setInvitationSecret(db, vendorId, invitationId, hashToken(token), now))) return undefined;
-  return { token, ...data };
+  if (!(await repo.setInvitationSecret(db, vendorId, invitationId, hashToken(token), clock.now()))) return undefined;
+  const data = await repo.invitationMailData(db, vendorId, invitationId);
+  return data && { token, ...data };
 }
 
 /** A live invitation, read without using it (the confirmation page). */
@@ -180,11 +179,6 @@ export async function acceptInvitation(trx: Executor, clock: Clock, token: strin
     },
   );
   return { vendorId, userId, role: invitation.role, joined: true };
-}
-
-/** Whether this member must sign in to the workspace through its identity provider (then no link-based session is started). */
-export function needsSso(db: Executor, vendorId: string, role: MemberRole): Promise<boolean> {
-  return mustUseSso(db, vendorId, role);
 }
 
 // ---------------------------------------------------------------------------

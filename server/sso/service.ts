@@ -7,7 +7,7 @@
 // the cookie and an unused, unexpired row; only then is the code exchanged.
 // The provider's verified address must be of a domain the workspace allows:
 // a member with that address signs in, anyone else joins as a member.
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Executor } from '../db/index.js';
 import type { Clock } from '../lib/clock.js';
@@ -15,6 +15,7 @@ import { MINUTE } from '../lib/clock.js';
 import type { Sealer } from '../lib/crypto.js';
 import { DomainError, invalid, notFound } from '../lib/errors.js';
 import { hashToken, TOKEN_PATTERN } from '../lib/tokens.js';
+import { sameSecret } from '../lib/browser-nonce.js';
 import { domain, email as emailSchema, line, name as nameSchema, uuid } from '../lib/validate.js';
 import { atLeast, type MemberRole } from '../rules.js';
 import { memberOf, recordAudit, type Actor } from '../audit/service.js';
@@ -41,7 +42,7 @@ export const ssoOnly = (role: MemberRole, requireSso: boolean): boolean => requi
  * provider can never lock a workspace out.
  */
 export async function mustUseSso(db: Executor, vendorId: string, role: MemberRole): Promise<boolean> {
-  return role !== 'owner' && (await repo.requiresSso(db, vendorId));
+  return ssoOnly(role, await repo.requiresSso(db, vendorId));
 }
 
 /** Where a person starts signing in to the workspace through its identity provider. */
@@ -294,12 +295,6 @@ export async function startSignIn(deps: SignInDeps, workspace: unknown): Promise
   return { url: request.url, state: request.state };
 }
 
-function sameState(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
-
 /** Who the provider says signed in, once every check passed. */
 export interface SsoIdentity {
   vendorId: string;
@@ -314,7 +309,7 @@ export interface SsoIdentity {
 export function callbackState(search: string, cookieState: string | undefined): string {
   const state = new URLSearchParams(search).get('state') ?? '';
   const cookie = cookieState ?? '';
-  if (!TOKEN_PATTERN.test(state) || !cookie || !sameState(state, cookie)) {
+  if (!TOKEN_PATTERN.test(state) || !sameSecret(state, cookie)) {
     throw failed(`This sign-in was not started in this browser, or its cookie was lost. ${START_AGAIN}`);
   }
   return state;
